@@ -1,0 +1,106 @@
+"""The two documents that cross the Lambda/Fargate boundary through S3.
+
+The batch spec travels by URI because RunTask overrides are capped at 8 KiB; the result
+record is one object per scene so a retried or resumed task never races another writer.
+This module must stay importable with only pydantic installed: the worker image copies it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Effect = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "none"]
+Language = Literal["chinese", "english"]
+SceneStatus = Literal["succeeded", "failed"]
+
+SPEC_VERSION = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RenderOptions(_Frozen):
+    """Job-wide look of every scene; names and defaults are the seed API's."""
+
+    language: Language = "chinese"
+    enable_zoom: bool = True
+    is_portrait: bool = False
+    background_box: bool = True
+    background_opacity: float = Field(default=0.2, ge=0.0, le=1.0)
+    watermark_uri: str | None = None
+
+
+class SceneSpec(_Frozen):
+    """One scene with every asset as a full ``s3://bucket/key`` URI."""
+
+    scene_name: str
+    image_uri: str
+    audio_uri: str
+    subtitle_uri: str | None = None
+    effect: Effect | None = None
+
+
+class BatchSpec(_Frozen):
+    version: Literal[1] = SPEC_VERSION
+    job_id: str
+    batch_number: int = Field(ge=1)
+    attempt: int = Field(default=1, ge=1)
+    bucket: str
+    outputs_prefix: str
+    results_prefix: str
+    vcpu: float = Field(default=2, gt=0)
+    options: RenderOptions
+    scenes: list[SceneSpec]
+
+
+class SceneResult(_Frozen):
+    """What the worker says about one scene; the completion Lambda trusts only these."""
+
+    job_id: str
+    batch_number: int
+    attempt: int
+    scene_name: str
+    status: SceneStatus
+    output_key: str | None = None
+    bytes: int = 0
+    duration_seconds: float = 0.0
+    render_seconds: float = 0.0
+    reused: bool = False
+    error: str | None = None
+
+
+def outputs_prefix(job_id: str) -> str:
+    return f"outputs/{job_id}/"
+
+
+def output_key(job_id: str, scene_name: str) -> str:
+    return f"{outputs_prefix(job_id)}{scene_name}.mp4"
+
+
+def report_key(job_id: str) -> str:
+    return f"{outputs_prefix(job_id)}job.json"
+
+
+def results_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/results/"
+
+
+def result_key(job_id: str, scene_name: str) -> str:
+    return f"{results_prefix(job_id)}{scene_name}.json"
+
+
+def batch_spec_key(job_id: str, batch_number: int) -> str:
+    return f"jobs/{job_id}/batches/{batch_number:04d}.json"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key); raises ValueError with the offending text."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket or not key:
+        raise ValueError(f"s3 URI needs a bucket and a key: {uri!r}")
+    return bucket, key

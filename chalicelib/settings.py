@@ -1,0 +1,83 @@
+"""One typed settings object, built from the environment the stage gives the Lambda.
+
+`.chalice/config.json` sets these per stage; the local stack sets the same names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stage: str = "dev"
+    region: str = "us-east-1"
+    bucket: str
+    table_name: str = "cloudburst"
+    cluster: str = "cloudburst"
+    task_definition: str = "cloudburst-worker"
+    container_name: str = "worker"
+    subnets: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    assign_public_ip: bool = False
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    max_running_tasks: int = Field(default=50, ge=1)
+    webhook_default_url: str | None = None
+    webhook_secret: str | None = None
+    allow_loopback_webhooks: bool = False
+    webhook_timeout_seconds: float = 5.0
+    job_ttl_days: int = 30
+    worker_environment: dict[str, str] = Field(default_factory=dict)
+
+
+# Environment variable for every setting; the local stack and config.json use these names.
+ENV = {
+    "stage": "CLOUDBURST_STAGE",
+    "bucket": "CLOUDBURST_BUCKET",
+    "table_name": "CLOUDBURST_TABLE",
+    "cluster": "CLOUDBURST_CLUSTER",
+    "task_definition": "CLOUDBURST_TASK_DEFINITION",
+    "container_name": "CLOUDBURST_CONTAINER_NAME",
+    "subnets": "CLOUDBURST_SUBNETS",
+    "security_groups": "CLOUDBURST_SECURITY_GROUPS",
+    "assign_public_ip": "CLOUDBURST_ASSIGN_PUBLIC_IP",
+    "architecture": "CLOUDBURST_ARCHITECTURE",
+    "max_running_tasks": "CLOUDBURST_MAX_RUNNING_TASKS",
+    "webhook_default_url": "CLOUDBURST_WEBHOOK_URL",
+    "webhook_secret": "CLOUDBURST_WEBHOOK_SECRET",
+    "allow_loopback_webhooks": "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS",
+    "webhook_timeout_seconds": "CLOUDBURST_WEBHOOK_TIMEOUT_SECONDS",
+    "job_ttl_days": "CLOUDBURST_JOB_TTL_DAYS",
+}
+# Variables passed through to every worker task (the local stack points them at moto).
+WORKER_PASSTHROUGH = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+_LIST_FIELDS = {"subnets", "security_groups"}
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field, name in ENV.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            continue
+        values[field] = _csv(raw) if field in _LIST_FIELDS else raw
+    values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    values["worker_environment"] = {k: env[k] for k in WORKER_PASSTHROUGH if env.get(k)}
+    return Settings.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Cached per Lambda container; tests call ``get_settings.cache_clear()``."""
+    return settings_from_env()

@@ -1,0 +1,1 @@
+"""CloudBurst's Fargate worker: renders one batch of scenes from S3 back to S3."""
