@@ -1,0 +1,171 @@
+"""The two EventBridge events the app reacts to: their patterns and typed models.
+
+Patterns are what the rules match in AWS (and, installed as-is, in the local stack).
+Models take the documented shapes: S3 "Object Created" through EventBridge and ECS
+"Task State Change" (timestamps ISO strings, ``detail.version`` an increasing integer,
+cpu/memory strings in task units). Fields we don't use are allowed and ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST_PREFIX = "manifests/"
+MANIFEST_SUFFIX = ".json"
+STARTED_BY_PREFIX = "cloudburst/"
+
+
+def manifest_uploaded_pattern(bucket: str) -> dict[str, Any]:
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket]},
+            # One wildcard, because a prefix and a suffix in one list would be an OR.
+            "object": {"key": [{"wildcard": f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"}]},
+        },
+    }
+
+
+def task_stopped_pattern(cluster_arn: str) -> dict[str, Any]:
+    return {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {"clusterArn": [cluster_arn], "lastStatus": ["STOPPED"]},
+    }
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class S3Object(_Lenient):
+    key: str
+    size: int | None = None
+    etag: str | None = Field(default=None, alias="etag")
+    version_id: str | None = Field(default=None, alias="version-id")
+    sequencer: str | None = None
+
+
+class S3Bucket(_Lenient):
+    name: str
+
+
+class ObjectCreatedDetail(_Lenient):
+    bucket: S3Bucket
+    object: S3Object
+    reason: str | None = None
+
+
+class ObjectCreatedEvent(EventBridgeModel):
+    detail: ObjectCreatedDetail  # type: ignore[assignment]
+
+    @property
+    def bucket(self) -> str:
+        return self.detail.bucket.name
+
+    @property
+    def key(self) -> str:
+        return self.detail.object.key
+
+    def upload_identity(self) -> str:
+        """What makes this upload unique: the version id, else the S3 sequencer.
+
+        Unversioned buckets report version-id "null"; the sequencer then tells two
+        uploads of one key apart, while redeliveries of one upload share it.
+        """
+        obj = self.detail.object
+        if obj.version_id and obj.version_id != "null":
+            return f"v:{obj.version_id}"
+        if obj.sequencer:
+            return f"s:{obj.sequencer}"
+        return f"e:{self.id}"
+
+    def job_id(self) -> str:
+        """A readable, deterministic job id: manifest stem + hash of the upload's identity."""
+        stem = self.key.rsplit("/", 1)[-1].removesuffix(MANIFEST_SUFFIX)
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-").lower()[:40] or "job"
+        digest = hashlib.sha256(
+            f"{self.bucket}\0{self.key}\0{self.upload_identity()}".encode()
+        ).hexdigest()
+        return f"{slug}-{digest[:12]}"
+
+
+class EcsContainer(_Lenient):
+    name: str | None = None
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    last_status: str | None = Field(default=None, alias="lastStatus")
+    reason: str | None = None
+
+
+class EcsAttribute(_Lenient):
+    name: str
+    value: str | None = None
+
+
+class TaskStateDetail(_Lenient):
+    task_arn: str = Field(alias="taskArn")
+    cluster_arn: str = Field(alias="clusterArn")
+    last_status: str = Field(alias="lastStatus")
+    desired_status: str | None = Field(default=None, alias="desiredStatus")
+    version: int = 0
+    cpu: str | None = None
+    memory: str | None = None
+    started_by: str | None = Field(default=None, alias="startedBy")
+    group: str | None = None
+    launch_type: str | None = Field(default=None, alias="launchType")
+    capacity_provider_name: str | None = Field(default=None, alias="capacityProviderName")
+    stop_code: str | None = Field(default=None, alias="stopCode")
+    stopped_reason: str | None = Field(default=None, alias="stoppedReason")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    pull_started_at: datetime | None = Field(default=None, alias="pullStartedAt")
+    started_at: datetime | None = Field(default=None, alias="startedAt")
+    stopping_at: datetime | None = Field(default=None, alias="stoppingAt")
+    stopped_at: datetime | None = Field(default=None, alias="stoppedAt")
+    containers: list[EcsContainer] = Field(default_factory=list)
+    attributes: list[EcsAttribute] = Field(default_factory=list)
+
+
+class TaskStateChangeEvent(EventBridgeModel):
+    detail: TaskStateDetail  # type: ignore[assignment]
+
+    @property
+    def is_spot(self) -> bool:
+        return self.detail.capacity_provider_name == "FARGATE_SPOT"
+
+    @property
+    def architecture(self) -> str | None:
+        for attribute in self.detail.attributes:
+            if attribute.name == "ecs.cpu-architecture":
+                return attribute.value
+        return None
+
+    def exit_code(self, container_name: str) -> int | None:
+        for container in self.detail.containers:
+            if container.name == container_name:
+                return container.exit_code
+        return None
+
+    def batch_ref(self) -> tuple[str, int] | None:
+        """(job id, batch number) from ``startedBy``, or None for tasks that aren't ours."""
+        return parse_started_by(self.detail.started_by)
+
+
+def started_by(job_id: str, batch_number: int) -> str:
+    """RunTask ``startedBy`` (≤ 128 of [A-Za-z0-9_/-]) naming the job and batch."""
+    return f"{STARTED_BY_PREFIX}{job_id}/{batch_number:04d}"
+
+
+def parse_started_by(value: str | None) -> tuple[str, int] | None:
+    if not value or not value.startswith(STARTED_BY_PREFIX):
+        return None
+    job_id, _, batch = value[len(STARTED_BY_PREFIX) :].rpartition("/")
+    if not job_id or not batch.isdigit():
+        return None
+    return job_id, int(batch)

@@ -1,0 +1,85 @@
+"""Fargate prices and the billing rule, in one place.
+
+Fargate bills per second from the start of the image pull to the task's stop, rounded up
+to the second, with a one-minute minimum: (vCPU × vCPU-hour rate + GB × GB-hour rate) ×
+hours. On-demand rates are AWS's published Linux rates; Spot rates move with the market,
+so the table holds a recent snapshot and reports say the cost is an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Architecture = Literal["x86_64", "arm64"]
+MINIMUM_BILLED_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Rate:
+    vcpu_hour: float
+    gb_hour: float
+
+
+@dataclass(frozen=True)
+class ComputeProfile:
+    """A seed ``config_priority``: task-level cpu units and memory MiB for RunTask overrides."""
+
+    priority: int
+    vcpu: float
+    memory_gb: int
+    label: str
+
+    @property
+    def cpu_units(self) -> str:
+        return str(int(self.vcpu * 1024))
+
+    @property
+    def memory_mib(self) -> str:
+        return str(self.memory_gb * 1024)
+
+
+PROFILES: dict[int, ComputeProfile] = {
+    5: ComputeProfile(5, 1, 2, "economy"),
+    1: ComputeProfile(1, 2, 4, "standard"),
+    2: ComputeProfile(2, 4, 8, "high"),
+    3: ComputeProfile(3, 8, 16, "ultra"),
+    4: ComputeProfile(4, 16, 32, "maximum"),
+}
+
+_ON_DEMAND: dict[str, dict[Architecture, Rate]] = {
+    "us-east-1": {"x86_64": Rate(0.04048, 0.004445), "arm64": Rate(0.03238, 0.00356)},
+    "us-east-2": {"x86_64": Rate(0.04048, 0.004445), "arm64": Rate(0.03238, 0.00356)},
+    "us-west-2": {"x86_64": Rate(0.04048, 0.004445), "arm64": Rate(0.03238, 0.00356)},
+    "eu-west-1": {"x86_64": Rate(0.04048, 0.004445), "arm64": Rate(0.03238, 0.00356)},
+    "eu-central-1": {"x86_64": Rate(0.04656, 0.00511), "arm64": Rate(0.03725, 0.00409)},
+    "ap-northeast-1": {"x86_64": Rate(0.05056, 0.00553), "arm64": Rate(0.04045, 0.00442)},
+    "ap-southeast-1": {"x86_64": Rate(0.05056, 0.00553), "arm64": Rate(0.04045, 0.00442)},
+}
+# Spot is sold at a discount that floats around 70 % off on-demand.
+SPOT_DISCOUNT = 0.70
+DEFAULT_REGION = "us-east-1"
+
+
+def fargate_rate(region: str, architecture: Architecture, spot: bool) -> Rate:
+    """Rate for a region; unknown regions are priced as us-east-1 (an estimate, not an error)."""
+    rate = _ON_DEMAND.get(region, _ON_DEMAND[DEFAULT_REGION])[architecture]
+    if not spot:
+        return rate
+    keep = 1.0 - SPOT_DISCOUNT
+    return Rate(rate.vcpu_hour * keep, rate.gb_hour * keep)
+
+
+def billed_seconds(pull_started_at: datetime | None, stopped_at: datetime | None) -> int:
+    """Seconds Fargate bills: none if the image pull never began, else at least a minute."""
+    if pull_started_at is None or stopped_at is None:
+        return 0
+    seconds = math.ceil((stopped_at - pull_started_at).total_seconds())
+    return max(MINIMUM_BILLED_SECONDS, seconds)
+
+
+def task_cost_usd(vcpu: float, memory_gb: float, seconds: int, rate: Rate) -> float:
+    hours = seconds / 3600
+    return (vcpu * rate.vcpu_hour + memory_gb * rate.gb_hour) * hours

@@ -1,0 +1,553 @@
+"""DynamoDB adapter: JOB and BATCH items in one table, every state change conditional.
+
+Layout (single table, ``PK``/``SK``):
+
+- ``JOB#<id>`` / ``META`` — the job: status, counters (``ADD``), options, report key.
+  ``GSI1`` (``MANIFEST#<bucket>/<key>``, created_at) finds the jobs of a manifest.
+- ``JOB#<id>`` / ``BATCH#0001`` — one batch: status, task, attempt, cost, scene outcome.
+  While PENDING it carries ``GSI2`` (``PENDING``, ``<job created_at>#<job>#<batch>``), a
+  sparse index that hands out waiting batches oldest job first.
+- ``CAPACITY`` / ``RUNNING_TASKS`` — the deployment-wide count of running tasks.
+- ``IDEMPOTENCY`` / ``<hash>`` — powertools idempotency records for event handlers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+JobStatus = Literal["RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "REJECTED"]
+BatchStatus = Literal["PENDING", "LAUNCHING", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED"]
+FINAL_JOB_STATUSES = ("SUCCEEDED", "PARTIAL", "FAILED", "REJECTED")
+FINAL_BATCH_STATUSES = ("SUCCEEDED", "PARTIAL", "FAILED")
+IDEMPOTENCY_PK = "IDEMPOTENCY"
+_CAPACITY_KEY = {"PK": "CAPACITY", "SK": "RUNNING_TASKS"}
+_META = "META"
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """``create_table`` arguments; the local stack, tests and infra share this one shape."""
+
+    def key(name: str, kind: str) -> dict[str, str]:
+        return {"AttributeName": name, "KeyType": kind}
+
+    def index(name: str) -> dict[str, Any]:
+        return {
+            "IndexName": name,
+            "KeySchema": [key(f"{name}PK", "HASH"), key(f"{name}SK", "RANGE")],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+
+    names = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"]
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [key("PK", "HASH"), key("SK", "RANGE")],
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in names],
+        "GlobalSecondaryIndexes": [index("GSI1"), index("GSI2")],
+    }
+
+
+TTL_ATTRIBUTE = "expires_at"
+
+
+def job_key(job_id: str) -> dict[str, str]:
+    return {"PK": f"JOB#{job_id}", "SK": _META}
+
+
+def batch_key(job_id: str, batch_number: int) -> dict[str, str]:
+    return {"PK": f"JOB#{job_id}", "SK": f"BATCH#{batch_number:04d}"}
+
+
+@dataclass(frozen=True)
+class JobView:
+    job_id: str
+    status: JobStatus
+    manifest_bucket: str
+    manifest_key: str
+    created_at: str
+    total_scenes: int = 0
+    scenes_succeeded: int = 0
+    scenes_failed: int = 0
+    batches_total: int = 0
+    batches_final: int = 0
+    tasks_running: int = 0
+    tasks_used: int = 0
+    total_cost_usd: float = 0.0
+    config_priority: int = 1
+    spot: bool = False
+    language: str = "chinese"
+    webhook_url: str | None = None
+    webhook_state: str | None = None
+    report_key: str | None = None
+    finished_at: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_JOB_STATUSES
+
+
+@dataclass(frozen=True)
+class BatchView:
+    job_id: str
+    batch_number: int
+    status: BatchStatus
+    scene_names: list[str]
+    spec_key: str
+    attempt: int = 1
+    task_arn: str | None = None
+    launched_at: str | None = None
+    stopped_at: str | None = None
+    billed_seconds: int = 0
+    cost_usd: float = 0.0
+    vcpu: float = 0.0
+    exit_code: int | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    scenes_succeeded: int = 0
+    scenes_failed: int = 0
+    error: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_BATCH_STATUSES
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What the completion Lambda learned about one stopped task."""
+
+    status: BatchStatus
+    scenes_succeeded: int
+    scenes_failed: int
+    cost_usd: float
+    billed_seconds: int
+    stopped_at: str | None
+    exit_code: int | None
+    stop_code: str | None
+    stopped_reason: str | None
+    event_version: int
+    error: str | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class JobStore:
+    def __init__(self, table_name: str, dynamodb: Any, ttl_days: int = 30) -> None:
+        """``dynamodb`` is a boto3 DynamoDB *resource*, whose client serialises plain values."""
+        self._table = dynamodb.Table(table_name)
+        self._client = self._table.meta.client
+        self._name = table_name
+        self._ttl_seconds = ttl_days * 86400
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        job_id: str,
+        *,
+        manifest_bucket: str,
+        manifest_key: str,
+        status: JobStatus,
+        total_scenes: int = 0,
+        batches_total: int = 0,
+        config_priority: int = 1,
+        spot: bool = False,
+        language: str = "chinese",
+        webhook_url: str | None = None,
+        errors: Sequence[str] = (),
+        report_key: str | None = None,
+    ) -> bool:
+        """Put the JOB item once; False when this job already exists (a redelivery)."""
+        created = now_iso()
+        item: dict[str, Any] = {
+            **job_key(job_id),
+            "job_id": job_id,
+            "status": status,
+            "manifest_bucket": manifest_bucket,
+            "manifest_key": manifest_key,
+            "created_at": created,
+            "total_scenes": total_scenes,
+            "batches_total": batches_total,
+            "batches_final": 0,
+            "scenes_succeeded": 0,
+            "scenes_failed": 0,
+            "tasks_running": 0,
+            "tasks_used": 0,
+            "total_cost_usd": Decimal(0),
+            "config_priority": config_priority,
+            "spot": spot,
+            "language": language,
+            "GSI1PK": f"MANIFEST#{manifest_bucket}/{manifest_key}",
+            "GSI1SK": created,
+            TTL_ATTRIBUTE: int(time.time()) + self._ttl_seconds,
+        }
+        if webhook_url:
+            item["webhook_url"] = webhook_url
+        if errors:
+            item["errors"] = list(errors)
+        if report_key:
+            item["report_key"] = report_key
+        if status in FINAL_JOB_STATUSES:
+            item["finished_at"] = created
+            item["webhook_state"] = "PENDING"
+        return self._put_new(item)
+
+    def get_job(self, job_id: str) -> JobView | None:
+        item = self._table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
+        return _job_view(item) if item else None
+
+    def jobs_for_manifest(self, bucket: str, key: str) -> list[JobView]:
+        """Jobs started by uploads of this manifest key, newest first."""
+        items = self._query(
+            IndexName="GSI1",
+            KeyConditionExpression=Key("GSI1PK").eq(f"MANIFEST#{bucket}/{key}"),
+            ScanIndexForward=False,
+        )
+        return [_job_view(item) for item in items]
+
+    def finish_job(self, job_id: str, status: JobStatus, report_key: str) -> bool:
+        """RUNNING → final, once: the caller that wins sends the webhook."""
+        try:
+            self._table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression=(
+                    "SET #s = :s, report_key = :r, finished_at = :t, webhook_state = :w"
+                ),
+                ConditionExpression="#s = :running",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":s": status,
+                    ":r": report_key,
+                    ":t": now_iso(),
+                    ":w": "PENDING",
+                    ":running": "RUNNING",
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def record_webhook(self, job_id: str, state: str, error: str | None = None) -> None:
+        self._table.update_item(
+            Key=job_key(job_id),
+            UpdateExpression="SET webhook_state = :s, webhook_error = :e, webhook_at = :t "
+            "ADD webhook_attempts :one",
+            ExpressionAttributeValues={":s": state, ":e": error, ":t": now_iso(), ":one": 1},
+        )
+
+    # -- batches ------------------------------------------------------------------------
+
+    def put_batches(
+        self,
+        job_id: str,
+        job_created_at: str,
+        batches: Sequence[tuple[int, list[str], str]],
+        vcpu: float,
+    ) -> None:
+        """PENDING BATCH items for (number, scene names, spec key); existing ones are kept."""
+        for number, scene_names, spec_key in batches:
+            self._put_new(
+                {
+                    **batch_key(job_id, number),
+                    "job_id": job_id,
+                    "batch_number": number,
+                    "status": "PENDING",
+                    "scene_names": scene_names,
+                    "spec_key": spec_key,
+                    "attempt": 1,
+                    "vcpu": Decimal(str(vcpu)),
+                    "GSI2PK": "PENDING",
+                    "GSI2SK": f"{job_created_at}#{job_id}#{number:04d}",
+                    TTL_ATTRIBUTE: int(time.time()) + self._ttl_seconds,
+                }
+            )
+
+    def get_batch(self, job_id: str, batch_number: int) -> BatchView | None:
+        item = self._table.get_item(Key=batch_key(job_id, batch_number), ConsistentRead=True).get(
+            "Item"
+        )
+        return _batch_view(item) if item else None
+
+    def list_batches(self, job_id: str) -> list[BatchView]:
+        items = self._query(
+            KeyConditionExpression=Key("PK").eq(f"JOB#{job_id}") & Key("SK").begins_with("BATCH#"),
+            ConsistentRead=True,
+        )
+        return [_batch_view(item) for item in items]
+
+    def pending_batches(self, limit: int) -> list[tuple[str, int]]:
+        """Waiting batches, oldest job first (the sparse GSI2 index)."""
+        response = self._table.query(
+            IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("PENDING"), Limit=limit
+        )
+        return [(item["job_id"], int(item["batch_number"])) for item in response["Items"]]
+
+    def claim_pending(self, job_id: str, batch_number: int) -> BatchView | None:
+        """PENDING → LAUNCHING (leaves the queue); None if someone else claimed it first."""
+        try:
+            response = self._table.update_item(
+                Key=batch_key(job_id, batch_number),
+                UpdateExpression="SET #s = :launching REMOVE GSI2PK, GSI2SK",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":launching": "LAUNCHING", ":pending": "PENDING"},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return _batch_view(response["Attributes"])
+
+    def mark_running(self, job_id: str, batch_number: int, task_arn: str) -> None:
+        """LAUNCHING → RUNNING with its task; the job counts one more task."""
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._name,
+                        "Key": batch_key(job_id, batch_number),
+                        "UpdateExpression": "SET #s = :running, task_arn = :arn, launched_at = :t",
+                        "ConditionExpression": "#s = :launching",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":running": "RUNNING",
+                            ":launching": "LAUNCHING",
+                            ":arn": task_arn,
+                            ":t": now_iso(),
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._name,
+                        "Key": job_key(job_id),
+                        "UpdateExpression": "ADD tasks_running :one, tasks_used :one",
+                        "ExpressionAttributeValues": {":one": 1},
+                    }
+                },
+            ]
+        )
+
+    def return_to_pending(self, job_id: str, batch_number: int, job_created_at: str) -> None:
+        """LAUNCHING → PENDING (RunTask said try later); back in the queue at its old place."""
+        self._table.update_item(
+            Key=batch_key(job_id, batch_number),
+            UpdateExpression="SET #s = :pending, GSI2PK = :q, GSI2SK = :order",
+            ConditionExpression="#s = :launching",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":pending": "PENDING",
+                ":launching": "LAUNCHING",
+                ":q": "PENDING",
+                ":order": f"{job_created_at}#{job_id}#{batch_number:04d}",
+            },
+        )
+
+    def finish_batch(
+        self,
+        job_id: str,
+        batch_number: int,
+        outcome: BatchOutcome,
+        *,
+        task_arn: str | None,
+        release_slot: bool,
+    ) -> bool:
+        """Batch → final and the job's counters, atomically; False for a duplicate/stale event.
+
+        The condition admits only the task the batch is waiting for, and only an event
+        newer than the last one seen, so redelivered or out-of-order events change nothing.
+        """
+        values: dict[str, Any] = {
+            ":status": outcome.status,
+            ":ok": outcome.scenes_succeeded,
+            ":failed": outcome.scenes_failed,
+            ":cost": Decimal(str(round(outcome.cost_usd, 8))),
+            ":billed": outcome.billed_seconds,
+            ":stopped": outcome.stopped_at,
+            ":exit": outcome.exit_code,
+            ":code": outcome.stop_code,
+            ":reason": outcome.stopped_reason,
+            ":version": outcome.event_version,
+            ":error": outcome.error,
+            ":f0": "SUCCEEDED",
+            ":f1": "PARTIAL",
+            ":f2": "FAILED",
+        }
+        condition = (
+            "NOT #s IN (:f0, :f1, :f2) "
+            "AND (attribute_not_exists(event_version) OR event_version < :version)"
+        )
+        if task_arn is not None:
+            condition += " AND task_arn = :arn"
+            values[":arn"] = task_arn
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._name,
+                    "Key": batch_key(job_id, batch_number),
+                    "UpdateExpression": (
+                        "SET #s = :status, scenes_succeeded = :ok, scenes_failed = :failed, "
+                        "cost_usd = :cost, billed_seconds = :billed, stopped_at = :stopped, "
+                        "exit_code = :exit, stop_code = :code, stopped_reason = :reason, "
+                        "event_version = :version, #e = :error REMOVE GSI2PK, GSI2SK"
+                    ),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._name,
+                    "Key": job_key(job_id),
+                    "UpdateExpression": (
+                        "ADD batches_final :one, scenes_succeeded :ok, scenes_failed :failed, "
+                        "total_cost_usd :cost, tasks_running :running"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":one": 1,
+                        ":ok": outcome.scenes_succeeded,
+                        ":failed": outcome.scenes_failed,
+                        ":cost": Decimal(str(round(outcome.cost_usd, 8))),
+                        ":running": -1 if task_arn is not None else 0,
+                    },
+                }
+            },
+        ]
+        if release_slot:
+            items.append(self._release_slot_update())
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _is_transaction_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    # -- deployment-wide task cap -------------------------------------------------------
+
+    def acquire_slot(self, cap: int) -> bool:
+        try:
+            self._table.update_item(
+                Key=_CAPACITY_KEY,
+                UpdateExpression="ADD running :one",
+                ConditionExpression="attribute_not_exists(running) OR running < :cap",
+                ExpressionAttributeValues={":one": 1, ":cap": cap},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_slot(self) -> None:
+        self._client.update_item(**self._release_slot_update()["Update"])
+
+    def _release_slot_update(self) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._name,
+                "Key": _CAPACITY_KEY,
+                "UpdateExpression": "ADD running :minus",
+                "ConditionExpression": "running >= :one",
+                "ExpressionAttributeValues": {":minus": -1, ":one": 1},
+            }
+        }
+
+    def running_tasks(self) -> int:
+        item = self._table.get_item(Key=_CAPACITY_KEY, ConsistentRead=True).get("Item") or {}
+        return int(item.get("running", 0))
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(TableName=self._name, **kwargs):
+            yield from page["Items"]
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _is_transaction_condition_failure(exc: ClientError) -> bool:
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons", [])
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+
+
+def _num(value: Any, kind: type = int) -> Any:
+    return kind(value) if value is not None else None
+
+
+def _job_view(item: dict[str, Any]) -> JobView:
+    return JobView(
+        job_id=item["job_id"],
+        status=item["status"],
+        manifest_bucket=item["manifest_bucket"],
+        manifest_key=item["manifest_key"],
+        created_at=item["created_at"],
+        total_scenes=int(item.get("total_scenes", 0)),
+        scenes_succeeded=int(item.get("scenes_succeeded", 0)),
+        scenes_failed=int(item.get("scenes_failed", 0)),
+        batches_total=int(item.get("batches_total", 0)),
+        batches_final=int(item.get("batches_final", 0)),
+        tasks_running=int(item.get("tasks_running", 0)),
+        tasks_used=int(item.get("tasks_used", 0)),
+        total_cost_usd=float(item.get("total_cost_usd", 0)),
+        config_priority=int(item.get("config_priority", 1)),
+        spot=bool(item.get("spot", False)),
+        language=item.get("language", "chinese"),
+        webhook_url=item.get("webhook_url"),
+        webhook_state=item.get("webhook_state"),
+        report_key=item.get("report_key"),
+        finished_at=item.get("finished_at"),
+        errors=list(item.get("errors", [])),
+    )
+
+
+def _batch_view(item: dict[str, Any]) -> BatchView:
+    return BatchView(
+        job_id=item["job_id"],
+        batch_number=int(item["batch_number"]),
+        status=item["status"],
+        scene_names=list(item["scene_names"]),
+        spec_key=item["spec_key"],
+        attempt=int(item.get("attempt", 1)),
+        task_arn=item.get("task_arn"),
+        launched_at=item.get("launched_at"),
+        stopped_at=item.get("stopped_at"),
+        billed_seconds=int(item.get("billed_seconds", 0)),
+        cost_usd=float(item.get("cost_usd", 0)),
+        vcpu=float(item.get("vcpu", 0)),
+        exit_code=_num(item.get("exit_code")),
+        stop_code=item.get("stop_code"),
+        stopped_reason=item.get("stopped_reason"),
+        scenes_succeeded=int(item.get("scenes_succeeded", 0)),
+        scenes_failed=int(item.get("scenes_failed", 0)),
+        error=item.get("error"),
+    )
