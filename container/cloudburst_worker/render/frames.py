@@ -1,0 +1,153 @@
+"""Still-image maths: decode, fit to the frame, RGB → yuv420p, watermark compositing.
+
+Everything after decoding happens once per scene on one frame, in numpy/OpenCV, so the
+encoder only ever sees ready yuv420p frames (BT.709, limited range).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from cloudburst_worker.render.commands import decode_image_args
+from cloudburst_worker.render.ffmpeg import run_ffmpeg
+
+U8 = NDArray[np.uint8]
+F32 = NDArray[np.float32]
+
+# Fit rule: the whole picture, centred and scaled to fit ("contain"), over a blurred,
+# dimmed copy of itself scaled to cover the frame. Nothing of the image is cropped and
+# no black bars appear; a picture of the frame's aspect simply fills it.
+BACKDROP_BLUR_FRACTION = 0.03  # Gaussian sigma as a fraction of the frame's long side
+BACKDROP_DIM = 0.6
+
+
+@dataclass(frozen=True)
+class YuvFrame:
+    """Planar yuv420p; ``y`` is HxW, ``u``/``v`` are H/2xW/2 (chroma sited at centres)."""
+
+    y: U8
+    u: U8
+    v: U8
+
+    @property
+    def width(self) -> int:
+        return int(self.y.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A watermark already converted to yuv420p planes with per-plane alpha (0..1)."""
+
+    frame: YuvFrame
+    alpha_y: F32
+    alpha_uv: F32
+    x: int  # top-left corner in luma pixels (even)
+    y: int
+
+
+def decode_rgba(image: Path, timeout: float) -> U8:
+    """Decode the first frame of ``image`` to an HxWx4 RGBA array with ffmpeg."""
+    run = run_ffmpeg(decode_image_args(image), timeout=timeout, capture_stdout=True)
+    return parse_pam(run.stdout)
+
+
+def parse_pam(data: bytes) -> U8:
+    end = data.find(b"ENDHDR\n")
+    if not data.startswith(b"P7\n") or end < 0:
+        raise ValueError("decoder produced no picture")
+    fields = dict(line.split(b" ", 1) for line in data[3:end].splitlines() if b" " in line)
+    width, height, depth = int(fields[b"WIDTH"]), int(fields[b"HEIGHT"]), int(fields[b"DEPTH"])
+    pixels = np.frombuffer(data, np.uint8, count=width * height * depth, offset=end + 7)
+    return pixels.reshape(height, width, depth)
+
+
+def flatten_alpha(rgba: U8) -> U8:
+    """Composite over black: transparent areas become the dark backdrop, not garbage RGB."""
+    if rgba.shape[2] == 3:
+        return rgba
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    return ((rgba[:, :, :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
+
+
+def fit_to_frame(rgb: U8, width: int, height: int) -> U8:
+    """The documented fit rule (contain over a blurred cover of itself) → HxWx3."""
+    src_h, src_w = rgb.shape[:2]
+    cover = max(width / src_w, height / src_h)
+    contain = min(width / src_w, height / src_h)
+    fg = _resize(rgb, max(1, round(src_w * contain)), max(1, round(src_h * contain)))
+    if fg.shape[:2] == (height, width):
+        return fg
+    bg = _resize(rgb, max(width, round(src_w * cover)), max(height, round(src_h * cover)))
+    top, left = (bg.shape[0] - height) // 2, (bg.shape[1] - width) // 2
+    bg = bg[top : top + height, left : left + width]
+    sigma = BACKDROP_BLUR_FRACTION * max(width, height)
+    bg = np.asarray(cv2.GaussianBlur(bg, (0, 0), sigma), dtype=np.uint8)
+    bg = (bg.astype(np.float32) * BACKDROP_DIM).astype(np.uint8)
+    y0, x0 = (height - fg.shape[0]) // 2, (width - fg.shape[1]) // 2
+    bg[y0 : y0 + fg.shape[0], x0 : x0 + fg.shape[1]] = fg
+    return bg
+
+
+def rgb_to_yuv420(rgb: U8) -> YuvFrame:
+    """BT.709 limited range; chroma is the 2x2 mean (centre-sited). Sizes must be even."""
+    y, cb, cr = _rgb_to_ycbcr(rgb.astype(np.float32) / 255.0)
+    h, w = y.shape
+    cb2 = cb.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    cr2 = cr.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    return YuvFrame(y=_to_u8(16 + 219 * y), u=_to_u8(128 + 224 * cb2), v=_to_u8(128 + 224 * cr2))
+
+
+def make_overlay(rgba: U8, frame_width: int) -> Overlay:
+    """Seed watermark: 1/8 of the frame width, 10 px from the top-left, own alpha kept."""
+    target_w = max(2, (frame_width // 8) // 2 * 2)
+    src_h, src_w = rgba.shape[:2]
+    target_h = max(2, round(src_h * target_w / src_w / 2) * 2)
+    # Premultiplied resize avoids dark fringes from transparent pixels' colour.
+    premult = flatten_alpha(rgba)
+    alpha = _resize(np.ascontiguousarray(rgba[:, :, 3]), target_w, target_h)
+    rgb = _resize(premult, target_w, target_h).astype(np.float32)
+    a = alpha.astype(np.float32) / 255.0
+    unpremult = np.where(a[..., None] > 0, rgb / np.maximum(a[..., None], 1e-6), 0.0)
+    frame = rgb_to_yuv420(np.clip(unpremult, 0, 255).astype(np.uint8))
+    alpha_uv = a.reshape(target_h // 2, 2, target_w // 2, 2).mean(axis=(1, 3))
+    return Overlay(frame=frame, alpha_y=a, alpha_uv=alpha_uv.astype(np.float32), x=10, y=10)
+
+
+def composite(frame: YuvFrame, overlay: Overlay) -> None:
+    """Blend ``overlay`` into ``frame`` in place (only the small corner region is touched)."""
+    x, y = overlay.x, overlay.y
+    for dst, src, a, (ox, oy) in (
+        (frame.y, overlay.frame.y, overlay.alpha_y, (x, y)),
+        (frame.u, overlay.frame.u, overlay.alpha_uv, (x // 2, y // 2)),
+        (frame.v, overlay.frame.v, overlay.alpha_uv, (x // 2, y // 2)),
+    ):
+        h = min(src.shape[0], dst.shape[0] - oy)
+        w = min(src.shape[1], dst.shape[1] - ox)
+        region = dst[oy : oy + h, ox : ox + w]
+        blended = src[:h, :w] * a[:h, :w] + region * (1.0 - a[:h, :w])
+        region[...] = _to_u8(blended)
+
+
+def _rgb_to_ycbcr(rgb: F32) -> tuple[F32, F32, F32]:
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return y, (b - y) / 1.8556, (r - y) / 1.5748
+
+
+def _to_u8(values: NDArray[np.floating]) -> U8:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _resize(img: U8, width: int, height: int) -> U8:
+    shrinking = width * height < img.shape[0] * img.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    return np.asarray(cv2.resize(img, (width, height), interpolation=interp), dtype=np.uint8)

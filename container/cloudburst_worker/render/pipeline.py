@@ -1,0 +1,195 @@
+"""render_scene: validate and decode the inputs, then one x264/AAC encode to a temp name."""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+
+from cloudburst_worker.render import frames, motion
+from cloudburst_worker.render.commands import (
+    FPS,
+    PCM_BYTES_PER_SECOND,
+    SHIPPED_ENCODER,
+    Encoder,
+    decode_audio_args,
+    encode_args,
+)
+from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
+from cloudburst_worker.render.scene import RenderResult, RenderSettings, SceneInput
+
+LANDSCAPE = (1920, 1080)
+PORTRAIT = (1080, 1920)
+
+
+class SceneError(Exception):
+    """An input problem the user can fix; the message is shown to them as is."""
+
+
+def render_scene(scene: SceneInput, settings: RenderSettings, output: Path) -> RenderResult:
+    """Render one scene to ``output``; never raises for bad inputs or ffmpeg failures.
+
+    Failures come back as ``ok=False`` with a reason. The MP4 is written under a hidden
+    temporary name beside ``output`` and renamed, so ``output`` is either whole or absent.
+    """
+    return _render_scene(scene, settings, output, SHIPPED_ENCODER, lossless=False)
+
+
+def _render_scene(
+    scene: SceneInput,
+    settings: RenderSettings,
+    output: Path,
+    encoder: Encoder,
+    *,
+    lossless: bool,
+) -> RenderResult:
+    start = time.monotonic()
+    output = Path(output)
+    partial = output.parent / f".{output.name}.{uuid.uuid4().hex[:8]}.partial"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="cloudburst-render-") as work:
+            _render_into(scene, settings, partial, Path(work), start, encoder, lossless)
+        duration = mp4_duration_seconds(partial)
+        os.replace(partial, output)
+        size = output.stat().st_size
+        return RenderResult(True, output, duration, time.monotonic() - start, size, None)
+    except SceneError as exc:
+        reason = str(exc)
+    except FfmpegError as exc:
+        reason = f"scene '{scene.name}' could not be encoded: {exc.tail}"
+    except Exception as exc:  # never raise out of the renderer: the batch must go on
+        reason = f"scene '{scene.name}' failed inside the renderer: {type(exc).__name__}: {exc}"
+    partial.unlink(missing_ok=True)
+    return RenderResult(False, output, 0.0, time.monotonic() - start, 0, reason)
+
+
+def _render_into(
+    scene: SceneInput,
+    settings: RenderSettings,
+    partial: Path,
+    work: Path,
+    start: float,
+    encoder: Encoder,
+    lossless: bool,
+) -> None:
+    def remaining() -> float:
+        left = settings.timeout_seconds - (time.monotonic() - start)
+        if left <= 0:
+            raise SceneError(f"scene '{scene.name}' exceeded {settings.timeout_seconds:g} s")
+        return left
+
+    cv2.setNumThreads(max(1, settings.threads))
+    width, height = PORTRAIT if settings.is_portrait else LANDSCAPE
+    pcm = work / "audio.pcm"
+    audio_seconds = _decode_audio(scene.audio, pcm, remaining())
+    frame_count = max(1, round(audio_seconds * FPS))
+    effect = motion.choose_effect(scene.name, scene.effect, settings.enable_zoom)
+    oversize = motion.base_scale(effect)
+    rgb = frames.flatten_alpha(_decode_image(scene.image, "image", remaining()))
+    base_w, base_h = _even(width * oversize), _even(height * oversize)
+    base = frames.rgb_to_yuv420(frames.fit_to_frame(rgb, base_w, base_h))
+    overlay = None
+    if settings.watermark is not None:
+        mark = _decode_image(settings.watermark, "watermark", remaining())
+        overlay = frames.make_overlay(mark, width)
+
+    subtitles = fonts_dir = None
+    if scene.subtitle is not None:
+        from cloudburst_worker.render import subtitles as subs
+
+        ass = subs.build_ass(scene.subtitle, settings, width, height, audio_seconds)
+        (work / "subtitles.ass").write_text(ass.text, encoding="utf-8")
+        subtitles = "subtitles.ass"
+        fonts_dir = subs.link_fonts(ass.font_files, work / "fonts")
+
+    still = effect == "none"
+    if still:
+        if overlay is not None:
+            frames.composite(base, overlay)
+        chunks = [base.y.tobytes(), base.u.tobytes(), base.v.tobytes()]
+        source: Iterator[bytes | memoryview] = iter(chunks)
+    else:
+        source = motion.moving_frames(base, width, height, effect, frame_count, overlay)
+    args = encode_args(
+        width=width,
+        height=height,
+        frame_count=frame_count,
+        still=still,
+        pcm=pcm,
+        output=partial,
+        subtitles=subtitles,
+        fonts_dir=fonts_dir,
+        threads=settings.threads,
+        encoder=encoder,
+        lossless=lossless,
+    )
+    run_ffmpeg(args, timeout=remaining(), stdin_chunks=source, cwd=str(work))
+
+
+def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
+    _require_file(audio, "audio")
+    try:
+        run_ffmpeg(decode_audio_args(audio, pcm), timeout=timeout)
+    except FfmpegError as exc:
+        if exc.timed_out:
+            raise
+        if "matches no streams" in exc.tail:
+            raise SceneError(f"audio '{audio.name}' has no audio stream") from exc
+        raise SceneError(f"audio '{audio.name}' could not be decoded: {exc.tail}") from exc
+    seconds = pcm.stat().st_size / PCM_BYTES_PER_SECOND
+    if seconds < 1 / FPS:
+        raise SceneError(f"audio '{audio.name}' is empty (shorter than one video frame)")
+    return seconds
+
+
+def _decode_image(path: Path, role: str, timeout: float) -> frames.U8:
+    _require_file(path, role)
+    try:
+        return frames.decode_rgba(path, timeout)
+    except FfmpegError as exc:
+        if exc.timed_out:
+            raise
+        tail = exc.tail
+        if "matches no streams" in tail:
+            tail = "the file holds no picture"
+        raise SceneError(f"{role} '{path.name}' could not be decoded: {tail}") from exc
+    except ValueError as exc:
+        raise SceneError(f"{role} '{path.name}' could not be decoded: {exc}") from exc
+
+
+def _require_file(path: Path, role: str) -> None:
+    if not Path(path).is_file():
+        raise SceneError(f"{role} '{Path(path).name}' does not exist")
+    if Path(path).stat().st_size == 0:
+        raise SceneError(f"{role} '{Path(path).name}' is an empty file")
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def mp4_duration_seconds(path: Path) -> float:
+    """Movie duration from the ``mvhd`` box (faststart puts ``moov`` first: cheap read)."""
+    with open(path, "rb") as f:
+        while header := f.read(8):
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0] - 8
+            if kind == b"moov":
+                continue  # descend: mvhd is moov's first child
+            if kind == b"mvhd":
+                body = f.read(size - 8)
+                if body[0] == 1:
+                    timescale, duration = struct.unpack(">IQ", body[20:32])
+                else:
+                    timescale, duration = struct.unpack(">II", body[12:20])
+                return duration / timescale
+            f.seek(size - 8, os.SEEK_CUR)
+    raise ValueError(f"{path.name}: no mvhd box")

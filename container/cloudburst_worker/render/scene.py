@@ -1,0 +1,39 @@
+"""The renderer's typed inputs and result (the worker codes against these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chalicelib.contracts import Effect, Language
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    name: str
+    image: Path
+    audio: Path
+    subtitle: Path | None = None
+    effect: Effect | None = None  # None → from enable_zoom (deterministic per scene name)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    language: Language = "chinese"
+    enable_zoom: bool = True
+    is_portrait: bool = False
+    watermark: Path | None = None
+    background_box: bool = True
+    background_opacity: float = 0.2  # seed meaning: transparency, 0 solid .. 1 invisible
+    threads: int = 1  # encoder threads; the worker runs vCPU-many scenes in parallel
+    timeout_seconds: float = 1800.0
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    ok: bool
+    output: Path
+    duration_seconds: float  # of the written MP4 (0 on failure)
+    render_seconds: float  # wall time spent
+    bytes: int  # size of the MP4 (0 on failure)
+    error: str | None  # on failure: a specific reason an end user can act on
