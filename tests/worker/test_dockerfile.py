@@ -1,0 +1,276 @@
+"""What can be checked about the worker image without a Docker engine.
+
+The image cannot be built on these machines, so these tests read ``container/Dockerfile``
+as the builder would: every COPY source exists and survives ``.dockerignore``, the copied
+tree alone imports and starts the worker, requirements are pinned and cover its imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "container" / "Dockerfile"
+REQUIREMENTS = REPO / "container" / "requirements.txt"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with comments dropped and continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def copies() -> list[tuple[list[str], str]]:
+    """(sources, destination) of every COPY, flags such as --chown dropped."""
+    result = []
+    for keyword, rest in instructions():
+        if keyword == "COPY":
+            parts = [p for p in rest.split() if not p.startswith("--")]
+            result.append((parts[:-1], parts[-1]))
+    return result
+
+
+def dockerignore_excludes(path: str) -> bool:
+    """Docker's rule: the last matching pattern wins, and a pattern matching a parent counts."""
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        regex = _glob_regex(pattern.lstrip("!").rstrip("/"))
+        if any(regex.fullmatch(c) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def context_files() -> list[Path]:
+    """Files the build context would contain (the repository minus .dockerignore)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [REPO / p for p in tracked if not dockerignore_excludes(p) and (REPO / p).exists()]
+
+
+def test_base_image_is_slim_python_311_for_both_fargate_architectures() -> None:
+    froms = [rest for keyword, rest in instructions() if keyword == "FROM"]
+    assert froms == ["python:3.11-slim-bookworm"]  # a multi-arch official image, no digest
+
+
+def test_every_copy_source_exists_and_is_in_the_build_context() -> None:
+    sources = [source for sources, _ in copies() for source in sources]
+    assert sources, "the Dockerfile copies nothing"
+    for source in sources:
+        assert (REPO / source).exists(), f"COPY source {source} does not exist"
+        assert not dockerignore_excludes(source), f"{source} is excluded by .dockerignore"
+
+
+def test_build_context_holds_no_venv_git_tests_or_credentials() -> None:
+    assert dockerignore_excludes(".venv/bin/python")
+    assert dockerignore_excludes(".git/config")
+    assert dockerignore_excludes("tests/worker/test_batch.py")
+    assert dockerignore_excludes("container/cloudburst_worker/__pycache__/batch.cpython-311.pyc")
+    assert dockerignore_excludes(".env")
+    assert dockerignore_excludes("chalicelib/settings.py")
+
+
+def test_image_installs_ffmpeg_and_cjk_and_latin_fonts_from_debian() -> None:
+    runs = " ".join(rest for keyword, rest in instructions() if keyword == "RUN")
+    for package in ("ffmpeg", "fonts-lxgw-wenkai", "fonts-dejavu-core", "fontconfig"):
+        assert re.search(rf"\b{re.escape(package)}\b", runs), package
+    assert "--no-install-recommends" in runs
+    assert "rm -rf /var/lib/apt/lists/*" in runs
+    assert "pip install --no-cache-dir -r /app/requirements.txt" in runs
+
+
+def test_image_runs_as_a_non_root_user() -> None:
+    users = [rest for keyword, rest in instructions() if keyword == "USER"]
+    assert users, "no USER: the worker would run as root"
+    user = users[-1].split(":")[0]
+    assert user not in {"root", "0"}
+
+
+def test_environment_points_the_renderer_at_debian_ffmpeg_and_unbuffers_logs() -> None:
+    env = " ".join(rest for keyword, rest in instructions() if keyword == "ENV")
+    assert "CLOUDBURST_FFMPEG=/usr/bin/ffmpeg" in env
+    assert "PYTHONUNBUFFERED=1" in env
+    assert "PYTHONPATH=/app" in env
+
+
+def test_entrypoint_runs_the_worker_module() -> None:
+    (entrypoint,) = [rest for keyword, rest in instructions() if keyword == "ENTRYPOINT"]
+    assert json.loads(entrypoint) == ["python", "-m", "cloudburst_worker"]
+
+
+def test_dockerfile_and_context_hold_no_secrets() -> None:
+    secret = re.compile(
+        r"AKIA[0-9A-Z]{16}|aws_secret_access_key\s*=|-----BEGIN [A-Z ]*PRIVATE KEY-----|"
+        r"whsec_[A-Za-z0-9+/=]{16,}"
+    )
+    assert not secret.search(DOCKERFILE.read_text())
+    for keyword, rest in instructions():
+        if keyword in {"ENV", "ARG"}:
+            assert not re.search(r"SECRET|PASSWORD|TOKEN|ACCESS_KEY", rest, re.IGNORECASE), rest
+    for path in context_files():
+        assert not secret.search(path.read_text(errors="replace")), path
+
+
+def test_requirements_are_pinned_and_match_the_project_pins() -> None:
+    pins = requirement_pins()
+    assert pins, "no requirements"
+    project = (REPO / "pyproject.toml").read_text()
+    for name, version in pins.items():
+        assert f'"{name}=={version}"' in project, f"{name}=={version} differs from pyproject.toml"
+
+
+def test_requirements_cover_every_third_party_import_of_the_image() -> None:
+    # given every module the image copies
+    modules = [REPO / "chalicelib" / "contracts.py"]
+    modules += sorted((REPO / "container" / "cloudburst_worker").rglob("*.py"))
+    distributions = packages_distributions()
+    pins = installed_closure(requirement_pins())
+
+    # then each import outside the stdlib and our own packages is installed by a pin
+    for module in modules:
+        for top in imported_top_levels(module):
+            if top in sys.stdlib_module_names or top in {"chalicelib", "cloudburst_worker"}:
+                continue
+            names = {canonical(d) for d in distributions.get(top, [])}
+            assert names & pins, f"{module.relative_to(REPO)} imports {top}: not in {pins}"
+
+
+def test_copied_tree_alone_starts_the_worker(tmp_path: Path) -> None:
+    # given only what the Dockerfile copies, laid out as in the image's /app
+    app = tmp_path / "app"
+    for sources, destination in copies():
+        target = app / destination.removeprefix("/app/")
+        for source in (REPO / s for s in sources):
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            elif destination.endswith("/"):
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, target / source.name)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, target)
+
+    # when the entrypoint runs there with no BATCH_SPEC, isolated from the repository
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCH_"))}
+    env |= {"PYTHONPATH": str(app), "PYTHONSAFEPATH": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cloudburst_worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # then it imports, logs one JSON line saying what is missing, and exits 2
+    assert done.returncode == 2, done.stderr
+    (line,) = [json.loads(text) for text in done.stdout.splitlines()]
+    assert line["level"] == "ERROR"
+    assert "BATCH_SPEC is not set" in line["message"]
+    assert not (app / "chalicelib" / "settings.py").exists()
+
+
+def requirement_pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for raw in REQUIREMENTS.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)", line)
+        assert match, f"requirement not pinned exactly: {line!r}"
+        pins[match.group(1)] = match.group(2)
+    return pins
+
+
+def installed_closure(pins: dict[str, str]) -> set[str]:
+    """The pinned distributions and everything they depend on (boto3 brings botocore)."""
+    seen: set[str] = set()
+    todo = [canonical(name) for name in pins]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for requirement in metadata.requires(name) or []:
+            if "extra ==" not in requirement:
+                todo.append(canonical(re.split(r"[ ;<>=!~\[(]", requirement, maxsplit=1)[0]))
+    return seen
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def imported_top_levels(module: Path) -> set[str]:
+    """Top-level packages a module imports, except optional ones guarded by ImportError."""
+    tree = ast.parse(module.read_text())
+    optional: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(_catches_import_error(h) for h in node.handlers):
+            optional.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    tops: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
+        if isinstance(node, ast.Import):
+            tops.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.add(node.module.split(".")[0])
+    return tops
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    names = ast.unparse(handler.type) if handler.type is not None else "Exception"
+    return "ImportError" in names or "ModuleNotFoundError" in names or names == "Exception"
+
+
+@pytest.mark.parametrize("path", [".dockerignore", "container/requirements.txt"])
+def test_image_inputs_are_committed_text_files(path: str) -> None:
+    assert (REPO / path).is_file()
