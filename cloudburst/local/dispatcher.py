@@ -1,0 +1,322 @@
+"""EventBridge → SQS → the app's own handlers, in-process.
+
+Each of the app's event sources becomes an EventBridge rule with its *own* pattern and an
+SQS queue as target, so a pattern that would not match in AWS does not match here either.
+Threads drain the queues and call the same Chalice handler function Lambda would call. A
+failing handler leaves its message for redelivery; after ``max_receives`` attempts the
+message moves to a dead-letter queue and is logged — nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
+
+log = logging.getLogger(__name__)
+
+QUEUE_PREFIX = "cloudburst-local-"
+_LAMBDA_TIMEOUT_MS = 900_000
+_RECEIVE_WAIT_SECONDS = 1
+_RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One of the app's event sources wired to a queue (and, for patterns, a rule)."""
+
+    name: str
+    handler_string: str
+    queue_url: str
+    dlq_url: str
+    event_pattern: dict[str, Any] | None = None
+    schedule_seconds: float | None = None
+
+
+@dataclass
+class LambdaContext:
+    """What Lambda passes as ``context``; powertools reads these attributes."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = field(default_factory=lambda: time.monotonic() + _LAMBDA_TIMEOUT_MS / 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def install_routes(
+    app: Any,
+    events: Any,
+    sqs: Any,
+    *,
+    region: str,
+    account_id: str,
+    app_module: str = "app",
+    app_name: str = "cloudburst",
+    schedule_seconds: float | None = None,
+) -> list[Route]:
+    """Create a queue + DLQ per event source and an EventBridge rule per event pattern.
+
+    ``schedule_seconds`` replaces a schedule's own rate locally (a sweeper every 5 minutes
+    is too slow to see in a demo); ``None`` keeps the app's rate. Chalice writes every
+    handler string as ``app.<function>``; ``app_module`` says where the app really lives.
+    """
+    routes: list[Route] = []
+    for source in app.event_sources:
+        if isinstance(source, CloudWatchEventConfig):
+            pattern: dict[str, Any] | None = source.event_pattern
+            every = None
+        elif isinstance(source, ScheduledEventConfig):
+            pattern = None
+            every = schedule_seconds or _schedule_seconds(source.schedule_expression)
+        else:
+            log.warning("event source %s (%s) is not dispatched locally", source.name, source)
+            continue
+        queue_name = f"{QUEUE_PREFIX}{source.name}"
+        dlq_url = sqs.create_queue(QueueName=f"{queue_name}-dlq")["QueueUrl"]
+        queue_url = sqs.create_queue(QueueName=queue_name, Attributes={"VisibilityTimeout": "900"})[
+            "QueueUrl"
+        ]
+        if pattern is not None:
+            queue_arn = f"arn:aws:sqs:{region}:{account_id}:{queue_name}"
+            rule_name = f"{app_name}-local-{source.name}"
+            events.put_rule(Name=rule_name, EventPattern=json.dumps(pattern), State="ENABLED")
+            events.put_targets(Rule=rule_name, Targets=[{"Id": "dispatcher", "Arn": queue_arn}])
+        routes.append(
+            Route(
+                name=source.name,
+                handler_string=f"{app_module}.{source.handler_string.rpartition('.')[2]}",
+                queue_url=queue_url,
+                dlq_url=dlq_url,
+                event_pattern=pattern,
+                schedule_seconds=every,
+            )
+        )
+    return routes
+
+
+def resolve_handler(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
+    """``"app.on_manifest_uploaded"`` → the callable Lambda would invoke."""
+    module_name, _, attribute = handler_string.rpartition(".")
+    handler: Callable[[dict[str, Any], Any], Any] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return handler
+
+
+class Dispatcher:
+    """Threads that drain each route's queue and invoke its handler; joined on ``stop``."""
+
+    def __init__(
+        self,
+        routes: list[Route],
+        sqs_factory: Callable[[], Any],
+        *,
+        region: str,
+        account_id: str,
+        max_receives: int = 3,
+        concurrency: int = 2,
+        retry_delay_seconds: float = 1.0,
+        function_prefix: str = "cloudburst-local",
+    ) -> None:
+        self.routes = routes
+        self._sqs_factory = sqs_factory
+        self._region = region
+        self._account_id = account_id
+        self._max_receives = max_receives
+        self._concurrency = concurrency
+        self._retry_delay = retry_delay_seconds
+        self._function_prefix = function_prefix
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._busy = 0
+        self.invocations: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.dead_lettered: Counter[str] = Counter()
+
+    def start(self) -> Dispatcher:
+        for route in self.routes:
+            for n in range(self._concurrency):
+                self._spawn(f"dispatch-{route.name}-{n}", self._drain, route)
+            if route.schedule_seconds:
+                self._spawn(f"schedule-{route.name}", self._tick, route)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        if stuck:
+            log.warning("dispatcher threads still running after %.0fs: %s", timeout, stuck)
+        self._threads = []
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._busy > 0
+
+    # -- internals ------------------------------------------------------------------------
+    def _spawn(self, name: str, target: Callable[[Route], None], route: Route) -> None:
+        thread = threading.Thread(target=target, args=(route,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _drain(self, route: Route) -> None:
+        sqs = self._sqs_factory()
+        handler: Callable[[dict[str, Any], Any], Any] | None = None
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=route.queue_url,
+                    MaxNumberOfMessages=1,
+                    WaitTimeSeconds=_RECEIVE_WAIT_SECONDS,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                ).get("Messages", [])
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("receive from %s failed; retrying", route.name)
+                self._stop.wait(0.5)
+                continue
+            for message in messages:
+                if handler is None:
+                    try:
+                        handler = resolve_handler(route.handler_string)
+                    except Exception as exc:
+                        self._failed(sqs, route, message, _receives(message), exc)
+                        continue
+                self._deliver(sqs, route, handler, message)
+
+    def _deliver(
+        self,
+        sqs: Any,
+        route: Route,
+        handler: Callable[[dict[str, Any], Any], Any],
+        message: dict[str, Any],
+    ) -> None:
+        receives = _receives(message)
+        with self._lock:
+            self._busy += 1
+        try:
+            event = json.loads(message["Body"])
+            handler(event, self._context(route))
+        except Exception as exc:
+            self._failed(sqs, route, message, receives, exc)
+        else:
+            with self._lock:
+                self.invocations[route.name] += 1
+            sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _failed(
+        self, sqs: Any, route: Route, message: dict[str, Any], receives: int, exc: Exception
+    ) -> None:
+        with self._lock:
+            self.failures[route.name] += 1
+        detail = "".join(traceback.format_exception(exc))
+        if receives >= self._max_receives:
+            sqs.send_message(
+                QueueUrl=route.dlq_url,
+                MessageBody=message["Body"],
+                MessageAttributes={
+                    "error": {"DataType": "String", "StringValue": repr(exc)[:1000]},
+                    "receives": {"DataType": "Number", "StringValue": str(receives)},
+                },
+            )
+            sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            with self._lock:
+                self.dead_lettered[route.name] += 1
+            log.error(
+                "%s failed %d times; event moved to dead-letter queue %s\n%s",
+                route.name,
+                receives,
+                route.dlq_url,
+                detail,
+            )
+            return
+        delay = int(self._retry_delay * receives)
+        log.warning(
+            "%s failed (attempt %d of %d); redelivery in %ds\n%s",
+            route.name,
+            receives,
+            self._max_receives,
+            delay,
+            detail,
+        )
+        sqs.change_message_visibility(
+            QueueUrl=route.queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=delay,
+        )
+
+    def _tick(self, route: Route) -> None:
+        """Put a real-shaped "Scheduled Event" on the route's queue every period."""
+        sqs = self._sqs_factory()
+        period = route.schedule_seconds or 60.0
+        while not self._stop.wait(period):
+            body = json.dumps(self._scheduled(route))
+            sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
+
+    def _scheduled(self, route: Route) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self._account_id,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [
+                f"arn:aws:events:{self._region}:{self._account_id}:rule/"
+                f"{self._function_prefix}-{route.name}"
+            ],
+            "detail": {},
+        }
+
+    def _context(self, route: Route) -> LambdaContext:
+        function_name = f"{self._function_prefix}-{route.name}"
+        return LambdaContext(
+            function_name=function_name,
+            invoked_function_arn=(
+                f"arn:aws:lambda:{self._region}:{self._account_id}:function:{function_name}"
+            ),
+            log_group_name=f"/aws/lambda/{function_name}",
+        )
+
+
+def _receives(message: dict[str, Any]) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
+def _schedule_seconds(expression: Any) -> float:
+    """Seconds between runs for ``rate(...)``; cron expressions locally run every minute."""
+    text = expression if isinstance(expression, str) else expression.to_string()
+    match = _RATE.fullmatch(text.strip())
+    if not match:
+        return 60.0
+    unit = match.group(2).rstrip("s")
+    return float(int(match.group(1)) * _UNIT_SECONDS[unit])

@@ -1,0 +1,385 @@
+"""A local stand-in for Fargate: every task RunTask created runs as a worker subprocess.
+
+moto records RunTask but runs nothing and emits no events. This watches the cluster, runs
+each new task's container as ``python -m cloudburst_worker`` with the task's override
+environment, writes the outcome onto moto's task object (so DescribeTasks tells the truth)
+and puts real-shaped "ECS Task State Change" events on the default bus — RUNNING, then
+STOPPED — so the app's own rule decides what reaches its handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKER_COMMAND: tuple[str, ...] = (sys.executable, "-m", "cloudburst_worker")
+_KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class LocalTask:
+    """What the stand-in knows about one task it runs."""
+
+    task_arn: str
+    container_name: str
+    container_arn: str
+    description: dict[str, Any]
+    log_path: Path
+    created_at: datetime
+    pull_started_at: datetime | None = None
+    pull_stopped_at: datetime | None = None
+    started_at: datetime | None = None
+    stopping_at: datetime | None = None
+    stopped_at: datetime | None = None
+    process: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = None
+    exit_code: int | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    version: int = 1
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        overrides = self.description.get("overrides", {}).get("containerOverrides", [])
+        env: dict[str, str] = {}
+        for override in overrides:
+            if override.get("name") == self.container_name:
+                env.update({e["name"]: e["value"] for e in override.get("environment", [])})
+        return env
+
+
+class LocalFargate:
+    """Polls ListTasks, runs new tasks as subprocesses, reports them STOPPED on the bus."""
+
+    def __init__(
+        self,
+        *,
+        clients: Callable[[str], Any],
+        cluster: str,
+        account_id: str,
+        region: str,
+        log_dir: Path,
+        base_env: Mapping[str, str],
+        worker_command: Sequence[str] = DEFAULT_WORKER_COMMAND,
+        poll_interval: float = 0.2,
+        task_timeout: float = 3600.0,
+    ) -> None:
+        self._clients = clients
+        self.cluster = cluster
+        self._account_id = account_id
+        self._region = region
+        self.log_dir = log_dir
+        self._base_env = dict(base_env)
+        self.worker_command = tuple(worker_command)
+        self._poll_interval = poll_interval
+        self._task_timeout = task_timeout
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.tasks: dict[str, LocalTask] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> LocalFargate:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="local-fargate", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop polling, then end every worker still running (its process group included)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for task in self.running():
+            _terminate(task)
+            self._close_log(task)
+        self._thread = None
+
+    def running(self) -> list[LocalTask]:
+        with self._lock:
+            return [t for t in self.tasks.values() if t.process and t.stopped_at is None]
+
+    def stopped(self) -> list[LocalTask]:
+        with self._lock:
+            return [t for t in self.tasks.values() if t.stopped_at is not None]
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """True once every noticed task is STOPPED (and its event put), False at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(t.stopped_at is not None for t in self.tasks.values()):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    # -- the poll loop ---------------------------------------------------------------------
+    def _run(self) -> None:
+        ecs = self._clients("ecs")
+        events = self._clients("events")
+        while not self._stop.is_set():
+            try:
+                self._poll(ecs, events)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("local Fargate poll failed; retrying")
+            self._stop.wait(self._poll_interval)
+
+    def _poll(self, ecs: Any, events: Any) -> None:
+        arns: list[str] = []
+        paginator = ecs.get_paginator("list_tasks")
+        for page in paginator.paginate(cluster=self.cluster, desiredStatus="RUNNING"):
+            arns.extend(page["taskArns"])
+        with self._lock:
+            new = [arn for arn in arns if arn not in self.tasks]
+        for start in range(0, len(new), 100):
+            described = ecs.describe_tasks(
+                cluster=self.cluster, tasks=new[start : start + 100], include=["TAGS"]
+            )["tasks"]
+            for description in described:
+                self._launch(description, events)
+        for task in self.running():
+            self._check(task, events)
+
+    def _launch(self, description: dict[str, Any], events: Any) -> None:
+        arn = description["taskArn"]
+        container = (description.get("containers") or [{}])[0]
+        task = LocalTask(
+            task_arn=arn,
+            container_name=container.get("name", "worker"),
+            container_arn=container.get("containerArn", f"{arn}/container"),
+            description=description,
+            log_path=self.log_dir / f"{arn.rsplit('/', 1)[-1]}.log",
+            created_at=_now(),
+        )
+        with self._lock:
+            self.tasks[arn] = task
+        env = {**self._base_env, **task.environment}
+        task.pull_started_at = _now()
+        task.log_file = task.log_path.open("wb")
+        try:
+            task.process = subprocess.Popen(
+                list(self.worker_command),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=task.log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: ffmpeg children die with it
+            )
+        except OSError as exc:
+            log.error("task %s failed to start: %s", arn, exc)
+            task.stopping_at = task.stopped_at = _now()
+            task.stop_code = "TaskFailedToStart"
+            task.stopped_reason = f"CannotStartContainerError: {exc}"
+            self._close_log(task)
+            self._report(task, "STOPPED", events)
+            return
+        task.pull_stopped_at = task.started_at = _now()
+        log.info("task %s running (pid %d, log %s)", arn, task.process.pid, task.log_path)
+        self._report(task, "RUNNING", events)
+
+    def _check(self, task: LocalTask, events: Any) -> None:
+        assert task.process is not None
+        code = task.process.poll()
+        if code is not None:
+            task.stopping_at = _now()
+            task.exit_code = _docker_exit_code(code)
+            task.stop_code = "EssentialContainerExited"
+            task.stopped_reason = "Essential container in task exited"
+        elif self._stopped_by_user(task):
+            task.stopping_at = _now()
+            task.stop_code = "UserInitiated"
+            task.stopped_reason = self._moto_task(task).stopped_reason or "Task stopped by user"
+            task.exit_code = _docker_exit_code(_terminate(task))
+        elif task.started_at and (_now() - task.started_at).total_seconds() > self._task_timeout:
+            task.stopping_at = _now()
+            task.stop_code = "UserInitiated"
+            task.stopped_reason = f"Local task timeout after {self._task_timeout:.0f}s"
+            task.exit_code = _docker_exit_code(_terminate(task))
+        else:
+            return
+        task.stopped_at = _now()
+        self._close_log(task)
+        log.info("task %s stopped: %s exit %s", task.task_arn, task.stop_code, task.exit_code)
+        self._report(task, "STOPPED", events)
+
+    # -- moto state and the event ----------------------------------------------------------
+    def _moto_task(self, task: LocalTask) -> Any:
+        from moto.ecs.models import ecs_backends
+
+        backend = ecs_backends[self._account_id][self._region]
+        return backend.tasks[self.cluster][task.task_arn]
+
+    def _stopped_by_user(self, task: LocalTask) -> bool:
+        """StopTask (the app cancelling or a sweeper) sets moto's desired status only."""
+        try:
+            return bool(self._moto_task(task).desired_status == "STOPPED")
+        except KeyError:
+            return False
+
+    def _report(self, task: LocalTask, status: str, events: Any) -> None:
+        """Write ``status`` onto moto's task object, then put the state-change event."""
+        task.version += 1
+        self._update_moto(task, status)
+        detail = task_state_change_detail(task, status, self._account_id, self._region)
+        entry = {
+            "Source": "aws.ecs",
+            "DetailType": "ECS Task State Change",
+            "Resources": [task.task_arn],
+            "Detail": json.dumps(detail),
+            "Time": _now(),
+        }
+        response = events.put_events(Entries=[entry])
+        if response.get("FailedEntryCount"):
+            log.error("put_events failed for %s: %s", task.task_arn, response["Entries"])
+        task.events.append(detail)
+
+    def _update_moto(self, task: LocalTask, status: str) -> None:
+        try:
+            moto_task = self._moto_task(task)
+        except KeyError:
+            log.warning("task %s vanished from moto", task.task_arn)
+            return
+        cpu, memory = _task_size(task)
+        moto_task.last_status = status
+        moto_task.version = task.version
+        moto_task.cpu = cpu
+        moto_task.memory = memory
+        if status == "STOPPED":
+            moto_task.desired_status = "STOPPED"
+            moto_task.stop_code = task.stop_code
+            moto_task.stopped_reason = task.stopped_reason or ""
+            moto_task.stopped_at = task.stopped_at.timestamp() if task.stopped_at else None
+        for container in moto_task.containers:
+            container.last_status = status
+            if status == "STOPPED" and task.exit_code is not None:
+                container.exitCode = task.exit_code
+            elif status == "STOPPED" and hasattr(container, "exitCode"):
+                del container.exitCode  # a container that never started has no exit code
+
+    def _close_log(self, task: LocalTask) -> None:
+        if task.log_file is not None and not task.log_file.closed:
+            task.log_file.close()
+
+
+def task_state_change_detail(
+    task: LocalTask, status: str, account_id: str, region: str
+) -> dict[str, Any]:
+    """The ``detail`` of an "ECS Task State Change" event as AWS documents it.
+
+    Timestamps are ISO strings with milliseconds; cpu/memory are strings; ``version`` grows
+    with every transition; ``tags`` are absent, as in AWS.
+    """
+    d = task.description
+    cpu, memory = _task_size(task)
+    container: dict[str, Any] = {
+        "containerArn": task.container_arn,
+        "lastStatus": status,
+        "name": task.container_name,
+        "image": "cloudburst-worker:local",
+        "taskArn": task.task_arn,
+        "networkInterfaces": [],
+        "cpu": "0",
+    }
+    if status == "STOPPED" and task.exit_code is not None:
+        container["exitCode"] = task.exit_code
+    if status == "STOPPED" and task.stop_code == "TaskFailedToStart":
+        container["reason"] = task.stopped_reason
+    detail: dict[str, Any] = {
+        "attachments": d.get("attachments", []),
+        "availabilityZone": f"{region}a",
+        "clusterArn": d["clusterArn"],
+        "containers": [container],
+        "createdAt": _iso(task.created_at),
+        "cpu": cpu,
+        "memory": memory,
+        "desiredStatus": "STOPPED" if status == "STOPPED" else "RUNNING",
+        "lastStatus": status,
+        "group": d.get("group", ""),
+        "startedBy": d.get("startedBy", ""),
+        "overrides": d.get("overrides", {"containerOverrides": []}),
+        "connectivity": "CONNECTED",
+        "connectivityAt": _iso(task.created_at),
+        "platformVersion": "1.4.0",
+        "taskArn": task.task_arn,
+        "taskDefinitionArn": d["taskDefinitionArn"],
+        "updatedAt": _iso(_now()),
+        "version": task.version,
+    }
+    if d.get("capacityProviderName"):
+        detail["capacityProviderName"] = d["capacityProviderName"]
+    if d.get("launchType"):
+        detail["launchType"] = d["launchType"]
+    elif not d.get("capacityProviderName"):
+        detail["launchType"] = "FARGATE"
+    for key, value in (
+        ("pullStartedAt", task.pull_started_at),
+        ("pullStoppedAt", task.pull_stopped_at),
+        ("startedAt", task.started_at),
+    ):
+        if value is not None:
+            detail[key] = _iso(value)
+    if status == "STOPPED":
+        detail["stopCode"] = task.stop_code
+        detail["stoppedReason"] = task.stopped_reason
+        detail["stoppingAt"] = _iso(task.stopping_at or task.stopped_at or _now())
+        detail["executionStoppedAt"] = _iso(task.stopping_at or task.stopped_at or _now())
+        detail["stoppedAt"] = _iso(task.stopped_at or _now())
+    return detail
+
+
+def _task_size(task: LocalTask) -> tuple[str, str]:
+    """Task-level cpu/memory: RunTask overrides win over the task definition's."""
+    overrides = task.description.get("overrides", {})
+    cpu = overrides.get("cpu") or task.description.get("cpu") or "1024"
+    memory = overrides.get("memory") or task.description.get("memory") or "2048"
+    return str(cpu), str(memory)
+
+
+def _terminate(task: LocalTask) -> int:
+    """SIGTERM the worker's process group, SIGKILL after a grace period; its return code."""
+    process = task.process
+    if process is None:
+        return -signal.SIGKILL
+    if process.poll() is None:
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(_KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait(_KILL_GRACE_SECONDS)
+    return int(process.returncode)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def _docker_exit_code(returncode: int) -> int:
+    """A process killed by signal N exits 128 + N in a container (137 for SIGKILL)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,403 @@
+"""The embedded local stack: one object that starts and stops everything, in order.
+
+``with LocalStack(port=0) as stack:`` gives tests, the demo and the benchmark the whole
+pipeline — moto on 127.0.0.1, the bootstrapped account, the app's rules dispatched to its
+own handlers, the Fargate stand-in and a verifying webhook receiver. Handlers run in this
+process, so the stack exports their configuration into ``os.environ`` while it runs and
+restores the previous values on stop.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from cloudburst.local.bootstrap import ACCOUNT_ID, LocalResources, bootstrap
+from cloudburst.local.dispatcher import Dispatcher, Route, install_routes
+from cloudburst.local.fargate import DEFAULT_WORKER_COMMAND, LocalFargate
+from cloudburst.local.receiver import WebhookReceiver, generate_secret
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 4566
+REGION = "us-east-1"
+BUCKET = "cloudburst-local"
+TABLE = "cloudburst-local"
+CLUSTER = "cloudburst-local"
+DUMMY_KEY = "testing"
+SECRET_ENV = "CLOUDBURST_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says what the user can do about it."""
+
+
+class LocalStack:
+    """Everything ``cloudburst local up`` runs, usable as a context manager.
+
+    ``port=0`` picks a free port (tests, demo, benchmark). One stack per process at a time:
+    moto's backends and the handlers' environment are process-wide.
+    """
+
+    def __init__(
+        self,
+        port: int = DEFAULT_PORT,
+        *,
+        state_dir: Path | None = None,
+        webhook_secret: str | None = None,
+        worker_command: Sequence[str] = DEFAULT_WORKER_COMMAND,
+        app_module: str = "app",
+        max_receives: int = 3,
+        max_running_tasks: int | None = None,
+        schedule_seconds: float | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.requested_port = port
+        self.state_dir = (state_dir or _default_state_dir()).resolve()
+        self.webhook_secret = webhook_secret or os.environ.get(SECRET_ENV) or generate_secret()
+        self.secret_generated = not (webhook_secret or os.environ.get(SECRET_ENV))
+        self.worker_command = tuple(worker_command)
+        self.app_module = app_module
+        self.max_receives = max_receives
+        self.max_running_tasks = max_running_tasks
+        self.schedule_seconds = schedule_seconds
+        self.extra_env = dict(extra_env or {})
+        self.port = 0
+        self.resources: LocalResources | None = None
+        self.routes: list[Route] = []
+        self.receiver = WebhookReceiver(self.webhook_secret, self.state_dir / "webhooks")
+        self.dispatcher: Dispatcher | None = None
+        self.fargate: LocalFargate | None = None
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        """Start in dependency order; on any failure undo what was started and re-raise."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_moto()
+            self.receiver.start()
+            self._export_env(self.lambda_env())
+            self.resources = bootstrap(
+                self.client, region=REGION, bucket=BUCKET, table=TABLE, cluster=CLUSTER
+            )
+            self._export_env(
+                {
+                    "CLOUDBURST_SUBNETS": self.resources.subnet_id,
+                    "CLOUDBURST_SECURITY_GROUPS": self.resources.security_group_id,
+                }
+            )
+            app = self._load_app()
+            self.routes = install_routes(
+                app,
+                self.client("events"),
+                self.client("sqs"),
+                region=REGION,
+                account_id=ACCOUNT_ID,
+                app_module=self.app_module,
+                schedule_seconds=self.schedule_seconds,
+            )
+            self.dispatcher = Dispatcher(
+                self.routes,
+                lambda: self.client("sqs"),
+                region=REGION,
+                account_id=ACCOUNT_ID,
+                max_receives=self.max_receives,
+            ).start()
+            self.fargate = LocalFargate(
+                clients=self.client,
+                cluster=CLUSTER,
+                account_id=ACCOUNT_ID,
+                region=REGION,
+                log_dir=self.state_dir / "tasks",
+                base_env=self.worker_env(),
+                worker_command=self.worker_command,
+            ).start()
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop workers, dispatcher, receiver and moto; restore the environment. Idempotent."""
+        if self.fargate is not None:
+            self.fargate.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        self.receiver.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._restore_env()
+        self._clear_app_caches()
+        self._started = False
+
+    # -- what callers use -------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def bucket(self) -> str:
+        return BUCKET
+
+    @property
+    def table(self) -> str:
+        return TABLE
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this stack; no botocore retries (moto's 500s repeat side effects)."""
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=DUMMY_KEY,
+            aws_secret_access_key=DUMMY_KEY,
+            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60),
+        )
+
+    def user_env(self) -> dict[str, str]:
+        """What a user's shell needs to talk to the stack with the aws CLI or plain boto3."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "CLOUDBURST_BUCKET": BUCKET,
+        }
+
+    def lambda_env(self) -> dict[str, str]:
+        """The environment the deployed Lambdas get from the stage, pointed at this stack."""
+        env = {
+            **self.user_env(),
+            "AWS_REGION": REGION,
+            # No profile or config file may send a request anywhere but 127.0.0.1.
+            "AWS_CONFIG_FILE": str(self.state_dir / "aws-config-unused"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.state_dir / "aws-credentials-unused"),
+            "CLOUDBURST_STAGE": "local",
+            "CLOUDBURST_TABLE": TABLE,
+            "CLOUDBURST_CLUSTER": CLUSTER,
+            "CLOUDBURST_TASK_DEFINITION": "cloudburst-worker",
+            "CLOUDBURST_CONTAINER_NAME": "worker",
+            "CLOUDBURST_WEBHOOK_URL": self.receiver.url,
+            "CLOUDBURST_WEBHOOK_SECRET": self.webhook_secret,
+            "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS": "true",
+            "POWERTOOLS_SERVICE_NAME": "cloudburst",
+            "POWERTOOLS_METRICS_NAMESPACE": "CloudBurstLocal",
+        }
+        if self.max_running_tasks is not None:
+            env["CLOUDBURST_MAX_RUNNING_TASKS"] = str(self.max_running_tasks)
+        env.update(self.extra_env)
+        return env
+
+    def worker_env(self) -> dict[str, str]:
+        """A clean base for worker subprocesses; each task's override environment goes on top."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", str(self.state_dir)),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "PYTHONUNBUFFERED": "1",
+            "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_CONFIG_FILE": str(self.state_dir / "aws-config-unused"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.state_dir / "aws-credentials-unused"),
+        }
+        pythonpath = _worker_pythonpath()
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        return env
+
+    def wait_until_quiet(self, timeout: float, settle: float = 0.5) -> bool:
+        """True once no task runs, no handler runs and every queue is empty for ``settle`` s."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        sqs = self.client("sqs")
+        while time.monotonic() < deadline:
+            if self._is_quiet(sqs):
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.1)
+        return False
+
+    def dead_letters(self) -> dict[str, int]:
+        """Messages in each route's dead-letter queue (non-zero means a handler kept failing)."""
+        sqs = self.client("sqs")
+        counts: dict[str, int] = {}
+        for route in self.routes:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=route.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            counts[route.name] = int(attributes["ApproximateNumberOfMessages"])
+        return counts
+
+    # -- internals --------------------------------------------------------------------------
+    def _start_moto(self) -> None:
+        from moto.moto_api import state_manager
+        from moto.moto_api._internal.models import moto_api_backend
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
+        if self.requested_port:
+            _require_free_port(self.requested_port)
+        self._server = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=self.requested_port, verbose=False
+        )
+        self._server.start()
+        self.port = int(self._server.get_host_and_port()[1])
+        # The backends are process-wide: a stack started earlier in this process left state.
+        moto_api_backend.reset()
+        # Tasks stay where the Fargate stand-in puts them (moto would advance them per call).
+        state_manager.set_transition(
+            model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
+        )
+
+    def _load_app(self) -> Any:
+        """Import (or re-import) the Chalice app after the environment is set: patterns are
+        built from settings at import time, and clients cached for another stack are stale."""
+        self._clear_app_caches()
+        module: ModuleType | None = sys.modules.get(self.app_module)
+        module = importlib.reload(module) if module else importlib.import_module(self.app_module)
+        return module.app
+
+    def _clear_app_caches(self) -> None:
+        """Call ``cache_clear`` on every lru-cached function of chalicelib (settings, clients)."""
+        for name, module in list(sys.modules.items()):
+            if module is None or not (name == "chalicelib" or name.startswith("chalicelib.")):
+                continue
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear) and getattr(value, "__module__", None) == name:
+                    clear()
+
+    def _export_env(self, values: Mapping[str, str]) -> None:
+        for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")] + [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_PROFILE",
+        ]:
+            self._save_env(key)
+            os.environ.pop(key, None)
+        for key, value in values.items():
+            self._save_env(key)
+            os.environ[key] = value
+
+    def _save_env(self, key: str) -> None:
+        if key not in self._saved_env:
+            self._saved_env[key] = os.environ.get(key)
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+
+    def _is_quiet(self, sqs: Any) -> bool:
+        if self.fargate is not None and self.fargate.running():
+            return False
+        if self.dispatcher is not None and self.dispatcher.busy:
+            return False
+        for route in self.routes:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=route.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            if any(int(v) for v in attributes.values()):
+                return False
+        return True
+
+    def describe(self) -> str:
+        """Human-readable endpoint, environment and an example upload."""
+        env = "\n".join(f"  export {k}={v}" for k, v in self.user_env().items())
+        return (
+            f"CloudBurst local stack on {self.endpoint}"
+            " (moto: S3, DynamoDB, ECS, EventBridge, SQS)\n"
+            f"  bucket s3://{BUCKET}  table {TABLE}  cluster {CLUSTER}\n"
+            f"  webhooks → {self.receiver.url}  (saved under {self.receiver.directory})\n"
+            f"  task logs under {self.state_dir / 'tasks'}\n\n"
+            f"Environment for your shell:\n{env}\n\n"
+            "Start a job (aws CLI):\n"
+            f"  aws s3 cp my-manifest.json s3://{BUCKET}/manifests/my-job.json\n"
+            "or plain boto3:\n"
+            f"  boto3.client('s3', endpoint_url='{self.endpoint}', region_name='{REGION}',\n"
+            f"               aws_access_key_id='{DUMMY_KEY}', aws_secret_access_key='{DUMMY_KEY}')"
+            f".upload_file('my-manifest.json', '{BUCKET}', 'manifests/my-job.json')\n"
+            f"Results appear under s3://{BUCKET}/outputs/<job_id>/ (MP4s + job.json)."
+        )
+
+    def settings_json(self) -> str:
+        return json.dumps(self.lambda_env(), indent=2, sort_keys=True)
+
+
+@contextmanager
+def running_stack(**kwargs: Any) -> Iterator[LocalStack]:
+    """``with running_stack(port=0) as stack:`` — same as ``with LocalStack(...)``."""
+    with LocalStack(**kwargs) as stack:
+        yield stack
+
+
+def _default_state_dir() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return Path(".local-stack") / f"run-{stamp}-{os.getpid()}"
+
+
+def _require_free_port(port: int) -> None:
+    """moto's server thread would hang on a taken port; say so before starting it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StackError(
+                f"port {port} on 127.0.0.1 is in use ({exc.strerror}); "
+                "stop what runs there or pass --port N"
+            ) from exc
+
+
+def _worker_pythonpath() -> str:
+    """Where this process finds ``cloudburst_worker`` and ``chalicelib`` (editable or not)."""
+    paths: list[str] = []
+    for module in ("cloudburst_worker", "chalicelib"):
+        spec = find_spec(module)
+        if spec and spec.submodule_search_locations:
+            parent = str(Path(next(iter(spec.submodule_search_locations))).parent)
+            if parent not in paths:
+                paths.append(parent)
+    existing = os.environ.get("PYTHONPATH")
+    if existing:
+        paths.append(existing)
+    return os.pathsep.join(paths)
