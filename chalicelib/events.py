@@ -33,11 +33,17 @@ def manifest_uploaded_pattern(bucket: str) -> dict[str, Any]:
     }
 
 
-def task_stopped_pattern(cluster_arn: str) -> dict[str, Any]:
+def task_stopped_pattern(cluster: str) -> dict[str, Any]:
+    """Stopped tasks of our cluster, given by ARN or by name (any account and region)."""
+    arn: Any = (
+        cluster
+        if cluster.startswith("arn:")
+        else {"wildcard": f"arn:aws:ecs:*:*:cluster/{cluster}"}
+    )
     return {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
-        "detail": {"clusterArn": [cluster_arn], "lastStatus": ["STOPPED"]},
+        "detail": {"clusterArn": [arn], "lastStatus": ["STOPPED"]},
     }
 
 

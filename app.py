@@ -1,0 +1,47 @@
+"""CloudBurst's Lambdas: event sources wired to one use case each in chalicelib.
+
+Both triggers are EventBridge rules (S3 "Object Created" with EventBridge notifications
+on, and ECS "Task State Change"): ``chalice package`` can put those in CloudFormation,
+which ``on_s3_event`` cannot do for an existing bucket.
+"""
+
+from __future__ import annotations
+
+from chalice import Chalice
+from chalice.app import CloudWatchEvent
+from pydantic import ValidationError
+
+from chalicelib import service
+from chalicelib.events import (
+    ObjectCreatedEvent,
+    TaskStateChangeEvent,
+    manifest_uploaded_pattern,
+    task_stopped_pattern,
+)
+from chalicelib.observability import invocation, logger
+from chalicelib.settings import get_settings
+
+app = Chalice(app_name="cloudburst")
+_settings = get_settings()
+
+
+@app.on_cw_event(manifest_uploaded_pattern(_settings.bucket), name="on_manifest_uploaded")
+def on_manifest_uploaded(event: CloudWatchEvent) -> None:
+    with invocation(event.event_id):
+        try:
+            upload = ObjectCreatedEvent.model_validate(event.to_dict())
+        except ValidationError as exc:
+            logger.error("unexpected S3 event shape; dropped", extra={"errors": exc.errors()})
+            return
+        service.submit_manifest(upload, service.services())
+
+
+@app.on_cw_event(task_stopped_pattern(_settings.cluster), name="on_task_state_change")
+def on_task_state_change(event: CloudWatchEvent) -> None:
+    with invocation(event.event_id):
+        try:
+            stopped = TaskStateChangeEvent.model_validate(event.to_dict())
+        except ValidationError as exc:
+            logger.error("unexpected ECS event shape; dropped", extra={"errors": exc.errors()})
+            return
+        service.record_task_stopped(stopped, service.services())

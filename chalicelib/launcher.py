@@ -1,0 +1,106 @@
+"""ECS adapter: one Fargate task per batch through RunTask.
+
+Every call names its job (``startedBy``, ``group``, tags) so operations can find and stop
+exactly our tasks, and carries a ``clientToken`` derived from job/batch/attempt so a
+retried RunTask never starts a second task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.events import started_by
+from chalicelib.pricing import ComputeProfile
+from chalicelib.settings import Settings
+
+BATCH_SPEC_ENV = "BATCH_SPEC"
+# Client errors that no retry will fix: the batch fails with the reason instead.
+_PERMANENT_ERRORS = {
+    "InvalidParameterException",
+    "ClientException",
+    "AccessDeniedException",
+    "ClusterNotFoundException",
+    "PlatformUnknownException",
+}
+
+
+@dataclass(frozen=True)
+class Launch:
+    task_arn: str | None
+    retryable: bool = False
+    reason: str | None = None
+
+
+def client_token(job_id: str, batch_number: int, attempt: int) -> str:
+    """≤ 64 ASCII characters, stable for one attempt of one batch."""
+    return hashlib.sha256(f"{job_id}/{batch_number}/{attempt}".encode()).hexdigest()[:64]
+
+
+def run_task_request(
+    settings: Settings,
+    *,
+    job_id: str,
+    batch_number: int,
+    attempt: int,
+    spec_uri: str,
+    profile: ComputeProfile,
+    spot: bool,
+    language: str,
+) -> dict[str, Any]:
+    """The RunTask arguments for one batch (pure, so tests compare them)."""
+    environment = [{"name": BATCH_SPEC_ENV, "value": spec_uri}]
+    environment += [{"name": k, "value": v} for k, v in sorted(settings.worker_environment.items())]
+    request: dict[str, Any] = {
+        "cluster": settings.cluster,
+        "taskDefinition": settings.task_definition,
+        "count": 1,
+        "networkConfiguration": {
+            "awsvpcConfiguration": {
+                "subnets": settings.subnets,
+                "securityGroups": settings.security_groups,
+                "assignPublicIp": "ENABLED" if settings.assign_public_ip else "DISABLED",
+            }
+        },
+        "overrides": {
+            "cpu": profile.cpu_units,
+            "memory": profile.memory_mib,
+            "containerOverrides": [{"name": settings.container_name, "environment": environment}],
+        },
+        "startedBy": started_by(job_id, batch_number),
+        "group": f"cloudburst:{job_id}",
+        "enableECSManagedTags": True,
+        "tags": [
+            {"key": "CreatedBy", "value": "cloudburst"},
+            {"key": "Purpose", "value": "video-generation"},
+            {"key": "Job", "value": job_id},
+            {"key": "Batch", "value": str(batch_number)},
+            {"key": "Language", "value": language},
+        ],
+        "clientToken": client_token(job_id, batch_number, attempt),
+    }
+    if spot:
+        request["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    else:
+        request["launchType"] = "FARGATE"
+    return request
+
+
+def launch(ecs: Any, request: dict[str, Any]) -> Launch:
+    """Run one task; say whether a failure is worth retrying later."""
+    try:
+        response = ecs.run_task(**request)
+    except ClientError as exc:
+        error = exc.response["Error"]
+        reason = f"RunTask failed: {error['Code']}: {error.get('Message', '')}".strip()
+        return Launch(None, retryable=error["Code"] not in _PERMANENT_ERRORS, reason=reason)
+    tasks = response.get("tasks", [])
+    if tasks:
+        return Launch(tasks[0]["taskArn"])
+    failures = response.get("failures", [])
+    detail = "; ".join(f"{f.get('reason')} {f.get('detail') or ''}".strip() for f in failures)
+    # RunTask failures are capacity or placement trouble (RESOURCE:*, AGENT): try again later.
+    return Launch(None, retryable=True, reason=f"RunTask started no task: {detail or 'no reason'}")

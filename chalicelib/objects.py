@@ -1,0 +1,139 @@
+"""S3 adapter: the manifest, asset checks, batch specs, result records and the report."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from chalicelib.contracts import SceneResult, result_key, split_s3_uri
+from chalicelib.manifest import MAX_MANIFEST_BYTES, ManifestError
+
+# Above this many wanted keys under one folder, one LIST beats a HEAD per key.
+_LIST_THRESHOLD = 8
+_PARALLEL_REQUESTS = 16
+
+
+def resolve(path: str, default_bucket: str) -> tuple[str, str]:
+    """A manifest asset path (key in the manifest's bucket, or s3:// URI) as (bucket, key)."""
+    return split_s3_uri(path) if path.startswith("s3://") else (default_bucket, path)
+
+
+def read_manifest(s3: Any, bucket: str, key: str) -> bytes:
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("NoSuchKey", "404", "AccessDenied", "403"):
+            problem = f"manifest s3://{bucket}/{key} could not be read ({code})"
+            raise ManifestError([problem]) from None
+        raise
+    if response.get("ContentLength", 0) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            [f"manifest is {response['ContentLength']} bytes; the limit is {MAX_MANIFEST_BYTES}"]
+        )
+    body: bytes = response["Body"].read()
+    return body
+
+
+def missing_assets(s3: Any, assets: Sequence[tuple[str, str, str]]) -> list[str]:
+    """An error for each (where, bucket, key) that is absent or empty.
+
+    Keys are grouped by folder: folders holding many wanted keys are LISTed (a page per
+    1,000 objects), the rest HEADed in parallel, so a 1,000-scene manifest costs a handful
+    of requests rather than 3,000.
+    """
+    wanted: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for where, bucket, key in assets:
+        wanted[(bucket, posixpath.dirname(key))].append((where, key))
+    listed: list[tuple[str, str, list[tuple[str, str]]]] = []
+    headed: list[tuple[str, str, str]] = []
+    for (bucket, folder), entries in wanted.items():
+        if len(entries) >= _LIST_THRESHOLD:
+            listed.append((bucket, folder, entries))
+        else:
+            headed.extend((where, bucket, key) for where, key in entries)
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=_PARALLEL_REQUESTS) as pool:
+        listings = pool.map(lambda item: _sizes_under(s3, item[0], item[1]), listed)
+        for (bucket, _folder, entries), sizes in zip(listed, listings, strict=True):
+            for where, key in entries:
+                if sizes is None:  # listing denied: fall back to HEAD
+                    headed.append((where, bucket, key))
+                elif key not in sizes:
+                    errors.append(_missing(where, bucket, key))
+                elif sizes[key] == 0:
+                    errors.append(f"{where}: s3://{bucket}/{key} is empty")
+        errors.extend(problem for problem in pool.map(lambda a: _head(s3, *a), headed) if problem)
+    return sorted(set(errors))
+
+
+def _sizes_under(s3: Any, bucket: str, folder: str) -> dict[str, int] | None:
+    """{key: size} directly under one folder; None when listing is denied or fails."""
+    prefix = f"{folder}/" if folder else ""
+    sizes: dict[str, int] = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, Delimiter="/"
+        ):
+            for obj in page.get("Contents", []):
+                sizes[obj["Key"]] = obj["Size"]
+    except ClientError:
+        return None
+    return sizes
+
+
+def _head(s3: Any, where: str, bucket: str, key: str) -> str | None:
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            return _missing(where, bucket, key)
+        if code in ("403", "AccessDenied"):
+            return f"{where}: s3://{bucket}/{key} is not readable by CloudBurst (access denied)"
+        raise
+    if response.get("ContentLength", 0) == 0:
+        return f"{where}: s3://{bucket}/{key} is empty"
+    return None
+
+
+def _missing(where: str, bucket: str, key: str) -> str:
+    return f"{where}: s3://{bucket}/{key} does not exist"
+
+
+def put_json(s3: Any, bucket: str, key: str, document: Any) -> None:
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(document, ensure_ascii=False, indent=2).encode(),
+        ContentType="application/json",
+    )
+
+
+def read_results(
+    s3: Any, bucket: str, job_id: str, scene_names: Iterable[str]
+) -> dict[str, SceneResult | None]:
+    """Each scene's result record, None where the worker wrote none (or an unreadable one)."""
+    names = list(scene_names)
+
+    def read(name: str) -> SceneResult | None:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=result_key(job_id, name))["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            return SceneResult.model_validate_json(body)
+        except ValidationError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=_PARALLEL_REQUESTS) as pool:
+        return dict(zip(names, pool.map(read, names), strict=True))

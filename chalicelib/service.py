@@ -1,0 +1,428 @@
+"""Use cases, one function each: submit a manifest, record a stopped task, launch work.
+
+Each step is safe to repeat: the JOB/BATCH items are created once (conditional puts),
+batches move through PENDING → LAUNCHING → RUNNING → final by conditional updates, and
+RunTask carries a client token. A redelivered event or a Lambda retried after a crash
+therefore resumes where the last attempt stopped instead of doing the work twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
+
+from chalicelib import launcher, objects, pricing, webhooks
+from chalicelib.clients import client
+from chalicelib.contracts import (
+    BatchSpec,
+    RenderOptions,
+    SceneSpec,
+    batch_spec_key,
+    outputs_prefix,
+    report_key,
+    results_prefix,
+)
+from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
+from chalicelib.manifest import Manifest, ManifestError, parse_manifest
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.planner import plan_batches
+from chalicelib.report import (
+    WEBHOOK_TYPES,
+    build_job_report,
+    build_rejection_report,
+    job_outcome,
+)
+from chalicelib.settings import Settings, get_settings
+from chalicelib.store import IDEMPOTENCY_PK, BatchOutcome, BatchView, JobStore, JobView
+
+_PENDING_PAGE = 25
+_IDEMPOTENCY_TTL_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: JobStore
+    s3: Any
+    ecs: Any
+    idempotency: DynamoDBPersistenceLayer
+
+
+@cache
+def services() -> Services:
+    """The Lambda container's adapters, made on first use so endpoints come from the env."""
+    settings = get_settings()
+    dynamodb = boto3.resource("dynamodb")
+    return Services(
+        settings=settings,
+        store=JobStore(settings.table_name, dynamodb, ttl_days=settings.job_ttl_days),
+        s3=client("s3"),
+        ecs=client("ecs"),
+        idempotency=DynamoDBPersistenceLayer(
+            table_name=settings.table_name,
+            key_attr="PK",
+            sort_key_attr="SK",
+            static_pk_value=IDEMPOTENCY_PK,
+            expiry_attr="expires_at",
+            boto3_client=client("dynamodb"),
+        ),
+    )
+
+
+# -- manifest uploaded ----------------------------------------------------------------------
+
+
+def submit_manifest(event: ObjectCreatedEvent, svc: Services) -> str:
+    """Accept or reject one uploaded manifest; returns the job id.
+
+    The powertools idempotency record (keyed on the job id, which is derived from the
+    upload) turns redeliveries into no-ops; a delivery racing the first one is dropped
+    here because the first one's own retry covers any failure it meets.
+    """
+    job_id = event.job_id()
+    logger.append_keys(job_id=job_id)
+    upload = {"job_id": job_id, "bucket": event.bucket, "key": event.key}
+    submit = idempotent_function(
+        data_keyword_argument="upload",
+        persistence_store=svc.idempotency,
+        config=IdempotencyConfig(
+            event_key_jmespath="job_id", expires_after_seconds=_IDEMPOTENCY_TTL_SECONDS
+        ),
+    )(_submit)
+    try:
+        submit(upload=upload, svc=svc)
+    except IdempotencyAlreadyInProgressError:
+        logger.info("duplicate delivery while the first is still being handled; ignored")
+    return job_id
+
+
+def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
+    job_id, bucket, key = upload["job_id"], upload["bucket"], upload["key"]
+    existing = svc.store.get_job(job_id)
+    if existing and existing.is_final:
+        logger.info("job already final; nothing to do", extra={"status": existing.status})
+        return {"job_id": job_id, "status": existing.status}
+    manifest: Manifest | None = None
+    try:
+        manifest = parse_manifest(objects.read_manifest(svc.s3, bucket, key))
+        assets = [(where, *objects.resolve(path, bucket)) for where, path in manifest.asset_paths()]
+        problems = objects.missing_assets(svc.s3, assets)
+        if problems:
+            raise ManifestError(problems)
+    except ManifestError as exc:
+        url = _webhook_url(manifest, svc.settings)
+        _reject(svc, job_id, bucket, key, exc.errors, url)
+        return {"job_id": job_id, "status": "REJECTED"}
+    _accept(svc, job_id, bucket, key, manifest)
+    launch_pending(svc)
+    return {"job_id": job_id, "status": "RUNNING"}
+
+
+def _webhook_url(manifest: Manifest | None, settings: Settings) -> str | None:
+    if manifest is not None and manifest.webhook_url is not None:
+        return str(manifest.webhook_url)
+    return settings.webhook_default_url
+
+
+def _reject(
+    svc: Services, job_id: str, bucket: str, key: str, errors: list[str], url: str | None
+) -> None:
+    logger.warning("manifest rejected", extra={"errors": errors, "manifest_key": key})
+    report = build_rejection_report(job_id, bucket, key, errors, datetime.now(UTC))
+    objects.put_json(svc.s3, svc.settings.bucket, report_key(job_id), report)
+    created = svc.store.create_job(
+        job_id,
+        manifest_bucket=bucket,
+        manifest_key=key,
+        status="REJECTED",
+        webhook_url=url,
+        errors=errors,
+        report_key=report_key(job_id),
+    )
+    if created:
+        metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
+    job = svc.store.get_job(job_id)
+    if job is not None and job.webhook_state == "PENDING":
+        _notify(svc, job, report)
+
+
+def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifest) -> None:
+    batches = plan_batches(
+        manifest.scenes,
+        manifest.scenes_per_batch,
+        manifest.max_parallel_tasks,
+        manifest.min_scenes_per_batch,
+    )
+    profile = pricing.PROFILES[manifest.config_priority]
+    created = svc.store.create_job(
+        job_id,
+        manifest_bucket=bucket,
+        manifest_key=key,
+        status="RUNNING",
+        total_scenes=len(manifest.scenes),
+        batches_total=len(batches),
+        config_priority=manifest.config_priority,
+        spot=manifest.spot,
+        language=manifest.language,
+        webhook_url=_webhook_url(manifest, svc.settings),
+    )
+    job = svc.store.get_job(job_id)
+    assert job is not None  # just created, or created by an earlier attempt
+    options = RenderOptions(
+        language=manifest.language,
+        enable_zoom=manifest.enable_zoom,
+        is_portrait=manifest.is_portrait,
+        background_box=manifest.background_box,
+        background_opacity=manifest.background_opacity,
+        watermark_uri=_uri(manifest.watermark_path, bucket) if manifest.watermark_path else None,
+    )
+    rows: list[tuple[int, list[str], str]] = []
+    for number, scenes in enumerate(batches, start=1):
+        spec = BatchSpec(
+            job_id=job_id,
+            batch_number=number,
+            bucket=svc.settings.bucket,
+            outputs_prefix=outputs_prefix(job_id),
+            results_prefix=results_prefix(job_id),
+            vcpu=profile.vcpu,
+            options=options,
+            scenes=[
+                SceneSpec(
+                    scene_name=scene.scene_name,
+                    image_uri=_uri(scene.image_path, bucket),
+                    audio_uri=_uri(scene.audio_path, bucket),
+                    subtitle_uri=_uri(scene.subtitle_path, bucket) if scene.subtitle_path else None,
+                    effect=scene.effect,
+                )
+                for scene in scenes
+            ],
+        )
+        spec_key = batch_spec_key(job_id, number)
+        objects.put_json(svc.s3, svc.settings.bucket, spec_key, spec.model_dump(mode="json"))
+        rows.append((number, [scene.scene_name for scene in scenes], spec_key))
+    svc.store.put_batches(job_id, job.created_at, rows, vcpu=profile.vcpu)
+    if created:
+        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ScenesSubmitted", unit=MetricUnit.Count, value=len(manifest.scenes)
+        )
+    logger.info(
+        "job accepted",
+        extra={"scenes": len(manifest.scenes), "batches": len(batches), "profile": profile.label},
+    )
+
+
+def _uri(path: str, default_bucket: str) -> str:
+    bucket, key = objects.resolve(path, default_bucket)
+    return f"s3://{bucket}/{key}"
+
+
+# -- launching ------------------------------------------------------------------------------
+
+
+def launch_pending(svc: Services) -> int:
+    """Start waiting batches, oldest job first, while the deployment-wide cap allows."""
+    launched = 0
+    jobs: dict[str, JobView | None] = {}
+    while True:
+        progressed = False
+        for job_id, number in svc.store.pending_batches(_PENDING_PAGE):
+            if not svc.store.acquire_slot(svc.settings.max_running_tasks):
+                return launched
+            batch = svc.store.claim_pending(job_id, number)
+            if batch is None:  # another invocation took it
+                svc.store.release_slot()
+                continue
+            if job_id not in jobs:
+                jobs[job_id] = svc.store.get_job(job_id)
+            job = jobs[job_id]
+            assert job is not None  # batches are written after their job
+            result = _launch_batch(svc, job, batch)
+            if result.task_arn:
+                svc.store.mark_running(job_id, number, result.task_arn)
+                logger.info(
+                    "task started",
+                    extra={"batch_number": number, "task_arn": result.task_arn},
+                )
+                launched += 1
+            elif result.retryable:
+                svc.store.release_slot()
+                svc.store.return_to_pending(job_id, number, job.created_at)
+                logger.warning(
+                    "launch deferred", extra={"batch_number": number, "reason": result.reason}
+                )
+                return launched
+            else:
+                _fail_unlaunched(svc, job, batch, result.reason or "RunTask failed")
+            progressed = True
+        if not progressed:
+            return launched
+
+
+def _launch_batch(svc: Services, job: JobView, batch: BatchView) -> launcher.Launch:
+    request = launcher.run_task_request(
+        svc.settings,
+        job_id=job.job_id,
+        batch_number=batch.batch_number,
+        attempt=batch.attempt,
+        spec_uri=f"s3://{svc.settings.bucket}/{batch.spec_key}",
+        profile=pricing.PROFILES[job.config_priority],
+        spot=job.spot,
+        language=job.language,
+    )
+    return launcher.launch(svc.ecs, request)
+
+
+def _fail_unlaunched(svc: Services, job: JobView, batch: BatchView, reason: str) -> None:
+    logger.error(
+        "batch could not be launched", extra={"batch_number": batch.batch_number, "reason": reason}
+    )
+    outcome = BatchOutcome(
+        status="FAILED",
+        scenes_succeeded=0,
+        scenes_failed=len(batch.scene_names),
+        cost_usd=0.0,
+        billed_seconds=0,
+        stopped_at=datetime.now(UTC).isoformat(),
+        exit_code=None,
+        stop_code=None,
+        stopped_reason=None,
+        event_version=0,
+        error=reason,
+    )
+    if svc.store.finish_batch(
+        job.job_id, batch.batch_number, outcome, task_arn=None, release_slot=True
+    ):
+        metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=len(batch.scene_names))
+        complete_job_if_done(svc, job.job_id)
+
+
+# -- task stopped ---------------------------------------------------------------------------
+
+
+def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
+    """Finalise the batch of a stopped task, start waiting work, finish the job if done."""
+    detail = event.detail
+    ref = event.batch_ref()
+    if detail.last_status != "STOPPED" or ref is None:
+        logger.info("not a stopped CloudBurst task; ignored", extra={"task_arn": detail.task_arn})
+        return
+    job_id, number = ref
+    logger.append_keys(job_id=job_id, batch_number=number)
+    batch = svc.store.get_batch(job_id, number)
+    if batch is None or batch.is_final or batch.task_arn != detail.task_arn:
+        logger.info("duplicate or stale task event; ignored", extra={"task_arn": detail.task_arn})
+        return
+    outcome = _batch_outcome(svc, event, batch)
+    if not svc.store.finish_batch(
+        job_id, number, outcome, task_arn=detail.task_arn, release_slot=True
+    ):
+        logger.info("duplicate or stale task event; ignored", extra={"version": detail.version})
+        return
+    logger.info(
+        "batch finished",
+        extra={
+            "status": outcome.status,
+            "scenes_succeeded": outcome.scenes_succeeded,
+            "scenes_failed": outcome.scenes_failed,
+            "cost_usd": outcome.cost_usd,
+            "exit_code": outcome.exit_code,
+            "stop_code": outcome.stop_code,
+        },
+    )
+    metrics.add_metric(name="ScenesRendered", unit=MetricUnit.Count, value=outcome.scenes_succeeded)
+    metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=outcome.scenes_failed)
+    metrics.add_metric(name="TaskCostUSD", unit=MetricUnit.NoUnit, value=outcome.cost_usd)
+    launch_pending(svc)
+    complete_job_if_done(svc, job_id)
+
+
+def _batch_outcome(svc: Services, event: TaskStateChangeEvent, batch: BatchView) -> BatchOutcome:
+    detail = event.detail
+    results = objects.read_results(svc.s3, svc.settings.bucket, batch.job_id, batch.scene_names)
+    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
+    vcpu = int(detail.cpu or 0) / 1024 or batch.vcpu
+    memory_gb = int(detail.memory or 0) / 1024
+    architecture = event.architecture or svc.settings.architecture
+    seconds = pricing.billed_seconds(detail.pull_started_at, detail.stopped_at)
+    rate = pricing.fargate_rate(
+        svc.settings.region, "arm64" if architecture == "arm64" else "x86_64", event.is_spot
+    )
+    stopped_at = detail.stopped_at or datetime.now(UTC)
+    return BatchOutcome(
+        status=job_outcome(succeeded, len(batch.scene_names)),
+        scenes_succeeded=succeeded,
+        scenes_failed=len(batch.scene_names) - succeeded,
+        cost_usd=pricing.task_cost_usd(vcpu, memory_gb, seconds, rate),
+        billed_seconds=seconds,
+        stopped_at=stopped_at.isoformat(),
+        exit_code=event.exit_code(svc.settings.container_name),
+        stop_code=detail.stop_code,
+        stopped_reason=detail.stopped_reason,
+        event_version=detail.version,
+    )
+
+
+def complete_job_if_done(svc: Services, job_id: str) -> None:
+    """When every batch is final: write the report, mark the job, send one webhook."""
+    job = svc.store.get_job(job_id)
+    if job is None or job.status != "RUNNING" or job.batches_final < job.batches_total:
+        return
+    batches = svc.store.list_batches(job_id)
+    names = [name for batch in batches for name in batch.scene_names]
+    results = objects.read_results(svc.s3, svc.settings.bucket, job_id, names)
+    report = build_job_report(job, batches, results, datetime.now(UTC))
+    objects.put_json(svc.s3, svc.settings.bucket, report_key(job_id), report)
+    if not svc.store.finish_job(job_id, report["status"], report_key(job_id)):
+        return  # a concurrent invocation finished it and sends the webhook
+    logger.info(
+        "job finished",
+        extra={"status": report["status"], "total_cost_usd": report["total_cost_usd"]},
+    )
+    finished = svc.store.get_job(job_id)
+    assert finished is not None
+    _notify(svc, finished, report)
+
+
+def _notify(svc: Services, job: JobView, report: dict[str, Any]) -> None:
+    event_type = WEBHOOK_TYPES[job.status]
+    if not job.webhook_url:
+        svc.store.record_webhook(job.job_id, "NO_URL")
+        return
+    if not svc.settings.webhook_secret:
+        logger.error("no webhook secret configured; webhook not sent")
+        svc.store.record_webhook(job.job_id, "FAILED", "no webhook secret configured")
+        return
+    delivery = webhooks.send(
+        job.webhook_url,
+        svc.settings.webhook_secret,
+        job_id=job.job_id,
+        event_type=event_type,
+        data=report,
+        timeout=svc.settings.webhook_timeout_seconds,
+        allow_loopback=svc.settings.allow_loopback_webhooks,
+    )
+    state = "DELIVERED" if delivery.ok else "FAILED"
+    svc.store.record_webhook(job.job_id, state, delivery.error)
+    log = logger.info if delivery.ok else logger.warning
+    log(
+        "webhook " + state.lower(),
+        extra={"type": event_type, "http_status": delivery.status, "error": delivery.error},
+    )
+    metrics.add_metric(
+        name="WebhooksDelivered" if delivery.ok else "WebhooksFailed",
+        unit=MetricUnit.Count,
+        value=1,
+    )
