@@ -285,12 +285,11 @@ class _BatchRun:
         )
         rendered = self.render(scene_input, settings, output)
         if not rendered.ok or not output.is_file():
-            reason = rendered.error or "renderer produced no output file"
+            reason = rendered.error or "the renderer produced no output file"
+            if not reason.startswith(f"scene {name!r}"):
+                reason = f"scene {name!r}: render failed: {reason}"
             return self._result(
-                scene,
-                "failed",
-                render_seconds=rendered.render_seconds,
-                error=f"scene {name!r}: render failed: {reason}",
+                scene, "failed", render_seconds=rendered.render_seconds, error=reason
             )
         key = scene_output_key(self.spec, name)
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from botocore.exceptions import ClientError
 from cloudburst_worker.batch import BatchOutcome, run_batch
 from cloudburst_worker.render import RenderResult, RenderSettings, SceneInput, render_scene
 
@@ -136,7 +137,8 @@ def test_render_failure_is_recorded_and_leaves_no_mp4(
     record = read_record(s3, "scene_001")
     assert record.status == "failed"
     assert record.error is not None
-    assert record.error.startswith("scene 'scene_001': render failed: ")
+    assert record.error.startswith("scene 'scene_001'")
+    assert "image" in record.error
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="outputs/")
     assert files_under(tmp_path) == []
 
@@ -316,6 +318,30 @@ def test_invalid_asset_uri_fails_the_scene_with_the_uri_in_the_error(
     error = outcome.failed[0].error or ""
     assert "scene 'scene_001'" in error
     assert "image not an s3:// URI: 'inputs/scene_001.png'" in error
+
+
+def test_failed_upload_fails_the_scene_and_never_claims_success(
+    s3: Any, media: Media, tmp_path: Path
+) -> None:
+    # given an S3 that refuses the MP4 upload
+    class RefusingUploads(CountingS3):
+        def upload_file(self, *args: Any, **kwargs: Any) -> None:
+            error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+            raise ClientError(error, "PutObject")
+
+    scene = scene_with_assets(s3, media, "scene_001")
+
+    # when the batch runs
+    outcome = run_batch(make_spec([scene]), RefusingUploads(s3), tmp_path, render=fake_render)
+
+    # then the scene's record is failed and names the destination
+    assert outcome.exit_code == 1
+    record = read_record(s3, "scene_001")
+    assert record.status == "failed"
+    assert f"upload to s3://{BUCKET}/{output_key(JOB_ID, 'scene_001')} failed" in (
+        record.error or ""
+    )
+    assert files_under(tmp_path) == []
 
 
 def test_batch_outcome_exit_code_is_zero_only_when_every_scene_succeeded() -> None:
