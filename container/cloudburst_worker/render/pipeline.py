@@ -23,6 +23,7 @@ from cloudburst_worker.render.commands import (
 )
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
 from cloudburst_worker.render.scene import RenderResult, RenderSettings, SceneInput
+from cloudburst_worker.render.subtitles import SubtitleError, build_ass
 
 LANDSCAPE = (1920, 1080)
 PORTRAIT = (1080, 1920)
@@ -102,12 +103,15 @@ def _render_into(
 
     subtitles = fonts_dir = None
     if scene.subtitle is not None:
-        from cloudburst_worker.render import subtitles as subs
-
-        ass = subs.build_ass(scene.subtitle, settings, width, height, audio_seconds)
+        try:
+            ass = build_ass(scene.subtitle, settings, width, height, audio_seconds)
+        except SubtitleError as exc:
+            raise SceneError(str(exc)) from exc
         (work / "subtitles.ass").write_text(ass.text, encoding="utf-8")
-        subtitles = "subtitles.ass"
-        fonts_dir = subs.link_fonts(ass.font_files, work / "fonts")
+        subtitles, fonts_dir = "subtitles.ass", "fonts"
+        (work / fonts_dir).mkdir()
+        for index, font_file in enumerate(ass.font_files):
+            (work / fonts_dir / f"{index}{font_file.suffix.lower()}").symlink_to(font_file)
 
     still = effect == "none"
     if still:
