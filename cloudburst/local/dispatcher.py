@@ -32,6 +32,17 @@ _LAMBDA_TIMEOUT_MS = 900_000
 _RECEIVE_WAIT_SECONDS = 1
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# AWS delivers the whole event to an SQS target; moto's default template for put_events
+# drops "account" (which Chalice's CloudWatchEvent requires), so ask for every field.
+_EVENT_FIELDS = ("id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+_WHOLE_EVENT = {
+    "InputPathsMap": {name: f"$.{name}" for name in _EVENT_FIELDS},
+    "InputTemplate": (
+        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>",'
+        ' "account": "<account>", "time": <time>, "region": "<region>",'
+        ' "resources": <resources>, "detail": <detail>}'
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,10 @@ def install_routes(
             queue_arn = f"arn:aws:sqs:{region}:{account_id}:{queue_name}"
             rule_name = f"{app_name}-local-{source.name}"
             events.put_rule(Name=rule_name, EventPattern=json.dumps(pattern), State="ENABLED")
-            events.put_targets(Rule=rule_name, Targets=[{"Id": "dispatcher", "Arn": queue_arn}])
+            events.put_targets(
+                Rule=rule_name,
+                Targets=[{"Id": "dispatcher", "Arn": queue_arn, "InputTransformer": _WHOLE_EVENT}],
+            )
         routes.append(
             Route(
                 name=source.name,

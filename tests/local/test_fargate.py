@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from conftest import wait_until
+
+from cloudburst.local import LocalStack
+
+pytestmark = pytest.mark.xdist_group("local-stack")
+
+WORKER_EXITS_3 = (
+    sys.executable,
+    "-c",
+    "import os, sys; print('spec', os.environ['BATCH_SPEC'], os.environ['AWS_ENDPOINT_URL']);"
+    " sys.exit(3)",
+)
+WORKER_SLEEPS = (sys.executable, "-c", "import time; time.sleep(60)")
+
+
+def run_task(stack: LocalStack, env: dict[str, str] | None = None) -> str:
+    """RunTask the way the launcher does: awsvpc, task-level size, env overrides."""
+    assert stack.resources is not None
+    response = stack.client("ecs").run_task(
+        cluster=stack.resources.cluster,
+        taskDefinition=stack.resources.task_definition_arn,
+        launchType="FARGATE",
+        startedBy="job-abc",
+        group="cloudburst:job-abc",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [stack.resources.subnet_id],
+                "securityGroups": [stack.resources.security_group_id],
+            }
+        },
+        overrides={
+            "cpu": "1024",
+            "memory": "2048",
+            "containerOverrides": [
+                {
+                    "name": "worker",
+                    "environment": [
+                        {"name": k, "value": v}
+                        for k, v in (
+                            env or {"BATCH_SPEC": "s3://b/jobs/x/batches/0001.json"}
+                        ).items()
+                    ],
+                }
+            ],
+        },
+    )
+    return str(response["tasks"][0]["taskArn"])
+
+
+def stopped_events() -> list[dict[str, Any]]:
+    import local_fake_app
+
+    return local_fake_app.received("task")
+
+
+def test_run_task_becomes_a_worker_process_and_a_stopped_event(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(worker_command=WORKER_EXITS_3)
+
+    task_arn = run_task(stack)
+
+    events = wait_until(stopped_events)
+    assert len(events) == 1  # the RUNNING event is put too, but the app's rule drops it
+    event = events[0]
+    detail = event["detail"]
+    assert event["source"] == "aws.ecs"
+    assert event["detail-type"] == "ECS Task State Change"
+    assert event["resources"] == [task_arn]
+    assert event["account"] == "123456789012"
+    assert event["region"] == "us-east-1"
+    assert datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+    assert detail["taskArn"] == task_arn
+    assert detail["lastStatus"] == "STOPPED"
+    assert detail["desiredStatus"] == "STOPPED"
+    assert detail["stopCode"] == "EssentialContainerExited"
+    assert detail["containers"][0]["exitCode"] == 3
+    assert detail["containers"][0]["name"] == "worker"
+    assert (detail["cpu"], detail["memory"]) == ("1024", "2048")
+    assert detail["startedBy"] == "job-abc"
+    assert detail["group"] == "cloudburst:job-abc"
+    assert detail["launchType"] == "FARGATE"
+    assert "tags" not in detail
+    assert detail["version"] == 3  # PENDING 1 → RUNNING 2 → STOPPED 3
+    stamps = [
+        datetime.fromisoformat(detail[k])
+        for k in ("createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "stoppedAt")
+    ]
+    assert stamps == sorted(stamps)
+    assert detail["stoppedAt"].endswith("Z")
+
+    task = stack.client("ecs").describe_tasks(cluster=stack.resources.cluster, tasks=[task_arn])
+    described = task["tasks"][0]
+    assert described["lastStatus"] == "STOPPED"
+    assert described["stopCode"] == "EssentialContainerExited"
+    assert described["containers"][0]["exitCode"] == 3
+    assert described["version"] == 3
+    log_text = stack.fargate.tasks[task_arn].log_path.read_text()
+    assert "spec s3://b/jobs/x/batches/0001.json " + stack.endpoint in log_text
+
+
+def test_stop_task_kills_the_worker_and_reports_user_initiated(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(worker_command=WORKER_SLEEPS)
+    task_arn = run_task(stack)
+    wait_until(lambda: stack.fargate.running())
+
+    stack.client("ecs").stop_task(
+        cluster=stack.resources.cluster, task=task_arn, reason="job cancelled"
+    )
+
+    detail = wait_until(stopped_events)[0]["detail"]
+    assert detail["stopCode"] == "UserInitiated"
+    assert detail["stoppedReason"] == "job cancelled"
+    assert detail["containers"][0]["exitCode"] == 143  # SIGTERM inside a container
+    assert stack.fargate.running() == []
+
+
+def test_a_worker_that_cannot_start_is_task_failed_to_start(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(worker_command=("/nonexistent/cloudburst-worker",))
+
+    run_task(stack)
+
+    detail = wait_until(stopped_events)[0]["detail"]
+    assert detail["stopCode"] == "TaskFailedToStart"
+    assert "exitCode" not in detail["containers"][0]
+    assert "CannotStartContainerError" in detail["stoppedReason"]
+
+
+def test_stopping_the_stack_ends_running_workers(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(worker_command=WORKER_SLEEPS)
+    run_task(stack)
+    processes = [t.process for t in wait_until(lambda: stack.fargate.running())]
+
+    stack.stop()
+
+    assert all(p is not None and p.poll() is not None for p in processes)
