@@ -8,9 +8,14 @@ endpoints come from the standard AWS variables, which boto3 reads by itself. Exi
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import boto3
 from botocore.config import Config
@@ -38,6 +43,11 @@ def make_s3_client() -> S3Client:
 def main(environ: Mapping[str, str] | None = None, s3: S3Client | None = None) -> int:
     """Run the batch named by ``BATCH_SPEC`` and return the process exit code."""
     env = os.environ if environ is None else environ
+    with _exit_promptly_on_sigterm():
+        return _run(env, s3)
+
+
+def _run(env: Mapping[str, str], s3: S3Client | None) -> int:
     uri = env.get("BATCH_SPEC", "").strip()
     if not uri:
         logger.error("BATCH_SPEC is not set: the task needs the s3:// URI of its batch spec")
@@ -61,6 +71,33 @@ def main(environ: Mapping[str, str] | None = None, s3: S3Client | None = None) -
         return EXIT_CRASHED
     finally:
         logger.remove_keys(_CONTEXT_KEYS)
+
+
+@contextmanager
+def _exit_promptly_on_sigterm() -> Iterator[None]:
+    """Stop at once when ECS stops the task (StopTask, Spot interruption, scale-in).
+
+    As a container's PID 1, Python would ignore SIGTERM and be SIGKILLed 30 s later with no
+    word in the log. Exiting right away is safe: an MP4 is uploaded before its record, and
+    S3 writes are atomic, so every scene without a record is simply retried by the
+    completion Lambda. Installed only in the main thread (signals cannot be set elsewhere).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _stop_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_now(signum: int, frame: FrameType | None) -> None:
+    logger.warning(
+        "SIGTERM: the task is being stopped; scenes without a result record will be retried"
+    )
+    sys.stdout.flush()
+    os._exit(128 + signum)
 
 
 if __name__ == "__main__":

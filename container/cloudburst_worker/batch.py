@@ -120,6 +120,10 @@ class _BatchRun:
 
     def run(self) -> BatchOutcome:
         started = time.monotonic()
+        workers = render_workers(self.spec)
+        logger.info(
+            "batch started", extra={"scenes": len(self.spec.scenes), "render_workers": workers}
+        )
         todo: list[SceneSpec] = []
         for scene in self.spec.scenes:
             if _UNSAFE_SCENE_NAME.search(scene.scene_name) or not scene.scene_name:
@@ -131,16 +135,12 @@ class _BatchRun:
                 todo.append(scene)
             else:
                 self._record(reused)
-        workers = render_workers(self.spec)
-        logger.info(
-            "batch started",
-            extra={
-                "scenes": len(self.spec.scenes),
-                "to_render": len(todo),
-                "reused": len(self.spec.scenes) - len(todo),
-                "render_workers": workers,
-            },
-        )
+        reused_count = sum(r.reused for r in self.results.values())
+        if reused_count:
+            logger.info(
+                "resuming: scenes already in S3 are not rendered again",
+                extra={"reused": reused_count, "to_render": len(todo)},
+            )
         if todo:
             self._render_all(todo, workers)
         outcome = BatchOutcome([self.results[s.scene_name] for s in self.spec.scenes])
@@ -352,7 +352,7 @@ class _BatchRun:
             self.results[result.scene_name] = result
         fields = result.model_dump(mode="json", exclude={"job_id", "batch_number", "attempt"})
         if result.status == "succeeded":
-            logger.info("scene succeeded", extra=fields)
+            logger.info("scene reused" if result.reused else "scene succeeded", extra=fields)
         else:
             logger.warning("scene failed", extra=fields)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from cloudburst_worker.__main__ import main
 from moto.server import ThreadedMotoServer
 
@@ -97,8 +100,11 @@ def moto_endpoint(aws_env: None) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto's backends are process-wide: start each test from an empty account
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     try:
-        yield f"http://{host}:{port}"
+        yield endpoint
     finally:
         server.stop()
 
@@ -147,3 +153,55 @@ def test_worker_process_logs_json_lines_with_job_context_and_exit_code(
     assert outcomes["scene_002"]["message"] == "scene failed"
     assert "gone.mp3" in outcomes["scene_002"]["error"]
     assert s3.head_object(Bucket=BUCKET, Key=output_key(JOB_ID, "scene_001"))["ContentLength"]
+
+
+SLOW_WORKER = """
+import time
+import cloudburst_worker.batch as batch
+
+def never_finishing_render(scene, settings, output):
+    time.sleep(60)
+    raise AssertionError("SIGTERM should have stopped the worker")
+
+batch.run_batch.__defaults__ = (never_finishing_render,)
+from cloudburst_worker.__main__ import main
+raise SystemExit(main())
+"""
+
+
+def test_sigterm_stops_the_worker_at_once_with_a_log_line(moto_endpoint: str, media: Media) -> None:
+    # given a worker busy rendering a scene
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    spec = make_spec([scene_with_assets(s3, media, "scene_001")])
+    s3.put_object(Bucket=BUCKET, Key=batch_spec_key(JOB_ID, 1), Body=spec.model_dump_json())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env |= {
+        "BATCH_SPEC": SPEC_URI,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'container'}",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WORKER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert worker.stdout is not None
+    lines = []
+    for line in worker.stdout:
+        lines.append(json.loads(line))
+        if lines[-1]["message"] == "batch started":
+            break
+    time.sleep(0.3)  # let the render begin
+
+    # when ECS stops the task
+    worker.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = worker.wait(timeout=10)
+
+    # then it exits promptly with 128+SIGTERM, saying why, and leaves no record behind
+    assert time.monotonic() - started < 5
+    assert code == 128 + signal.SIGTERM
+    last = json.loads(worker.stdout.read().splitlines()[-1])
+    assert last["message"].startswith("SIGTERM")
+    assert last["job_id"] == JOB_ID
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"jobs/{JOB_ID}/results/")
+    assert "Contents" not in listed
