@@ -33,7 +33,7 @@ def on_manifest_uploaded(event: CloudWatchEvent) -> None:
         except ValidationError as exc:
             logger.error("unexpected S3 event shape; dropped", extra={"errors": exc.errors()})
             return
-        service.submit_manifest(upload, service.services())
+        service.submit_manifest(upload, service.services(), event.context)
 
 
 @app.on_cw_event(task_stopped_pattern(_settings.cluster), name="on_task_state_change")

@@ -128,7 +128,7 @@ def parse_manifest(body: bytes) -> Manifest:
     if len(body) > MAX_MANIFEST_BYTES:
         raise ManifestError([f"manifest is {len(body)} bytes; the limit is {MAX_MANIFEST_BYTES}"])
     try:
-        document = json.loads(body)
+        document = json.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ManifestError(["manifest is not UTF-8 text"]) from None
     except json.JSONDecodeError as exc:

@@ -84,7 +84,9 @@ def services() -> Services:
 # -- manifest uploaded ----------------------------------------------------------------------
 
 
-def submit_manifest(event: ObjectCreatedEvent, svc: Services) -> str:
+def submit_manifest(
+    event: ObjectCreatedEvent, svc: Services, lambda_context: Any | None = None
+) -> str:
     """Accept or reject one uploaded manifest; returns the job id.
 
     The powertools idempotency record (keyed on the job id, which is derived from the
@@ -94,12 +96,13 @@ def submit_manifest(event: ObjectCreatedEvent, svc: Services) -> str:
     job_id = event.job_id()
     logger.append_keys(job_id=job_id)
     upload = {"job_id": job_id, "bucket": event.bucket, "key": event.key}
+    config = IdempotencyConfig(
+        event_key_jmespath="job_id", expires_after_seconds=_IDEMPOTENCY_TTL_SECONDS
+    )
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
     submit = idempotent_function(
-        data_keyword_argument="upload",
-        persistence_store=svc.idempotency,
-        config=IdempotencyConfig(
-            event_key_jmespath="job_id", expires_after_seconds=_IDEMPOTENCY_TTL_SECONDS
-        ),
+        data_keyword_argument="upload", persistence_store=svc.idempotency, config=config
     )(_submit)
     try:
         submit(upload=upload, svc=svc)
