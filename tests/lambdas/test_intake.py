@@ -106,7 +106,8 @@ def test_uploading_the_key_again_later_is_a_new_job(aws: Aws):
     second = submit(aws, aws.upload_manifest(SCENES, scenes_per_batch=4, max_parallel_tasks=1))
 
     assert first != second
-    assert first.startswith("ep1-") and second.startswith("ep1-")
+    assert first.startswith("ep1-")
+    assert second.startswith("ep1-")
     jobs = aws.svc().store.jobs_for_manifest(BUCKET, "manifests/ep1.json")
     assert {job.job_id for job in jobs} == {first, second}
     assert len(aws.tasks()) == 2
@@ -115,7 +116,8 @@ def test_uploading_the_key_again_later_is_a_new_job(aws: Aws):
 def rejected(aws: Aws, event: dict) -> tuple[str, dict]:
     job_id = submit(aws, event)
     job = aws.svc().store.get_job(job_id)
-    assert job is not None and job.status == "REJECTED"
+    assert job is not None
+    assert job.status == "REJECTED"
     report = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=report_key(job_id))["Body"].read())
     return job_id, report
 
@@ -125,7 +127,8 @@ def test_missing_assets_reject_the_job_naming_every_one(aws: Aws):
 
     job_id, report = rejected(aws, aws.upload_manifest(SCENES))
 
-    assert report["status"] == "REJECTED" and report["success"] is False
+    assert report["status"] == "REJECTED"
+    assert report["success"] is False
     assert report["errors"] == [
         f"scene 'scene_004' audio_path: s3://{BUCKET}/inputs/ep1/scene_004.mp3 does not exist",
         f"scene 'scene_004' image_path: s3://{BUCKET}/inputs/ep1/scene_004.png does not exist",

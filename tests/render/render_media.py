@@ -111,3 +111,12 @@ def audio_seconds(path: Path) -> float:
             samples += frame.samples
             rate = frame.sample_rate
     return samples / rate
+
+
+def make_noise_picture(path: Path, width: int, height: int) -> Path:
+    """Blurred random texture: no periodicity, so image registration is unambiguous."""
+    rng = np.random.default_rng(7)
+    small = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+    rgb = np.asarray(Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC))
+    Image.fromarray(rgb).save(path)
+    return path

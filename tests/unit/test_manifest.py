@@ -61,7 +61,9 @@ def test_every_option_is_read():
     )
 
     assert parsed.scenes[0].effect == "pan_left"
-    assert parsed.is_portrait and parsed.spot and not parsed.enable_zoom
+    assert parsed.is_portrait
+    assert parsed.spot
+    assert not parsed.enable_zoom
     assert str(parsed.webhook_url) == "https://example.com/hook"
 
 

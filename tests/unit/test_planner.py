@@ -30,7 +30,7 @@ def test_seed_examples_give_the_documented_batches(
     "arguments", [(0, 10, 10, 5), (5, 0, 10, 5), (5, 10, 0, 5), (5, 10, 10, 0), (5, -1, 10, 5)]
 )
 def test_zero_or_negative_sizes_are_refused(arguments):
-    with pytest.raises(ValueError, match="≥ 1|at least one scene"):
+    with pytest.raises(ValueError, match=r"≥ 1|at least one scene"):
         batch_sizes(*arguments)
 
 
