@@ -91,13 +91,12 @@ def parse_srt(text: str, name: str) -> list[Cue]:
         if not lines[i].strip():
             i += 1
             continue
-        block_start = i
-        if not _TIMING.match(lines[i]) and i + 1 < len(lines) and _TIMING.match(lines[i + 1]):
+        if lines[i].strip().isdigit() and i + 1 < len(lines):
             i += 1  # the cue number
         match = _TIMING.match(lines[i])
         if match is None:
             raise SubtitleError(
-                f"subtitle '{name}' line {block_start + 1}: expected a timing line like "
+                f"subtitle '{name}' line {i + 1}: expected a timing line like "
                 f"'00:00:01,000 --> 00:00:02,500', got {lines[i].strip()[:60]!r}"
             )
         start, end = _seconds(match.groups()[:4]), _seconds(match.groups()[4:])
