@@ -27,7 +27,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from cloudburst.local.bootstrap import ACCOUNT_ID, LocalResources, bootstrap
+from cloudburst.local.bootstrap import (
+    ACCOUNT_ID,
+    CONTAINER_NAME,
+    TASK_FAMILY,
+    LocalResources,
+    bootstrap,
+)
 from cloudburst.local.dispatcher import Dispatcher, Route, install_routes
 from cloudburst.local.fargate import DEFAULT_WORKER_COMMAND, LocalFargate
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
@@ -37,8 +43,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
 BUCKET = "cloudburst-local"
-TABLE = "cloudburst-local"
-CLUSTER = "cloudburst-local"
+TABLE = "cloudburst"
+CLUSTER = "cloudburst"
+STAGE = "local"
 DUMMY_KEY = "testing"
 SECRET_ENV = "CLOUDBURST_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 
@@ -77,6 +84,10 @@ class LocalStack:
         self.max_running_tasks = max_running_tasks
         self.schedule_seconds = schedule_seconds
         self.extra_env = dict(extra_env or {})
+        self.stage_env = stage_environment(app_module, STAGE)
+        self.bucket = self.stage_env.get("CLOUDBURST_BUCKET", BUCKET)
+        self.table = self.stage_env.get("CLOUDBURST_TABLE", TABLE)
+        self.cluster = self.stage_env.get("CLOUDBURST_CLUSTER", CLUSTER)
         self.port = 0
         self.resources: LocalResources | None = None
         self.routes: list[Route] = []
@@ -102,7 +113,11 @@ class LocalStack:
             self.receiver.start()
             self._export_env(self.lambda_env())
             self.resources = bootstrap(
-                self.client, region=REGION, bucket=BUCKET, table=TABLE, cluster=CLUSTER
+                self.client,
+                region=REGION,
+                bucket=self.bucket,
+                table=self.table,
+                cluster=self.cluster,
             )
             self._export_env(
                 {
@@ -129,7 +144,7 @@ class LocalStack:
             ).start()
             self.fargate = LocalFargate(
                 clients=self.client,
-                cluster=CLUSTER,
+                cluster=self.cluster,
                 account_id=ACCOUNT_ID,
                 region=REGION,
                 log_dir=self.state_dir / "tasks",
@@ -161,14 +176,6 @@ class LocalStack:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def bucket(self) -> str:
-        return BUCKET
-
-    @property
-    def table(self) -> str:
-        return TABLE
-
     def client(self, service: str) -> Any:
         """A boto3 client for this stack; no botocore retries (moto's 500s repeat side effects)."""
         return boto3.session.Session().client(
@@ -187,27 +194,26 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": DUMMY_KEY,
             "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
             "AWS_DEFAULT_REGION": REGION,
-            "CLOUDBURST_BUCKET": BUCKET,
+            "CLOUDBURST_BUCKET": self.bucket,
         }
 
     def lambda_env(self) -> dict[str, str]:
-        """The environment the deployed Lambdas get from the stage, pointed at this stack."""
+        """The ``local`` stage's variables from ``.chalice/config.json``, pointed at this stack."""
         env = {
+            **self.stage_env,
             **self.user_env(),
             "AWS_REGION": REGION,
             # No profile or config file may send a request anywhere but 127.0.0.1.
             "AWS_CONFIG_FILE": str(self.state_dir / "aws-config-unused"),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.state_dir / "aws-credentials-unused"),
-            "CLOUDBURST_STAGE": "local",
-            "CLOUDBURST_TABLE": TABLE,
-            "CLOUDBURST_CLUSTER": CLUSTER,
-            "CLOUDBURST_TASK_DEFINITION": "cloudburst-worker",
-            "CLOUDBURST_CONTAINER_NAME": "worker",
+            "CLOUDBURST_STAGE": STAGE,
+            "CLOUDBURST_TABLE": self.table,
+            "CLOUDBURST_CLUSTER": self.cluster,
+            "CLOUDBURST_TASK_DEFINITION": TASK_FAMILY,
+            "CLOUDBURST_CONTAINER_NAME": CONTAINER_NAME,
             "CLOUDBURST_WEBHOOK_URL": self.receiver.url,
             "CLOUDBURST_WEBHOOK_SECRET": self.webhook_secret,
             "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS": "true",
-            "POWERTOOLS_SERVICE_NAME": "cloudburst",
-            "POWERTOOLS_METRICS_NAMESPACE": "CloudBurstLocal",
         }
         if self.max_running_tasks is not None:
             env["CLOUDBURST_MAX_RUNNING_TASKS"] = str(self.max_running_tasks)
@@ -346,17 +352,17 @@ class LocalStack:
         return (
             f"CloudBurst local stack on {self.endpoint}"
             " (moto: S3, DynamoDB, ECS, EventBridge, SQS)\n"
-            f"  bucket s3://{BUCKET}  table {TABLE}  cluster {CLUSTER}\n"
+            f"  bucket s3://{self.bucket}  table {self.table}  cluster {self.cluster}\n"
             f"  webhooks → {self.receiver.url}  (saved under {self.receiver.directory})\n"
             f"  task logs under {self.state_dir / 'tasks'}\n\n"
             f"Environment for your shell:\n{env}\n\n"
             "Start a job (aws CLI):\n"
-            f"  aws s3 cp my-manifest.json s3://{BUCKET}/manifests/my-job.json\n"
+            f"  aws s3 cp my-manifest.json s3://{self.bucket}/manifests/my-job.json\n"
             "or plain boto3:\n"
             f"  boto3.client('s3', endpoint_url='{self.endpoint}', region_name='{REGION}',\n"
             f"               aws_access_key_id='{DUMMY_KEY}', aws_secret_access_key='{DUMMY_KEY}')"
-            f".upload_file('my-manifest.json', '{BUCKET}', 'manifests/my-job.json')\n"
-            f"Results appear under s3://{BUCKET}/outputs/<job_id>/ (MP4s + job.json)."
+            f".upload_file('my-manifest.json', '{self.bucket}', 'manifests/my-job.json')\n"
+            f"Results appear under s3://{self.bucket}/outputs/<job_id>/ (MP4s + job.json)."
         )
 
     def settings_json(self) -> str:
@@ -368,6 +374,25 @@ def running_stack(**kwargs: Any) -> Iterator[LocalStack]:
     """``with running_stack(port=0) as stack:`` — same as ``with LocalStack(...)``."""
     with LocalStack(**kwargs) as stack:
         yield stack
+
+
+def stage_environment(app_module: str, stage: str) -> dict[str, str]:
+    """Global + ``stage`` environment variables of the app's ``.chalice/config.json``.
+
+    The same file configures the deployed stages, so the local stack reads its names
+    (bucket, table, cluster, caps) from there instead of keeping a second copy. Read
+    without importing the app: its patterns are built from the environment at import.
+    """
+    spec = find_spec(app_module)
+    if spec is None or not spec.origin:
+        return {}
+    config_path = Path(spec.origin).parent / ".chalice" / "config.json"
+    if not config_path.is_file():
+        return {}
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    env = dict(config.get("environment_variables", {}))
+    env.update(config.get("stages", {}).get(stage, {}).get("environment_variables", {}))
+    return {str(k): str(v) for k, v in env.items()}
 
 
 def _default_state_dir() -> Path:

@@ -1,0 +1,118 @@
+"""The ``cloudburst`` command: ``cloudburst local up`` and ``cloudburst demo``.
+
+Ctrl-C (or SIGTERM) stops everything the command started: worker processes, dispatcher
+threads, the webhook receiver and the moto server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    _interrupt_on_sigterm()
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything stopped", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cloudburst", description="Render narrated-slide videos from a manifest in S3."
+    )
+    commands = parser.add_subparsers(title="commands")
+
+    local = commands.add_parser("local", help="the embedded local stack")
+    local_commands = local.add_subparsers(title="local commands")
+    up = local_commands.add_parser(
+        "up", help="serve S3, DynamoDB, ECS, EventBridge, SQS on 127.0.0.1 and run jobs"
+    )
+    up.add_argument("--port", type=int, default=DEFAULT_PORT, help="default %(default)s")
+    up.add_argument(
+        "--state-dir", type=Path, default=None, help="task logs and webhooks (.local-stack/…)"
+    )
+    up.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    up.set_defaults(run=_local_up)
+
+    demo = commands.add_parser("demo", help="render a 6-scene demo job end to end, locally")
+    demo.add_argument("--results", type=Path, default=Path("cloudburst_results"))
+    demo.add_argument("--timeout", type=float, default=300.0, help="seconds for the job")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show stack logs")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    _configure_logging(logging.DEBUG if args.verbose else logging.INFO)
+    stack = LocalStack(args.port, state_dir=args.state_dir)
+    try:
+        stack.start()
+    except StackError as exc:
+        print(f"cloudburst: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(stack.describe(), flush=True)
+        if stack.secret_generated:
+            print(
+                f"\nWebhook secret (generated; set CLOUDBURST_WEBHOOK_SECRET to choose one):\n"
+                f"  {stack.webhook_secret}",
+                flush=True,
+            )
+        print("\nPress Ctrl-C to stop.", flush=True)
+        threading.Event().wait()  # until KeyboardInterrupt
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        stack.stop()
+    print("stopped.")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cloudburst.demo import DemoFailed, run_demo
+
+    _configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    try:
+        results = run_demo(results_root=args.results, timeout=args.timeout)
+    except (DemoFailed, StackError) as exc:
+        print(f"\ncloudburst demo FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"\n✔ demo finished; results in {results}/ (local stack stopped)")
+    return 0
+
+
+def _configure_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cloudburst").setLevel(level if level < logging.INFO else logging.INFO)
+    for noisy in ("werkzeug", "botocore", "urllib3", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _interrupt_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so ``finally`` blocks stop the stack."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
