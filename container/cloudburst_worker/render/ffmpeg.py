@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -12,16 +13,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-STDERR_TAIL_LINES = 20
+STDERR_TAIL_LINES = 40
 
 
 class FfmpegError(Exception):
     """ffmpeg exited non-zero or timed out; ``tail`` is the last meaningful stderr line."""
 
-    def __init__(self, tail: str, *, timed_out: bool = False) -> None:
+    def __init__(self, tail: str, *, timed_out: bool = False, lines: tuple[str, ...] = ()) -> None:
         super().__init__(tail)
         self.tail = tail
         self.timed_out = timed_out
+        self.lines = lines
+
+    def mentions(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -120,17 +125,39 @@ def run_ffmpeg(
     if timed_out.is_set():
         raise FfmpegError(f"ffmpeg did not finish within {timeout:g} s", timed_out=True)
     if proc.returncode != 0:
-        raise FfmpegError(last_meaningful_line(list(tail)) or f"ffmpeg exited {proc.returncode}")
+        lines = tuple(tail)
+        raise FfmpegError(explain(list(lines)) or f"ffmpeg exited {proc.returncode}", lines=lines)
     return FfmpegRun(stdout=b"".join(out), stderr_tail=list(tail))
 
 
-def last_meaningful_line(lines: list[str]) -> str:
-    """The stderr line that best explains a failure (ffmpeg ends with generic summaries)."""
-    generic = ("Conversion failed!", "Error opening input files", "Exiting normally")
-    for line in reversed(lines):
-        if not line.startswith(generic):
+def explain(lines: list[str]) -> str:
+    """The stderr line that best explains a failure, without ``[demuxer @ 0x…]`` prefixes.
+
+    ffmpeg 7+ reports the cause first (``No JPEG data found in image``) and then a cascade
+    of thread/task shutdown messages; those are skipped.
+    """
+    cleaned = [_PREFIX.sub("", line).strip() for line in lines]
+    for line in cleaned:
+        if line and not any(noise in line for noise in _CASCADE):
             return line
-    return lines[-1] if lines else ""
+    return cleaned[-1] if cleaned else ""
+
+
+_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\]\s*)+")
+_CASCADE = (
+    "Task finished",
+    "Terminating thread",
+    "Nothing was written",
+    "Could not open encoder",
+    "Decode error rate",
+    "Cannot determine format",
+    "Conversion failed",
+    "Error opening output file",
+    "Error opening input files",
+    "Exiting normally",
+    "Error while filtering",
+    "Error submitting packet to decoder",
+)
 
 
 def _enlarge_pipe(fd: int) -> None:

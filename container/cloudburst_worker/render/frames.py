@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cloudburst_worker.render.commands import decode_image_args
-from cloudburst_worker.render.ffmpeg import run_ffmpeg
+from cloudburst_worker.render.ffmpeg import FfmpegError, explain, run_ffmpeg
 
 U8 = NDArray[np.uint8]
 F32 = NDArray[np.float32]
@@ -57,6 +57,9 @@ class Overlay:
 def decode_rgba(image: Path, timeout: float) -> U8:
     """Decode the first frame of ``image`` to an HxWx4 RGBA array with ffmpeg."""
     run = run_ffmpeg(decode_image_args(image), timeout=timeout, capture_stdout=True)
+    if not run.stdout:  # ffmpeg may exit 0 having decoded nothing
+        lines = tuple(run.stderr_tail)
+        raise FfmpegError(explain(list(lines)) or "no picture in the file", lines=lines)
     return parse_pam(run.stdout)
 
 

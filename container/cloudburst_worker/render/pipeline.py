@@ -144,7 +144,7 @@ def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
     except FfmpegError as exc:
         if exc.timed_out:
             raise
-        if "matches no streams" in exc.tail:
+        if exc.mentions("matches no streams"):
             raise SceneError(f"audio '{audio.name}' has no audio stream") from exc
         raise SceneError(f"audio '{audio.name}' could not be decoded: {exc.tail}") from exc
     seconds = pcm.stat().st_size / PCM_BYTES_PER_SECOND
@@ -161,7 +161,7 @@ def _decode_image(path: Path, role: str, timeout: float) -> frames.U8:
         if exc.timed_out:
             raise
         tail = exc.tail
-        if "matches no streams" in tail:
+        if exc.mentions("matches no streams"):
             tail = "the file holds no picture"
         raise SceneError(f"{role} '{path.name}' could not be decoded: {tail}") from exc
     except ValueError as exc:
