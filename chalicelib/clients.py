@@ -21,7 +21,7 @@ _CONFIG = Config(
 @cache
 def client(service: str) -> Any:
     """A cached boto3 client; boto3 reads region and endpoint overrides from the environment."""
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:

@@ -15,8 +15,6 @@ Effect = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "none"]
 Language = Literal["chinese", "english"]
 SceneStatus = Literal["succeeded", "failed"]
 
-SPEC_VERSION = 1
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,7 +42,7 @@ class SceneSpec(_Frozen):
 
 
 class BatchSpec(_Frozen):
-    version: Literal[1] = SPEC_VERSION
+    version: Literal[1] = 1
     job_id: str
     batch_number: int = Field(ge=1)
     attempt: int = Field(default=1, ge=1)

@@ -70,7 +70,7 @@ class ObjectCreatedDetail(_Lenient):
 
 
 class ObjectCreatedEvent(EventBridgeModel):
-    detail: ObjectCreatedDetail  # type: ignore[assignment]
+    detail: ObjectCreatedDetail
 
     @property
     def bucket(self) -> str:
@@ -139,7 +139,7 @@ class TaskStateDetail(_Lenient):
 
 
 class TaskStateChangeEvent(EventBridgeModel):
-    detail: TaskStateDetail  # type: ignore[assignment]
+    detail: TaskStateDetail
 
     @property
     def is_spot(self) -> bool:

@@ -92,7 +92,7 @@ def destination_problem(url: str, allow_loopback: bool) -> str | None:
     except OSError as exc:
         return f"webhook host {parts.hostname!r} does not resolve: {exc}"
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(str(address).split("%")[0])
         if ip.is_loopback or ip.is_link_local or ip.is_unspecified:
             return f"webhook host {parts.hostname!r} resolves to {ip}, which is not allowed"
     return None
