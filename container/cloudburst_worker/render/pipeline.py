@@ -64,7 +64,10 @@ def _render_scene(
     except SceneError as exc:
         reason = str(exc)
     except FfmpegError as exc:
-        reason = f"scene '{scene.name}' could not be encoded: {exc.tail}"
+        if exc.timed_out:
+            reason = _over_time(scene, settings)
+        else:
+            reason = f"scene '{scene.name}' could not be encoded: {exc.tail}"
     except Exception as exc:  # never raise out of the renderer: the batch must go on
         reason = f"scene '{scene.name}' failed inside the renderer: {type(exc).__name__}: {exc}"
     partial.unlink(missing_ok=True)
@@ -83,7 +86,7 @@ def _render_into(
     def remaining() -> float:
         left = settings.timeout_seconds - (time.monotonic() - start)
         if left <= 0:
-            raise SceneError(f"scene '{scene.name}' exceeded {settings.timeout_seconds:g} s")
+            raise SceneError(_over_time(scene, settings))
         return left
 
     cv2.setNumThreads(max(1, settings.threads))
@@ -135,6 +138,10 @@ def _render_into(
         lossless=lossless,
     )
     run_ffmpeg(args, timeout=remaining(), stdin_chunks=source, cwd=str(work))
+
+
+def _over_time(scene: SceneInput, settings: RenderSettings) -> str:
+    return f"scene '{scene.name}' took longer than its {settings.timeout_seconds:g} s limit"
 
 
 def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
