@@ -89,7 +89,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     _configure_logging(logging.INFO if args.verbose else logging.WARNING)
     try:
-        results = run_demo(results_root=args.results, timeout=args.timeout)
+        results = run_demo(results_root=args.results, timeout=args.timeout, quiet=not args.verbose)
     except (DemoFailed, StackError) as exc:
         print(f"\ncloudburst demo FAILED: {exc}", file=sys.stderr)
         return 1
@@ -99,7 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _configure_logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("cloudburst").setLevel(level if level < logging.INFO else logging.INFO)
+    logging.getLogger("cloudburst-local").setLevel(level)
     for noisy in ("werkzeug", "botocore", "urllib3", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -171,16 +171,17 @@ def run_demo(
     scenes: int = 6,
     timeout: float = 300.0,
     webhook_timeout: float = 30.0,
+    quiet: bool = True,
     out: TextIO = sys.stdout,
 ) -> Path:
     """Run the whole demo; returns the results directory or raises :class:`DemoFailed`."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    # The Lambdas' JSON logs and metric lines would break the progress line; -v shows them.
+    quiet_env = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
     state_dir = Path(".local-stack") / f"demo-{stamp}"
     with (
         tempfile.TemporaryDirectory(prefix="cloudburst-demo-") as tmp,
-        LocalStack(
-            port=0, state_dir=state_dir, extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}
-        ) as stack,
+        LocalStack(port=0, state_dir=state_dir, extra_env=quiet_env if quiet else {}) as stack,
     ):
         print(f"▶ local stack on {stack.endpoint} (state, task logs: {stack.state_dir})", file=out)
         if stack.secret_generated:

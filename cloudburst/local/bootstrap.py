@@ -13,7 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-log = logging.getLogger(__name__)
+# Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
+log = logging.getLogger("cloudburst-local.bootstrap")
 
 ACCOUNT_ID = "123456789012"  # moto's default account for any dummy credentials
 TASK_FAMILY = "cloudburst-worker"

@@ -25,7 +25,8 @@ from typing import Any
 
 from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 
-log = logging.getLogger(__name__)
+# Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
+log = logging.getLogger("cloudburst-local.dispatcher")
 
 QUEUE_PREFIX = "cloudburst-local-"
 _LAMBDA_TIMEOUT_MS = 900_000

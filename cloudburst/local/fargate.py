@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-log = logging.getLogger(__name__)
+# Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
+log = logging.getLogger("cloudburst-local.fargate")
 
 DEFAULT_WORKER_COMMAND: tuple[str, ...] = (sys.executable, "-m", "cloudburst_worker")
 _KILL_GRACE_SECONDS = 5.0

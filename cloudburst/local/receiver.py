@@ -21,7 +21,8 @@ from typing import Any
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-log = logging.getLogger(__name__)
+# Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
+log = logging.getLogger("cloudburst-local.receiver")
 
 _MAX_BODY_BYTES = 8 * 1024 * 1024
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -40,6 +41,7 @@ class Delivery:
     type: str
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    raw: str = ""
     path: Path | None = None
 
     @property
@@ -144,6 +146,7 @@ class WebhookReceiver:
             type=str(payload.get("type", "")),
             body=payload,
             headers=headers,
+            raw=body.decode("utf-8", errors="replace"),
             path=path,
         )
         with self._cond:

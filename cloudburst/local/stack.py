@@ -38,7 +38,8 @@ from cloudburst.local.dispatcher import Dispatcher, Route, install_routes
 from cloudburst.local.fargate import DEFAULT_WORKER_COMMAND, LocalFargate
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
 
-log = logging.getLogger(__name__)
+# Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
+log = logging.getLogger("cloudburst-local.stack")
 
 DEFAULT_PORT = 4566
 REGION = "us-east-1"
