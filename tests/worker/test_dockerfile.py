@@ -19,6 +19,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from cloudburst_worker.render.fonts import FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "container" / "Dockerfile"
@@ -123,6 +124,17 @@ def test_image_installs_ffmpeg_and_cjk_and_latin_fonts_from_debian() -> None:
     assert "--no-install-recommends" in runs
     assert "rm -rf /var/lib/apt/lists/*" in runs
     assert "pip install --no-cache-dir -r /app/requirements.txt" in runs
+
+
+def test_image_fonts_are_families_the_renderer_looks_for() -> None:
+    # given the family each Debian font package installs (checked against the .deb files)
+    installs = {"fonts-lxgw-wenkai": "LXGW WenKai", "fonts-dejavu-core": "DejaVu Sans"}
+    runs = " ".join(rest for keyword, rest in instructions() if keyword == "RUN")
+    families = {family for package, family in installs.items() if package in runs.split()}
+
+    # then the renderer finds a subtitle font for each language in the image
+    assert set(FAMILIES["chinese"]) & families
+    assert set(FAMILIES["english"]) & families
 
 
 def test_image_runs_as_a_non_root_user() -> None:
