@@ -69,7 +69,6 @@ class AssetCache:
     transfer_config: TransferConfig = TRANSFER_CONFIG
     _entries: dict[str, _Entry] = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
-    downloads: Counter[str] = field(init=False, default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._entries = {uri: _Entry(count) for uri, count in Counter(self.uses).items()}
@@ -86,7 +85,7 @@ class AssetCache:
         if owner:
             try:
                 future.set_result(self._download(uri))
-            except AssetError as error:
+            except Exception as error:  # waiters must never hang on an unset future
                 future.set_exception(error)
         return future.result()
 
@@ -111,8 +110,8 @@ class AssetCache:
         digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
         name = _UNSAFE_FILENAME.sub("_", key.rsplit("/", 1)[-1]) or "asset"
         target = self.directory / digest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             self.s3.download_file(bucket, key, str(target), Config=self.transfer_config)
         except ClientError as error:
             target.unlink(missing_ok=True)
@@ -120,8 +119,6 @@ class AssetCache:
         except (BotoCoreError, OSError) as error:
             target.unlink(missing_ok=True)
             raise AssetError(f"{uri} could not be downloaded: {error}") from None
-        with self._lock:
-            self.downloads[uri] += 1
         return target
 
 
