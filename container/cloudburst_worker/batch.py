@@ -20,7 +20,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from chalicelib.contracts import BatchSpec, SceneResult, SceneSpec, split_s3_uri
+from chalicelib.contracts import BatchSpec, SceneResult, SceneSpec, SceneStatus, split_s3_uri
 from cloudburst_worker.assets import TRANSFER_CONFIG, AssetCache, AssetError, S3Client
 from cloudburst_worker.log import logger
 from cloudburst_worker.render import RenderResult, RenderSettings, SceneInput, render_scene
@@ -318,7 +318,7 @@ class _BatchRun:
 
     # -- records ----------------------------------------------------------------------------
 
-    def _result(self, scene: SceneSpec, status: str, **fields: object) -> SceneResult:
+    def _result(self, scene: SceneSpec, status: SceneStatus, **fields: object) -> SceneResult:
         return SceneResult.model_validate(
             {
                 "job_id": self.spec.job_id,
