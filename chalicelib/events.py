@@ -13,7 +13,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_PREFIX = "manifests/"
@@ -51,6 +50,18 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+class EventBridgeEnvelope(_Lenient):
+    """The EventBridge envelope (as powertools' EventBridgeModel, without its import cost)."""
+
+    id: str
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    account: str
+    region: str
+    time: datetime
+    resources: list[str] = Field(default_factory=list)
+
+
 class S3Object(_Lenient):
     key: str
     size: int | None = None
@@ -69,7 +80,7 @@ class ObjectCreatedDetail(_Lenient):
     reason: str | None = None
 
 
-class ObjectCreatedEvent(EventBridgeModel):
+class ObjectCreatedEvent(EventBridgeEnvelope):
     detail: ObjectCreatedDetail
 
     @property
@@ -138,7 +149,7 @@ class TaskStateDetail(_Lenient):
     attributes: list[EcsAttribute] = Field(default_factory=list)
 
 
-class TaskStateChangeEvent(EventBridgeModel):
+class TaskStateChangeEvent(EventBridgeEnvelope):
     detail: TaskStateDetail
 
     @property

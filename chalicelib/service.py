@@ -11,17 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
-
-import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-)
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import launcher, objects, pricing, webhooks
 from chalicelib.clients import client
@@ -47,6 +37,9 @@ from chalicelib.report import (
 from chalicelib.settings import Settings, get_settings
 from chalicelib.store import IDEMPOTENCY_PK, BatchOutcome, BatchView, JobStore, JobView
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
 _PENDING_PAGE = 25
 _IDEMPOTENCY_TTL_SECONDS = 6 * 3600
 
@@ -62,7 +55,14 @@ class Services:
 
 @cache
 def services() -> Services:
-    """The Lambda container's adapters, made on first use so endpoints come from the env."""
+    """The Lambda container's adapters, made on first use so endpoints come from the env.
+
+    boto3 and the idempotency layer are imported here, not at module level, so the
+    module imports fast and a cold start pays only for what the first event needs.
+    """
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     settings = get_settings()
     dynamodb = boto3.resource("dynamodb")
     return Services(
@@ -93,6 +93,11 @@ def submit_manifest(
     upload) turns redeliveries into no-ops; a delivery racing the first one is dropped
     here because the first one's own retry covers any failure it meets.
     """
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+    )
+
     job_id = event.job_id()
     logger.append_keys(job_id=job_id)
     upload = {"job_id": job_id, "bucket": event.bucket, "key": event.key}

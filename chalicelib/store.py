@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 JobStatus = Literal["RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "REJECTED"]
@@ -211,7 +210,8 @@ class JobStore:
         """Jobs started by uploads of this manifest key, newest first."""
         items = self._query(
             IndexName="GSI1",
-            KeyConditionExpression=Key("GSI1PK").eq(f"MANIFEST#{bucket}/{key}"),
+            KeyConditionExpression="GSI1PK = :manifest",
+            ExpressionAttributeValues={":manifest": f"MANIFEST#{bucket}/{key}"},
             ScanIndexForward=False,
         )
         return [_job_view(item) for item in items]
@@ -283,7 +283,8 @@ class JobStore:
 
     def list_batches(self, job_id: str) -> list[BatchView]:
         items = self._query(
-            KeyConditionExpression=Key("PK").eq(f"JOB#{job_id}") & Key("SK").begins_with("BATCH#"),
+            KeyConditionExpression="PK = :job AND begins_with(SK, :batch)",
+            ExpressionAttributeValues={":job": f"JOB#{job_id}", ":batch": "BATCH#"},
             ConsistentRead=True,
         )
         return [_batch_view(item) for item in items]
@@ -291,7 +292,10 @@ class JobStore:
     def pending_batches(self, limit: int) -> list[tuple[str, int]]:
         """Waiting batches, oldest job first (the sparse GSI2 index)."""
         response = self._table.query(
-            IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("PENDING"), Limit=limit
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pending",
+            ExpressionAttributeValues={":pending": "PENDING"},
+            Limit=limit,
         )
         return [(item["job_id"], int(item["batch_number"])) for item in response["Items"]]
 

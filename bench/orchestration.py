@@ -1,0 +1,236 @@
+"""Orchestration benchmark: how much time CloudBurst itself adds around rendering.
+
+Measures, in one run on this machine, and writes bench/results/orchestration.json:
+- planning 100,000 scenes (target < 100 ms);
+- cold import of the Lambda module in a fresh interpreter (target < 300 ms);
+- a 1,000-scene manifest from upload to every RunTask issued, on the local stack (< 2 s);
+- end-to-end overhead of a 20-scene local job: wall time (upload → verified webhook) minus
+  the longest task's run time, as a share of wall (target < 3 %).
+Everything talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "container")]
+
+from chalicelib.manifest import Scene  # noqa: E402
+from chalicelib.planner import plan_batches  # noqa: E402
+from chalicelib.store import JobStore, JobView  # noqa: E402
+from cloudburst.demo import make_scene_assets, upload_job  # noqa: E402
+from cloudburst.local import LocalStack  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "orchestration.json"
+TARGETS = {
+    "plan_100k_ms": 100.0,
+    "cold_import_ms": 300.0,
+    "upload_to_all_run_tasks_s": 2.0,
+    "e2e_overhead_pct": 3.0,
+}
+
+
+def bench_planning(repeats: int = 7) -> float:
+    scenes = [
+        Scene(scene_name=f"scene_{i:06d}", image_path=f"i/{i}.png", audio_path=f"a/{i}.mp3")
+        for i in range(100_000)
+    ]
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        plan_batches(scenes, 10, 10, 5)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings) * 1000
+
+
+def bench_cold_import(repeats: int = 7) -> float:
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    env = {**os.environ, "CLOUDBURST_BUCKET": "cloudburst-local", "AWS_DEFAULT_REGION": "us-east-1"}
+    timings = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        timings.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(timings) * 1000
+
+
+def _client(stack: LocalStack, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _store(stack: LocalStack) -> JobStore:
+    return JobStore(
+        stack.table,
+        boto3.resource(
+            "dynamodb",
+            endpoint_url=stack.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ),
+    )
+
+
+def _wait_job(store: JobStore, bucket: str, key: str, done: Any, timeout: float) -> JobView:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = store.jobs_for_manifest(bucket, key)
+        if jobs and done(jobs[0]):
+            return jobs[0]
+        time.sleep(0.01)
+    raise TimeoutError(f"job for {key} did not reach the expected state in {timeout} s")
+
+
+def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
+    """Upload → all 100 RunTasks issued; workers are `sleep` so only orchestration is timed."""
+    with LocalStack(
+        port=0,
+        state_dir=workdir / "stack-1000",
+        worker_command=("sleep", "120"),
+        max_running_tasks=100,
+    ) as stack:
+        s3 = _client(stack, "s3")
+        names = [f"s{i:04d}" for i in range(1000)]
+        for name in names:
+            s3.put_object(Bucket=stack.bucket, Key=f"inputs/big/{name}.png", Body=b"p")
+            s3.put_object(Bucket=stack.bucket, Key=f"inputs/big/{name}.mp3", Body=b"a")
+        manifest = {
+            "version": 1,
+            "scenes": [
+                {
+                    "scene_name": n,
+                    "image_path": f"inputs/big/{n}.png",
+                    "audio_path": f"inputs/big/{n}.mp3",
+                }
+                for n in names
+            ],
+            "scenes_per_batch": 10,
+            "max_parallel_tasks": 100,
+        }
+        store = _store(stack)
+        start = time.perf_counter()
+        s3.put_object(Bucket=stack.bucket, Key="manifests/big.json", Body=json.dumps(manifest))
+        job = _wait_job(
+            store,
+            stack.bucket,
+            "manifests/big.json",
+            lambda j: j.batches_total and j.tasks_used == j.batches_total,
+            timeout=60,
+        )
+        elapsed = time.perf_counter() - start
+        ecs = _client(stack, "ecs")
+        tasks = sum(
+            len(page["taskArns"])
+            for page in ecs.get_paginator("list_tasks").paginate(cluster=stack.cluster)
+        )
+        return {"upload_to_all_run_tasks_s": elapsed, "tasks": tasks, "batches": job.batches_total}
+
+
+def bench_twenty_scene_job(workdir: Path) -> dict[str, float]:
+    """A real 20-scene job (2 tasks × 10 scenes, 1 vCPU each) from upload to webhook."""
+    scenes = make_scene_assets(workdir / "assets", 20, durations=[6.0], subtitles_every=10**6)
+    with LocalStack(port=0, state_dir=workdir / "stack-20") as stack:
+        s3 = _client(stack, "s3")
+        store = _store(stack)
+        options = {
+            "scenes_per_batch": 10,
+            "max_parallel_tasks": 2,
+            "config_priority": 5,
+            "enable_zoom": False,
+            "language": "english",
+        }
+        start = time.perf_counter()
+        key = upload_job(s3, stack.bucket, scenes, name="bench20", options=options)
+        upload_done = time.perf_counter()
+        job = _wait_job(store, stack.bucket, key, lambda j: j.is_final, timeout=900)
+        stack.receiver.wait_for(1, timeout=30, job_id=job.job_id)
+        wall = time.perf_counter() - upload_done
+        assert stack.fargate is not None
+        runs = [
+            (t.stopped_at - t.started_at).total_seconds()
+            for t in stack.fargate.stopped()
+            if t.started_at and t.stopped_at
+        ]
+        report = json.loads(
+            s3.get_object(Bucket=stack.bucket, Key=f"outputs/{job.job_id}/job.json")["Body"].read()
+        )
+        render_by_task: dict[int, float] = {}
+        for scene in report["scenes"]:
+            render_by_task[scene["batch_number"]] = (
+                render_by_task.get(scene["batch_number"], 0.0) + scene["render_seconds"]
+            )
+        longest_task = max(runs)
+        return {
+            "status": job.status,
+            "assets_upload_s": upload_done - start,
+            "wall_s": wall,
+            "longest_task_s": longest_task,
+            "longest_task_render_s": max(render_by_task.values()),
+            "e2e_overhead_s": wall - longest_task,
+            "e2e_overhead_pct": 100 * (wall - longest_task) / wall,
+            "overhead_vs_render_pct": 100 * (wall - max(render_by_task.values())) / wall,
+        }
+
+
+def main() -> int:
+    results: dict[str, Any] = {"targets": TARGETS}
+    results["plan_100k_ms"] = bench_planning()
+    print(f"plan 100,000 scenes        {results['plan_100k_ms']:8.1f} ms   (target < 100 ms)")
+    results["cold_import_ms"] = bench_cold_import()
+    print(f"cold import of app.py      {results['cold_import_ms']:8.1f} ms   (target < 300 ms)")
+    with tempfile.TemporaryDirectory(prefix="cloudburst-bench-") as tmp:
+        launch = bench_thousand_scene_launch(Path(tmp))
+        results["thousand_scenes"] = launch
+        results["upload_to_all_run_tasks_s"] = launch["upload_to_all_run_tasks_s"]
+        print(
+            f"1,000 scenes → {launch['tasks']} RunTasks {launch['upload_to_all_run_tasks_s']:8.2f} s"
+            "    (target < 2 s)"
+        )
+        job = bench_twenty_scene_job(Path(tmp))
+        results["twenty_scene_job"] = job
+        results["e2e_overhead_pct"] = job["e2e_overhead_pct"]
+        print(
+            f"20-scene job: wall {job['wall_s']:.1f} s, longest task {job['longest_task_s']:.1f} s, "
+            f"overhead {job['e2e_overhead_s']:.2f} s = {job['e2e_overhead_pct']:.2f} % of wall"
+            "   (target < 3 %)"
+        )
+        print(
+            f"              longest task's render seconds {job['longest_task_render_s']:.1f} s "
+            f"→ overhead incl. worker start-up and S3 I/O {job['overhead_vs_render_pct']:.1f} %"
+        )
+    results["ratios_to_target"] = {k: results[k] / v for k, v in TARGETS.items()}
+    results["meets_targets"] = {k: results[k] < v for k, v in TARGETS.items()}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print("ratio to target (< 1 meets it):")
+    for key, ratio in results["ratios_to_target"].items():
+        print(f"  {key:28s} {ratio:6.2f}")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
