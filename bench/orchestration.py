@@ -71,16 +71,6 @@ def bench_cold_import(repeats: int = 7) -> float:
     return statistics.median(timings) * 1000
 
 
-def _client(stack: LocalStack, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def _store(stack: LocalStack) -> JobStore:
     return JobStore(
         stack.table,
@@ -112,7 +102,7 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
         worker_command=("sleep", "120"),
         max_running_tasks=100,
     ) as stack:
-        s3 = _client(stack, "s3")
+        s3 = stack.client("s3")
         names = [f"s{i:04d}" for i in range(1000)]
         for name in names:
             s3.put_object(Bucket=stack.bucket, Key=f"inputs/big/{name}.png", Body=b"p")
@@ -141,7 +131,7 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
             timeout=60,
         )
         elapsed = time.perf_counter() - start
-        ecs = _client(stack, "ecs")
+        ecs = stack.client("ecs")
         tasks = sum(
             len(page["taskArns"])
             for page in ecs.get_paginator("list_tasks").paginate(cluster=stack.cluster)
@@ -153,7 +143,7 @@ def bench_twenty_scene_job(workdir: Path) -> dict[str, float]:
     """A real 20-scene job (2 tasks × 10 scenes, 1 vCPU each) from upload to webhook."""
     scenes = make_scene_assets(workdir / "assets", 20, durations=[6.0], subtitles_every=10**6)
     with LocalStack(port=0, state_dir=workdir / "stack-20") as stack:
-        s3 = _client(stack, "s3")
+        s3 = stack.client("s3")
         store = _store(stack)
         options = {
             "scenes_per_batch": 10,
@@ -206,14 +196,15 @@ def main() -> int:
         results["thousand_scenes"] = launch
         results["upload_to_all_run_tasks_s"] = launch["upload_to_all_run_tasks_s"]
         print(
-            f"1,000 scenes → {launch['tasks']} RunTasks {launch['upload_to_all_run_tasks_s']:8.2f} s"
-            "    (target < 2 s)"
+            f"1,000 scenes → {launch['tasks']} RunTasks "
+            f"{launch['upload_to_all_run_tasks_s']:8.2f} s    (target < 2 s)"
         )
         job = bench_twenty_scene_job(Path(tmp))
         results["twenty_scene_job"] = job
         results["e2e_overhead_pct"] = job["e2e_overhead_pct"]
         print(
-            f"20-scene job: wall {job['wall_s']:.1f} s, longest task {job['longest_task_s']:.1f} s, "
+            f"20-scene job: wall {job['wall_s']:.1f} s, "
+            f"longest task {job['longest_task_s']:.1f} s, "
             f"overhead {job['e2e_overhead_s']:.2f} s = {job['e2e_overhead_pct']:.2f} % of wall"
             "   (target < 3 %)"
         )
