@@ -257,7 +257,8 @@ def watch_job(stack: LocalStack, manifest_key: str, *, timeout: float, out: Text
             f"tasks running {current.tasks_running} · {time.monotonic() - started:5.1f}s"
         )
         if line != last and (tty or line.split("·")[:2] != last.split("·")[:2]):
-            print(("\r" + line) if tty else line, end="" if tty else "\n", file=out, flush=True)
+            shown = "\r" + line.ljust(len(last)) if tty else line
+            print(shown, end="" if tty else "\n", file=out, flush=True)
             last = line
         if current.is_final:
             if tty:

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -97,6 +98,11 @@ class LocalStack:
         self.fargate: LocalFargate | None = None
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._session = boto3.session.Session()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._app_before: dict[str, Any] | None = None  # the app module as others imported it
+        self._app_loaded = False
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -168,7 +174,10 @@ class LocalStack:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        with self._clients_lock:
+            self._clients.clear()
         self._restore_env()
+        self._restore_app()
         self._clear_app_caches()
         self._started = False
 
@@ -178,15 +187,26 @@ class LocalStack:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self, service: str) -> Any:
-        """A boto3 client for this stack; no botocore retries (moto's 500s repeat side effects)."""
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=DUMMY_KEY,
-            aws_secret_access_key=DUMMY_KEY,
-            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60),
-        )
+        """A boto3 client for this stack, one per service (clients are thread-safe; making
+        one costs ~0.2 s). No botocore retries: moto's 500s would repeat side effects."""
+        with self._clients_lock:
+            made = self._clients.get(service)
+            if made is None:
+                made = self._session.client(
+                    service,
+                    endpoint_url=self.endpoint,
+                    region_name=REGION,
+                    aws_access_key_id=DUMMY_KEY,
+                    aws_secret_access_key=DUMMY_KEY,
+                    config=Config(
+                        retries={"total_max_attempts": 1},
+                        connect_timeout=5,
+                        read_timeout=60,
+                        max_pool_connections=32,
+                    ),
+                )
+                self._clients[service] = made
+            return made
 
     def user_env(self) -> dict[str, str]:
         """What a user's shell needs to talk to the stack with the aws CLI or plain boto3."""
@@ -293,8 +313,26 @@ class LocalStack:
         built from settings at import time, and clients cached for another stack are stale."""
         self._clear_app_caches()
         module: ModuleType | None = sys.modules.get(self.app_module)
-        module = importlib.reload(module) if module else importlib.import_module(self.app_module)
+        if module is not None:
+            self._app_before = dict(vars(module))
+            module = importlib.reload(module)
+        else:
+            module = importlib.import_module(self.app_module)
+        self._app_loaded = True
         return module.app
+
+    def _restore_app(self) -> None:
+        """Give the process back the app module it had, so later imports see their own env."""
+        if not self._app_loaded:
+            return
+        module = sys.modules.get(self.app_module)
+        if self._app_before is not None and module is not None:
+            vars(module).clear()
+            vars(module).update(self._app_before)
+        elif self._app_before is None:
+            sys.modules.pop(self.app_module, None)
+        self._app_before = None
+        self._app_loaded = False
 
     def _clear_app_caches(self) -> None:
         """Call ``cache_clear`` on every lru-cached function of chalicelib (settings, clients)."""

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,6 @@ import pytest
 from cloudburst.local import LocalStack
 
 HERE = Path(__file__).parent
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll ``predicate`` until truthy; fail the test with a clear message at ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"condition not met within {timeout}s")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from conftest import wait_until
+from local_helpers import wait_until
 
 from cloudburst.local import LocalStack
 
