@@ -242,6 +242,55 @@ def test_watermark_and_a_shared_image_are_downloaded_once_per_batch(
     assert files_under(tmp_path) == []
 
 
+def test_spec_options_subtitles_and_effect_reach_the_renderer(
+    s3: Any, media: Media, tmp_path: Path
+) -> None:
+    # given a portrait Chinese job with a subtitled, panning scene
+    srt = tmp_path / "lines.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\n你好\n", encoding="utf-8")
+    scene = scene_with_assets(s3, media, "scene_001").model_copy(
+        update={
+            "subtitle_uri": put_file(s3, srt, BUCKET, "inputs/scene_001_chinese.srt"),
+            "effect": "pan_left",
+        }
+    )
+    spec = make_spec(
+        [scene],
+        language="chinese",
+        enable_zoom=True,
+        is_portrait=True,
+        background_box=False,
+        background_opacity=0.6,
+    )
+    seen: list[tuple[SceneInput, RenderSettings, str]] = []
+
+    def recording_render(scene: SceneInput, settings: RenderSettings, output: Path) -> RenderResult:
+        assert scene.subtitle is not None
+        seen.append((scene, settings, scene.subtitle.read_text(encoding="utf-8")))
+        return fake_render(scene, settings, output)
+
+    # when the batch runs
+    run_batch(spec, s3, tmp_path / "work", render=recording_render)
+
+    # then the renderer got every option, the scene's effect and its downloaded SRT
+    ((got, settings, subtitle_text),) = seen
+    assert (got.name, got.effect, got.subtitle and got.subtitle.suffix) == (
+        "scene_001",
+        "pan_left",
+        ".srt",
+    )
+    assert "你好" in subtitle_text
+    assert settings == RenderSettings(
+        language="chinese",
+        enable_zoom=True,
+        is_portrait=True,
+        watermark=None,
+        background_box=False,
+        background_opacity=0.6,
+        threads=1,
+    )
+
+
 def test_renders_run_one_per_vcpu_in_parallel(s3: Any, media: Media, tmp_path: Path) -> None:
     # given six scenes on a 2-vCPU task and a renderer that takes a moment
     scenes = [scene_with_assets(s3, media, f"scene_{i:03d}") for i in range(6)]
