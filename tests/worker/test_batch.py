@@ -292,23 +292,25 @@ def test_spec_options_subtitles_and_effect_reach_the_renderer(
 
 
 def test_renders_run_one_per_vcpu_in_parallel(s3: Any, media: Media, tmp_path: Path) -> None:
-    # given six scenes on a 2-vCPU task and a renderer that takes a moment
+    # given six scenes on a 2-vCPU task, and a renderer that only finishes in pairs
     scenes = [scene_with_assets(s3, media, f"scene_{i:03d}") for i in range(6)]
     running, peak, lock = [0], [0], threading.Lock()
+    pair = threading.Barrier(2, timeout=10)  # broken (scene fails) if renders never overlap
     threads_asked: set[int] = set()
 
-    def slow_render(scene: SceneInput, settings: RenderSettings, output: Path) -> RenderResult:
+    def paired_render(scene: SceneInput, settings: RenderSettings, output: Path) -> RenderResult:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
         threads_asked.add(settings.threads)
-        time.sleep(0.15)
+        pair.wait()
+        time.sleep(0.05)  # a third render, if one were allowed, would start meanwhile
         with lock:
             running[0] -= 1
         return fake_render(scene, settings, output)
 
     # when the batch runs
-    outcome = run_batch(make_spec(scenes, vcpu=2), s3, tmp_path, render=slow_render)
+    outcome = run_batch(make_spec(scenes, vcpu=2), s3, tmp_path, render=paired_render)
 
     # then exactly two single-threaded renders ran at a time
     assert outcome.exit_code == 0
