@@ -8,8 +8,10 @@ therefore resumes where the last attempt stopped instead of doing the work twice
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +42,9 @@ from chalicelib.store import IDEMPOTENCY_PK, BatchOutcome, BatchView, JobStore, 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-_PENDING_PAGE = 25
+_PENDING_PAGE = 50
+_LAUNCH_CONCURRENCY = 8
+_WRITE_CONCURRENCY = 16
 _IDEMPOTENCY_TTL_SECONDS = 6 * 3600
 
 
@@ -196,7 +200,7 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
         background_opacity=manifest.background_opacity,
         watermark_uri=_uri(manifest.watermark_path, bucket) if manifest.watermark_path else None,
     )
-    rows: list[tuple[int, list[str], str]] = []
+    specs: list[BatchSpec] = []
     for number, scenes in enumerate(batches, start=1):
         spec = BatchSpec(
             job_id=job_id,
@@ -217,9 +221,15 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
                 for scene in scenes
             ],
         )
-        spec_key = batch_spec_key(job_id, number)
-        objects.put_json(svc.s3, svc.settings.bucket, spec_key, spec.model_dump(mode="json"))
-        rows.append((number, [scene.scene_name for scene in scenes], spec_key))
+        specs.append(spec)
+
+    def write(spec: BatchSpec) -> tuple[int, list[str], str]:
+        key = batch_spec_key(job_id, spec.batch_number)
+        objects.put_json(svc.s3, svc.settings.bucket, key, spec.model_dump(mode="json"))
+        return spec.batch_number, [scene.scene_name for scene in spec.scenes], key
+
+    with ThreadPoolExecutor(max_workers=_WRITE_CONCURRENCY) as pool:
+        rows = list(pool.map(write, specs))
     svc.store.put_batches(job_id, job.created_at, rows, vcpu=profile.vcpu)
     if created:
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
@@ -241,42 +251,60 @@ def _uri(path: str, default_bucket: str) -> str:
 
 
 def launch_pending(svc: Services) -> int:
-    """Start waiting batches, oldest job first, while the deployment-wide cap allows."""
+    """Start waiting batches, oldest job first, while the deployment-wide cap allows.
+
+    A page of the queue is launched concurrently (RunTask takes ~100 ms; a 100-batch job
+    would otherwise wait seconds for its last task); each launch is guarded by its own
+    slot and conditional claim, so concurrent invocations never launch a batch twice.
+    """
     launched = 0
-    jobs: dict[str, JobView | None] = {}
     while True:
-        progressed = False
-        for job_id, number in svc.store.pending_batches(_PENDING_PAGE):
-            if not svc.store.acquire_slot(svc.settings.max_running_tasks):
-                return launched
-            batch = svc.store.claim_pending(job_id, number)
-            if batch is None:  # another invocation took it
-                svc.store.release_slot()
-                continue
-            if job_id not in jobs:
-                jobs[job_id] = svc.store.get_job(job_id)
-            job = jobs[job_id]
-            assert job is not None  # batches are written after their job
-            result = _launch_batch(svc, job, batch)
-            if result.task_arn:
-                svc.store.mark_running(job_id, number, result.task_arn)
-                logger.info(
-                    "task started",
-                    extra={"batch_number": number, "task_arn": result.task_arn},
-                )
-                launched += 1
-            elif result.retryable:
-                svc.store.release_slot()
-                svc.store.return_to_pending(job_id, number, job.created_at)
-                logger.warning(
-                    "launch deferred", extra={"batch_number": number, "reason": result.reason}
-                )
-                return launched
-            else:
-                _fail_unlaunched(svc, job, batch, result.reason or "RunTask failed")
-            progressed = True
-        if not progressed:
+        page = svc.store.pending_batches(_PENDING_PAGE)
+        jobs = {job_id: svc.store.get_job(job_id) for job_id in {job_id for job_id, _ in page}}
+        with ThreadPoolExecutor(max_workers=_LAUNCH_CONCURRENCY) as pool:
+            futures = [pool.submit(_launch_one, svc, jobs[job_id], n) for job_id, n in page]
+            outcomes = [future.result() for future in futures]
+        launched += outcomes.count(_Launched.STARTED)
+        progressed = _Launched.STARTED in outcomes or _Launched.FAILED in outcomes
+        if _Launched.STOP in outcomes or not progressed:
             return launched
+
+
+class _Launched(Enum):
+    STARTED = "started"
+    FAILED = "failed"  # permanently: the batch is final
+    SKIPPED = "skipped"  # another invocation claimed it
+    STOP = "stop"  # no slot left, or RunTask said try later
+
+
+def _launch_one(svc: Services, job: JobView | None, number: int) -> _Launched:
+    if job is None:  # batches are written after their job; a missing job is a bug
+        logger.error("pending batch without its job", extra={"batch_number": number})
+        return _Launched.SKIPPED
+    if not svc.store.acquire_slot(svc.settings.max_running_tasks):
+        return _Launched.STOP
+    batch = svc.store.claim_pending(job.job_id, number)
+    if batch is None:
+        svc.store.release_slot()
+        return _Launched.SKIPPED
+    result = _launch_batch(svc, job, batch)
+    if result.task_arn:
+        svc.store.mark_running(job.job_id, number, result.task_arn)
+        logger.info(
+            "task started",
+            extra={"job_id": job.job_id, "batch_number": number, "task_arn": result.task_arn},
+        )
+        return _Launched.STARTED
+    if result.retryable:
+        svc.store.release_slot()
+        svc.store.return_to_pending(job.job_id, number, job.created_at)
+        logger.warning(
+            "launch deferred",
+            extra={"job_id": job.job_id, "batch_number": number, "reason": result.reason},
+        )
+        return _Launched.STOP
+    _fail_unlaunched(svc, job, batch, result.reason or "RunTask failed")
+    return _Launched.FAILED
 
 
 def _launch_batch(svc: Services, job: JobView, batch: BatchView) -> launcher.Launch:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -258,22 +259,25 @@ class JobStore:
         vcpu: float,
     ) -> None:
         """PENDING BATCH items for (number, scene names, spec key); existing ones are kept."""
-        for number, scene_names, spec_key in batches:
-            self._put_new(
-                {
-                    **batch_key(job_id, number),
-                    "job_id": job_id,
-                    "batch_number": number,
-                    "status": "PENDING",
-                    "scene_names": scene_names,
-                    "spec_key": spec_key,
-                    "attempt": 1,
-                    "vcpu": Decimal(str(vcpu)),
-                    "GSI2PK": "PENDING",
-                    "GSI2SK": f"{job_created_at}#{job_id}#{number:04d}",
-                    TTL_ATTRIBUTE: int(time.time()) + self._ttl_seconds,
-                }
-            )
+        expires = int(time.time()) + self._ttl_seconds
+        items = [
+            {
+                **batch_key(job_id, number),
+                "job_id": job_id,
+                "batch_number": number,
+                "status": "PENDING",
+                "scene_names": scene_names,
+                "spec_key": spec_key,
+                "attempt": 1,
+                "vcpu": Decimal(str(vcpu)),
+                "GSI2PK": "PENDING",
+                "GSI2SK": f"{job_created_at}#{job_id}#{number:04d}",
+                TTL_ATTRIBUTE: expires,
+            }
+            for number, scene_names, spec_key in batches
+        ]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(self._put_new, items))
 
     def get_batch(self, job_id: str, batch_number: int) -> BatchView | None:
         item = self._table.get_item(Key=batch_key(job_id, batch_number), ConsistentRead=True).get(
