@@ -168,13 +168,13 @@ class _BatchRun:
             if code not in {"404", "NoSuchKey", "NotFound"}:
                 logger.warning(
                     "could not check for an existing output; rendering the scene",
-                    extra={"scene": scene.scene_name, "output_key": key, "s3_error": code},
+                    extra={"scene_name": scene.scene_name, "output_key": key, "s3_error": code},
                 )
             return None
         except BotoCoreError as error:
             logger.warning(
                 "could not check for an existing output; rendering the scene",
-                extra={"scene": scene.scene_name, "output_key": key, "s3_error": str(error)},
+                extra={"scene_name": scene.scene_name, "output_key": key, "s3_error": str(error)},
             )
             return None
         previous = self._previous_record(scene.scene_name)
@@ -227,7 +227,7 @@ class _BatchRun:
         return roles
 
     def _fetch(self, scene: SceneSpec, cache: AssetCache) -> dict[str, Path]:
-        """Download every asset of a scene; raises AssetError naming the first missing one."""
+        """Download every asset of a scene; raises AssetError naming each one that failed."""
         paths: dict[str, Path] = {}
         errors: list[str] = []
         for role, uri in self._scene_uris(scene).items():
@@ -251,7 +251,7 @@ class _BatchRun:
         try:
             self._record(self._render_and_upload(scene, fetched, output))
         except Exception as error:  # a bug must fail one scene, not hang the batch
-            logger.exception("scene crashed", extra={"scene": scene.scene_name})
+            logger.exception("scene crashed", extra={"scene_name": scene.scene_name})
             self._record(self._result(scene, "failed", error=f"worker error: {error!r}"))
         finally:
             output.unlink(missing_ok=True)
