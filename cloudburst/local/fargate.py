@@ -97,6 +97,7 @@ class LocalFargate:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalFargate:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="local-fargate", daemon=True)
         self._thread.start()
         return self
@@ -157,6 +158,9 @@ class LocalFargate:
                 self._launch(description, events)
         for task in self.running():
             self._check(task, events)
+        for arn in self._stopped_before_start():
+            for description in ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]:
+                self._never_started(description, events)
 
     def _launch(self, description: dict[str, Any], events: Any) -> None:
         arn = description["taskArn"]
@@ -194,6 +198,39 @@ class LocalFargate:
         task.pull_stopped_at = task.started_at = _now()
         log.info("task %s running (pid %d, log %s)", arn, task.process.pid, task.log_path)
         self._report(task, "RUNNING", events)
+
+    def _never_started(self, description: dict[str, Any], events: Any) -> None:
+        """StopTask before the stand-in saw the task: AWS still reports it STOPPED."""
+        arn = description["taskArn"]
+        container = (description.get("containers") or [{}])[0]
+        now = _now()
+        task = LocalTask(
+            task_arn=arn,
+            container_name=container.get("name", "worker"),
+            container_arn=container.get("containerArn", f"{arn}/container"),
+            description=description,
+            log_path=self.log_dir / f"{arn.rsplit('/', 1)[-1]}.log",
+            created_at=now,
+            stopping_at=now,
+            stopped_at=now,
+            stop_code="UserInitiated",
+            stopped_reason=description.get("stoppedReason") or "Task stopped by user",
+        )
+        with self._lock:
+            self.tasks[arn] = task
+        log.info("task %s stopped before it started", arn)
+        self._report(task, "STOPPED", events)
+
+    def _stopped_before_start(self) -> list[str]:
+        from moto.ecs.models import ecs_backends
+
+        tasks = ecs_backends[self._account_id][self._region].tasks.get(self.cluster, {})
+        with self._lock:
+            return [
+                arn
+                for arn, task in list(tasks.items())
+                if task.desired_status == "STOPPED" and arn not in self.tasks
+            ]
 
     def _check(self, task: LocalTask, events: Any) -> None:
         assert task.process is not None

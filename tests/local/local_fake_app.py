@@ -9,7 +9,7 @@ import os
 import threading
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent
 
 app = Chalice(app_name="cloudburst-fake")
@@ -55,6 +55,12 @@ def on_manifest_uploaded(event: CloudWatchEvent) -> None:
 def on_task_state_change(event: CloudWatchEvent) -> None:
     with _LOCK:
         RECEIVED.append(("task", event.to_dict()))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="sweeper")
+def sweeper(event: CloudWatchEvent) -> None:
+    with _LOCK:
+        RECEIVED.append(("schedule", event.to_dict()))
 
 
 def received(kind: str) -> list[dict[str, Any]]:

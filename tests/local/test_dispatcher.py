@@ -40,7 +40,7 @@ def test_a_failing_handler_gets_redelivered(
 
     wait_until(lambda: local_fake_app.received("manifest"), timeout=15)
     assert local_fake_app.ATTEMPTS["manifests/fails-once.json"] == 2
-    assert stack.dead_letters() == {"on_manifest_uploaded": 0, "on_task_state_change": 0}
+    assert set(stack.dead_letters().values()) == {0}
 
 
 def test_a_handler_that_keeps_failing_lands_in_the_dead_letter_queue(
@@ -72,3 +72,28 @@ def test_handlers_see_the_local_stage_environment(
     stack.stop()
     assert os.environ.get("AWS_ENDPOINT_URL") != stack.endpoint
     assert "local_fake_app" not in sys.modules  # the process gets its modules back
+
+
+def test_a_schedule_runs_its_handler_with_a_scheduled_event(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(schedule_seconds=0.2)
+    import local_fake_app
+
+    event = wait_until(lambda: local_fake_app.received("schedule"))[0]
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events"
+    assert event["resources"][0].endswith(":rule/cloudburst-local-sweeper")
+    assert [r.schedule_seconds for r in stack.routes if r.name == "sweeper"] == [0.2]
+
+
+def test_the_app_rate_is_kept_unless_overridden(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory()
+
+    assert [r.schedule_seconds for r in stack.routes if r.name == "sweeper"] == [300.0]
+    assert {r.name for r in stack.routes if r.event_pattern} == {
+        "on_manifest_uploaded",
+        "on_task_state_change",
+    }

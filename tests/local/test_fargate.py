@@ -90,6 +90,8 @@ def test_run_task_becomes_a_worker_process_and_a_stopped_event(
     assert detail["launchType"] == "FARGATE"
     assert "tags" not in detail
     assert detail["version"] == 3  # PENDING 1 → RUNNING 2 → STOPPED 3
+    put = [e["lastStatus"] for e in stack.fargate.tasks[task_arn].events]
+    assert put == ["RUNNING", "STOPPED"]
     stamps = [
         datetime.fromisoformat(detail[k])
         for k in ("createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "stoppedAt")
@@ -148,3 +150,23 @@ def test_stopping_the_stack_ends_running_workers(
     stack.stop()
 
     assert all(p is not None and p.poll() is not None for p in processes)
+
+
+def test_a_task_stopped_before_it_started_is_still_reported_stopped(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(worker_command=WORKER_SLEEPS)
+    stack.fargate.stop()  # hold the stand-in so StopTask wins the race
+    task_arn = run_task(stack)
+    stack.client("ecs").stop_task(
+        cluster=stack.resources.cluster, task=task_arn, reason="cancelled early"
+    )
+
+    stack.fargate.start()
+
+    detail = wait_until(stopped_events)[0]["detail"]
+    assert detail["taskArn"] == task_arn
+    assert detail["stopCode"] == "UserInitiated"
+    assert detail["stoppedReason"] == "cancelled early"
+    assert "exitCode" not in detail["containers"][0]
+    assert stack.fargate.tasks[task_arn].process is None  # no worker ever ran

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("local-stack")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cloudburst(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cloudburst.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    process.kill()
+    pytest.fail(f"{marker!r} not printed within {timeout}s:\n{''.join(seen)}")
+
+
+def test_local_up_prints_what_a_user_needs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    process = cloudburst("local", "up", "--port", str(port), cwd=tmp_path)
+
+    banner = read_until(process, "Press Ctrl-C", timeout=60)
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        rest, _ = process.communicate(timeout=10)
+        pytest.fail(f"still running 30s after SIGINT:\n{banner}{rest}")
+
+    assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in banner
+    assert "AWS_ACCESS_KEY_ID=testing" in banner
+    assert "s3://cloudburst-local/manifests/" in banner
+    assert "whsec_" in banner
+    assert process.returncode == 0
+    assert "stopped." in rest
+    with socket.socket() as probe:  # the port is free again
+        probe.bind(("127.0.0.1", port))
+
+
+def test_local_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = cloudburst("local", "up", "--port", str(port), cwd=tmp_path)
+        output, _ = process.communicate(timeout=60)
+
+    assert process.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use" in output
