@@ -360,12 +360,11 @@ def task_state_change_detail(
         "updatedAt": _iso(_now()),
         "version": task.version,
     }
+    # A task placed by a FARGATE_SPOT capacity provider still has launch type FARGATE in
+    # AWS; moto leaves launchType empty for it.
+    detail["launchType"] = d.get("launchType") or "FARGATE"
     if d.get("capacityProviderName"):
         detail["capacityProviderName"] = d["capacityProviderName"]
-    if d.get("launchType"):
-        detail["launchType"] = d["launchType"]
-    elif not d.get("capacityProviderName"):
-        detail["launchType"] = "FARGATE"
     for key, value in (
         ("pullStartedAt", task.pull_started_at),
         ("pullStoppedAt", task.pull_stopped_at),

@@ -118,6 +118,11 @@ def test_a_four_scene_manifest_renders_end_to_end(
     assert len(tasks) == 2
     assert [t.exit_code for t in tasks] == [0, 0]
     assert {(t.events[-1]["cpu"], t.events[-1]["memory"]) for t in tasks} == {("1024", "2048")}
+    described = stack.client("ecs").describe_tasks(
+        cluster=stack.cluster, tasks=[t.task_arn for t in tasks]
+    )["tasks"]
+    outcomes = {(d["lastStatus"], d["stopCode"], d["containers"][0]["exitCode"]) for d in described}
+    assert outcomes == {("STOPPED", "EssentialContainerExited", 0)}
 
     results = download_prefix(s3, stack.bucket, f"outputs/{job.job_id}/", tmp_path / "out")
     assert sorted(p.name for p in results) == [

@@ -21,13 +21,18 @@ WORKER_EXITS_3 = (
 WORKER_SLEEPS = (sys.executable, "-c", "import time; time.sleep(60)")
 
 
-def run_task(stack: LocalStack, env: dict[str, str] | None = None) -> str:
+def run_task(stack: LocalStack, env: dict[str, str] | None = None, *, spot: bool = False) -> str:
     """RunTask the way the launcher does: awsvpc, task-level size, env overrides."""
     assert stack.resources is not None
+    placement: dict[str, Any] = (
+        {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+        if spot
+        else {"launchType": "FARGATE"}
+    )
     response = stack.client("ecs").run_task(
         cluster=stack.resources.cluster,
         taskDefinition=stack.resources.task_definition_arn,
-        launchType="FARGATE",
+        **placement,
         startedBy="job-abc",
         group="cloudburst:job-abc",
         networkConfiguration={
@@ -170,3 +175,16 @@ def test_a_task_stopped_before_it_started_is_still_reported_stopped(
     assert detail["stoppedReason"] == "cancelled early"
     assert "exitCode" not in detail["containers"][0]
     assert stack.fargate.tasks[task_arn].process is None  # no worker ever ran
+
+
+def test_a_spot_task_reports_its_capacity_provider(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    stack = fake_stack_factory(worker_command=(sys.executable, "-c", "pass"))
+
+    run_task(stack, spot=True)
+
+    detail = wait_until(stopped_events)[0]["detail"]
+    assert detail["capacityProviderName"] == "FARGATE_SPOT"
+    assert detail["launchType"] == "FARGATE"
+    assert detail["containers"][0]["exitCode"] == 0
