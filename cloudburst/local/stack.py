@@ -172,8 +172,12 @@ class LocalStack:
             self.dispatcher.stop()
         self.receiver.stop()
         if self._server is not None:
+            from moto.moto_api import state_manager
+
             self._server.stop()
             self._server = None
+            # Process-wide: give later mock_aws users moto's own task progression back.
+            state_manager.unset_transition("ecs::task")
         with self._clients_lock:
             self._clients.clear()
         self._restore_env()
