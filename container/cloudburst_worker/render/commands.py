@@ -18,8 +18,8 @@ MAX_DECODE_SIDE = 4096
 class Encoder:
     """The shipped x264/AAC settings (README "Rendering" says why these)."""
 
-    preset: str = "faster"
-    crf: int = 23
+    preset: str = "veryfast"
+    crf: int = 21
     audio_bitrate: str = "128k"
 
 
