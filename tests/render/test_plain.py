@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from cloudburst_worker.render import RenderSettings, SceneInput, render_scene
+from PIL import Image
 from render_media import audio_seconds, make_picture, make_tone, probe
 
 PLAIN = RenderSettings(enable_zoom=False)
@@ -101,3 +102,14 @@ def test_odd_tiny_and_alpha_images_are_fitted_to_the_frame(
     assert result.ok, result.error
     p = probe(result.output)
     assert (p.width, p.height) == (1080, 1920)
+
+
+def test_a_huge_photo_is_shrunk_while_decoding_and_fitted(tone: Path, tmp_path: Path) -> None:
+    # given a 7000x5000 JPEG
+    huge = tmp_path / "huge.jpg"
+    Image.new("RGB", (7000, 5000), (40, 90, 160)).save(huge, quality=80)
+    # when rendered
+    result = render_scene(SceneInput("huge", huge, tone), PLAIN, tmp_path / "huge.mp4")
+    # then it renders at the normal size
+    assert result.ok, result.error
+    assert (probe(result.output).width, probe(result.output).height) == (1920, 1080)

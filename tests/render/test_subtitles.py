@@ -16,6 +16,8 @@ from cloudburst_worker.render.subtitles import (
     parse_srt,
     wrap,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 from render_media import frame_at, make_tone
 
@@ -54,6 +56,20 @@ def test_srt_with_bom_crlf_tags_multiline_and_no_index_parses() -> None:
         (0.5, 1.25, ("first line", "second")),
         (2.0, 3.0, ("no index, dot millis",)),
     ]
+
+
+def test_overlapping_cues_are_all_kept_for_libass_to_stack() -> None:
+    srt = "1\n00:00:00,000 --> 00:00:02,000\na\n\n2\n00:00:01,000 --> 00:00:03,000\nb\n"
+    assert [c.lines for c in parse_srt(srt, "x")] == [("a",), ("b",)]
+
+
+@given(st.text(alphabet="ab 你好世界,.", max_size=80), st.floats(min_value=1.0, max_value=40.0))
+def test_wrapping_never_loses_text_and_lines_fit(text: str, max_em: float) -> None:
+    lines = wrap(text, max_em)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    ems = {" ": 0.28, "a": 0.56, "b": 0.56, ",": 0.56, ".": 0.56}  # wide CJK: 1 em
+    for line in lines:
+        assert len(line) == 1 or sum(ems.get(c, 1.0) for c in line) <= max_em + 1e-9
 
 
 def test_cues_past_the_audio_are_dropped_or_cut_at_its_end() -> None:
