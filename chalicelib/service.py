@@ -11,7 +11,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -253,61 +252,64 @@ def _uri(path: str, default_bucket: str) -> str:
 def launch_pending(svc: Services) -> int:
     """Start waiting batches, oldest job first, while the deployment-wide cap allows.
 
-    A page of the queue is launched concurrently (RunTask takes ~100 ms; a 100-batch job
-    would otherwise wait seconds for its last task); each launch is guarded by its own
-    slot and conditional claim, so concurrent invocations never launch a batch twice.
+    Per page of the queue: slots and claims are taken in queue order (so the oldest job
+    wins a scarce slot), the RunTask calls — ~100 ms each — run concurrently, and the
+    outcomes are recorded in order. Every step is conditional, so concurrent invocations
+    never launch a batch twice.
     """
     launched = 0
     while True:
         page = svc.store.pending_batches(_PENDING_PAGE)
-        jobs = {job_id: svc.store.get_job(job_id) for job_id in {job_id for job_id, _ in page}}
+        claimed, out_of_slots = _claim(svc, page)
+        jobs = {job_id: svc.store.get_job(job_id) for job_id in {b.job_id for b in claimed}}
         with ThreadPoolExecutor(max_workers=_LAUNCH_CONCURRENCY) as pool:
-            futures = [pool.submit(_launch_one, svc, jobs[job_id], n) for job_id, n in page]
-            outcomes = [future.result() for future in futures]
-        launched += outcomes.count(_Launched.STARTED)
-        progressed = _Launched.STARTED in outcomes or _Launched.FAILED in outcomes
-        if _Launched.STOP in outcomes or not progressed:
+            futures = [pool.submit(_launch_batch, svc, jobs[b.job_id], b) for b in claimed]
+            results = [future.result() for future in futures]
+        deferred = False
+        for batch, result in zip(claimed, results, strict=True):
+            job = jobs[batch.job_id]
+            assert job is not None  # batches are written after their job
+            if result.task_arn:
+                svc.store.mark_running(batch.job_id, batch.batch_number, result.task_arn)
+                logger.info(
+                    "task started",
+                    extra={"job_id": batch.job_id, "batch_number": batch.batch_number},
+                )
+                launched += 1
+            elif result.retryable:
+                svc.store.release_slot()
+                svc.store.return_to_pending(batch.job_id, batch.batch_number, job.created_at)
+                logger.warning(
+                    "launch deferred",
+                    extra={
+                        "job_id": batch.job_id,
+                        "batch_number": batch.batch_number,
+                        "reason": result.reason,
+                    },
+                )
+                deferred = True
+            else:
+                _fail_unlaunched(svc, job, batch, result.reason or "RunTask failed")
+        if out_of_slots or deferred or not claimed:
             return launched
 
 
-class _Launched(Enum):
-    STARTED = "started"
-    FAILED = "failed"  # permanently: the batch is final
-    SKIPPED = "skipped"  # another invocation claimed it
-    STOP = "stop"  # no slot left, or RunTask said try later
+def _claim(svc: Services, page: list[tuple[str, int]]) -> tuple[list[BatchView], bool]:
+    """Slots and PENDING → LAUNCHING claims in queue order; True when the cap was hit."""
+    claimed: list[BatchView] = []
+    for job_id, number in page:
+        if not svc.store.acquire_slot(svc.settings.max_running_tasks):
+            return claimed, True
+        batch = svc.store.claim_pending(job_id, number)
+        if batch is None:  # another invocation took it
+            svc.store.release_slot()
+        else:
+            claimed.append(batch)
+    return claimed, False
 
 
-def _launch_one(svc: Services, job: JobView | None, number: int) -> _Launched:
-    if job is None:  # batches are written after their job; a missing job is a bug
-        logger.error("pending batch without its job", extra={"batch_number": number})
-        return _Launched.SKIPPED
-    if not svc.store.acquire_slot(svc.settings.max_running_tasks):
-        return _Launched.STOP
-    batch = svc.store.claim_pending(job.job_id, number)
-    if batch is None:
-        svc.store.release_slot()
-        return _Launched.SKIPPED
-    result = _launch_batch(svc, job, batch)
-    if result.task_arn:
-        svc.store.mark_running(job.job_id, number, result.task_arn)
-        logger.info(
-            "task started",
-            extra={"job_id": job.job_id, "batch_number": number, "task_arn": result.task_arn},
-        )
-        return _Launched.STARTED
-    if result.retryable:
-        svc.store.release_slot()
-        svc.store.return_to_pending(job.job_id, number, job.created_at)
-        logger.warning(
-            "launch deferred",
-            extra={"job_id": job.job_id, "batch_number": number, "reason": result.reason},
-        )
-        return _Launched.STOP
-    _fail_unlaunched(svc, job, batch, result.reason or "RunTask failed")
-    return _Launched.FAILED
-
-
-def _launch_batch(svc: Services, job: JobView, batch: BatchView) -> launcher.Launch:
+def _launch_batch(svc: Services, job: JobView | None, batch: BatchView) -> launcher.Launch:
+    assert job is not None  # batches are written after their job
     request = launcher.run_task_request(
         svc.settings,
         job_id=job.job_id,

@@ -241,13 +241,27 @@ class JobStore:
             raise
         return True
 
-    def record_webhook(self, job_id: str, state: str, error: str | None = None) -> None:
-        self._table.update_item(
-            Key=job_key(job_id),
-            UpdateExpression="SET webhook_state = :s, webhook_error = :e, webhook_at = :t "
-            "ADD webhook_attempts :one",
-            ExpressionAttributeValues={":s": state, ":e": error, ":t": now_iso(), ":one": 1},
-        )
+    def record_webhook(self, job_id: str, state: str, error: str | None = None) -> bool:
+        """Record a delivery attempt; a delivered webhook is never marked otherwise again."""
+        try:
+            self._table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="SET webhook_state = :s, webhook_error = :e, webhook_at = :t "
+                "ADD webhook_attempts :one",
+                ConditionExpression="attribute_exists(PK) AND webhook_state <> :delivered",
+                ExpressionAttributeValues={
+                    ":s": state,
+                    ":e": error,
+                    ":t": now_iso(),
+                    ":one": 1,
+                    ":delivered": "DELIVERED",
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     # -- batches ------------------------------------------------------------------------
 
