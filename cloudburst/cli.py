@@ -7,7 +7,9 @@ threads, the webhook receiver and the moto server.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
@@ -16,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 
 from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
+
+_STOP_DEADLINE_SECONDS = 25.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,9 +83,26 @@ def _local_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
-        stack.stop()
-    print("stopped.")
+        _stop_within(stack, _STOP_DEADLINE_SECONDS)
+    print("stopped.", flush=True)
     return 0
+
+
+def _stop_within(stack: LocalStack, seconds: float) -> None:
+    """Stop the stack; if that hangs, show where every thread is and leave anyway."""
+
+    def give_up() -> None:
+        print(f"cloudburst: stack did not stop within {seconds:.0f}s; threads:", file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        os._exit(1)
+
+    watchdog = threading.Timer(seconds, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        stack.stop()
+    finally:
+        watchdog.cancel()
 
 
 def _demo(args: argparse.Namespace) -> int:
