@@ -17,8 +17,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.util import find_spec
 from pathlib import Path
@@ -407,16 +406,6 @@ class LocalStack:
             f".upload_file('my-manifest.json', '{self.bucket}', 'manifests/my-job.json')\n"
             f"Results appear under s3://{self.bucket}/outputs/<job_id>/ (MP4s + job.json)."
         )
-
-    def settings_json(self) -> str:
-        return json.dumps(self.lambda_env(), indent=2, sort_keys=True)
-
-
-@contextmanager
-def running_stack(**kwargs: Any) -> Iterator[LocalStack]:
-    """``with running_stack(port=0) as stack:`` — same as ``with LocalStack(...)``."""
-    with LocalStack(**kwargs) as stack:
-        yield stack
 
 
 def stage_environment(app_module: str, stage: str) -> dict[str, str]:
