@@ -77,7 +77,7 @@ class LocalFargate:
         log_dir: Path,
         base_env: Mapping[str, str],
         worker_command: Sequence[str] = DEFAULT_WORKER_COMMAND,
-        poll_interval: float = 0.2,
+        poll_interval: float = 0.1,
         task_timeout: float = 3600.0,
     ) -> None:
         self._clients = clients
