@@ -9,7 +9,7 @@ therefore resumes where the last attempt stopped instead of doing the work twice
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -360,29 +360,23 @@ def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
     job_id, number = ref
     logger.append_keys(job_id=job_id, batch_number=number)
     batch = svc.store.get_batch(job_id, number)
-    if batch is None or batch.is_final or batch.task_arn != detail.task_arn:
-        logger.info("duplicate or stale task event; ignored", extra={"task_arn": detail.task_arn})
+    if batch is None or batch.task_arn != detail.task_arn:
+        logger.info("event of a task this batch is not waiting for; ignored")
         return
-    outcome = _batch_outcome(svc, event, batch)
-    if not svc.store.finish_batch(
+    outcome = None if batch.is_final else _batch_outcome(svc, event, batch)
+    if outcome is not None and svc.store.finish_batch(
         job_id, number, outcome, task_arn=detail.task_arn, release_slot=True
     ):
-        logger.info("duplicate or stale task event; ignored", extra={"version": detail.version})
-        return
-    logger.info(
-        "batch finished",
-        extra={
-            "status": outcome.status,
-            "scenes_succeeded": outcome.scenes_succeeded,
-            "scenes_failed": outcome.scenes_failed,
-            "cost_usd": outcome.cost_usd,
-            "exit_code": outcome.exit_code,
-            "stop_code": outcome.stop_code,
-        },
-    )
-    metrics.add_metric(name="ScenesRendered", unit=MetricUnit.Count, value=outcome.scenes_succeeded)
-    metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=outcome.scenes_failed)
-    metrics.add_metric(name="TaskCostUSD", unit=MetricUnit.NoUnit, value=outcome.cost_usd)
+        logger.info("batch finished", extra=asdict(outcome))
+        metrics.add_metric(
+            name="ScenesRendered", unit=MetricUnit.Count, value=outcome.scenes_succeeded
+        )
+        metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=outcome.scenes_failed)
+        metrics.add_metric(name="TaskCostUSD", unit=MetricUnit.NoUnit, value=outcome.cost_usd)
+    else:
+        # A duplicate, a stale version, or the redelivery of an invocation that died after
+        # recording the batch: the two steps below are idempotent, so finish what it may not.
+        logger.info("duplicate or stale task event", extra={"version": detail.version})
     launch_pending(svc)
     complete_job_if_done(svc, job_id)
 

@@ -209,3 +209,24 @@ def test_spot_tasks_are_priced_at_spot_rates(aws: Aws):
     batch = aws.svc().store.get_batch(job_id, 1)
     assert batch is not None
     assert batch.cost_usd == pytest.approx(COST_96S * 0.3, abs=1e-8)
+
+
+def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws: Aws):
+    from chalicelib.service import _batch_outcome
+
+    job_id, tasks = start_job(aws)
+    aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
+    stop(aws, tasks[1])
+    last = TaskStateChangeEvent.model_validate(task_stopped_event(tasks[2]))
+    batch = aws.svc().store.get_batch(job_id, 2)
+    assert batch is not None
+    # The first delivery recorded the batch, then its Lambda died before finishing the job.
+    outcome = _batch_outcome(aws.svc(), last, batch)
+    assert aws.svc().store.finish_batch(
+        job_id, 2, outcome, task_arn=batch.task_arn, release_slot=True
+    )
+
+    record_task_stopped(last, aws.svc())
+
+    assert report(aws, job_id)["status"] == "SUCCEEDED"
+    assert [d.type for d in aws.receiver.wait_for(1, timeout=5)] == ["job.succeeded"]
