@@ -107,7 +107,11 @@ class LocalFargate:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        for task in self.running():
+        running = self.running()
+        for task in running:  # all at once: a hundred workers need not stop one by one
+            if task.process is not None and task.process.poll() is None:
+                _signal_group(task.process, signal.SIGTERM)
+        for task in running:
             _terminate(task)
             self._close_log(task)
         self._thread = None
@@ -143,7 +147,14 @@ class LocalFargate:
                 log.exception("local Fargate poll failed; retrying")
             self._stop.wait(self._poll_interval)
 
-    def _poll(self, ecs: Any, events: Any) -> None:
+    def _poll(self, ecs: Any, events_client: Any) -> None:
+        events = _Outbox(events_client)
+        try:
+            self._poll_once(ecs, events)
+        finally:
+            events.flush()
+
+    def _poll_once(self, ecs: Any, events: _Outbox) -> None:
         arns: list[str] = []
         paginator = ecs.get_paginator("list_tasks")
         for page in paginator.paginate(cluster=self.cluster, desiredStatus="RUNNING"):
@@ -162,7 +173,7 @@ class LocalFargate:
             for description in ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]:
                 self._never_started(description, events)
 
-    def _launch(self, description: dict[str, Any], events: Any) -> None:
+    def _launch(self, description: dict[str, Any], events: _Outbox) -> None:
         arn = description["taskArn"]
         container = (description.get("containers") or [{}])[0]
         task = LocalTask(
@@ -199,7 +210,7 @@ class LocalFargate:
         log.info("task %s running (pid %d, log %s)", arn, task.process.pid, task.log_path)
         self._report(task, "RUNNING", events)
 
-    def _never_started(self, description: dict[str, Any], events: Any) -> None:
+    def _never_started(self, description: dict[str, Any], events: _Outbox) -> None:
         """StopTask before the stand-in saw the task: AWS still reports it STOPPED."""
         arn = description["taskArn"]
         container = (description.get("containers") or [{}])[0]
@@ -232,7 +243,7 @@ class LocalFargate:
                 if task.desired_status == "STOPPED" and arn not in self.tasks
             ]
 
-    def _check(self, task: LocalTask, events: Any) -> None:
+    def _check(self, task: LocalTask, events: _Outbox) -> None:
         assert task.process is not None
         code = task.process.poll()
         if code is not None:
@@ -271,7 +282,7 @@ class LocalFargate:
         except KeyError:
             return False
 
-    def _report(self, task: LocalTask, status: str, events: Any) -> None:
+    def _report(self, task: LocalTask, status: str, events: _Outbox) -> None:
         """Write ``status`` onto moto's task object, then put the state-change event."""
         task.version += 1
         self._update_moto(task, status)
@@ -283,9 +294,7 @@ class LocalFargate:
             "Detail": json.dumps(detail),
             "Time": _now(),
         }
-        response = events.put_events(Entries=[entry])
-        if response.get("FailedEntryCount"):
-            log.error("put_events failed for %s: %s", task.task_arn, response["Entries"])
+        events.put(entry)
         task.events.append(detail)
 
     def _update_moto(self, task: LocalTask, status: str) -> None:
@@ -314,6 +323,28 @@ class LocalFargate:
     def _close_log(self, task: LocalTask) -> None:
         if task.log_file is not None and not task.log_file.closed:
             task.log_file.close()
+
+
+class _Outbox:
+    """Events of one poll, put in batches of ten (PutEvents' limit): 100 tasks starting
+    at once cost 10 calls, not 100, on the server the Lambdas share."""
+
+    _BATCH = 10
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._entries: list[dict[str, Any]] = []
+
+    def put(self, entry: dict[str, Any]) -> None:
+        self._entries.append(entry)
+
+    def flush(self) -> None:
+        entries, self._entries = self._entries, []
+        for start in range(0, len(entries), self._BATCH):
+            batch = entries[start : start + self._BATCH]
+            response = self._client.put_events(Entries=batch)
+            if response.get("FailedEntryCount"):
+                log.error("put_events failed: %s", response["Entries"])
 
 
 def task_state_change_detail(
