@@ -229,3 +229,18 @@ def all_task_arns(stack: LocalStack) -> list[str]:
     ):
         arns.extend(page["taskArns"])
     return arns
+
+
+def test_only_json_under_manifests_reaches_the_intake_handler(stack: LocalStack, s3: Any) -> None:
+    assert stack.dispatcher is not None
+    before = stack.dispatcher.invocations["on_manifest_uploaded"]
+
+    for key in ("manifests/notes.txt", "inputs/scene.json", "manifestsx/a.json"):
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=b"{}")
+    assert stack.wait_until_quiet(timeout=20)
+    assert stack.dispatcher.invocations["on_manifest_uploaded"] == before
+
+    s3.put_object(Bucket=stack.bucket, Key="manifests/sub/empty.json", Body=b"{}")
+    job = wait_for_final_job(stack, "manifests/sub/empty.json")
+    assert job.status == "REJECTED"  # matched, read, and refused with a reason
+    assert stack.dispatcher.invocations["on_manifest_uploaded"] == before + 1
