@@ -79,7 +79,11 @@ def _local_up(args: argparse.Namespace) -> int:
                 flush=True,
             )
         print("\nPress Ctrl-C to stop.", flush=True)
-        threading.Event().wait()  # until KeyboardInterrupt
+        # Wake up twice a second: Ctrl-C may land on another thread, and Python runs its
+        # handler only when the main thread next runs; an untimed wait would never return.
+        forever = threading.Event()
+        while not forever.wait(0.5):
+            pass
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
