@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 
+from chalicelib.contracts import Effect
 from cloudburst_worker.render import frames, motion
 from cloudburst_worker.render.commands import (
     FPS,
@@ -94,55 +95,83 @@ def _render_into(
     width, height = PORTRAIT if settings.is_portrait else LANDSCAPE
     pcm = work / "audio.pcm"
     effect = motion.choose_effect(scene.name, scene.effect, settings.enable_zoom)
-    oversize = motion.base_scale(effect)
-    # Audio decodes in ffmpeg while this thread prepares the picture: the set-up before
-    # the encoder starts is pure overhead against the encode-only limit.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        audio_job = pool.submit(_decode_audio, scene.audio, pcm, remaining())
-        rgb = frames.flatten_alpha(_decode_image(scene.image, "image", remaining()))
-        base_w, base_h = _even(width * oversize), _even(height * oversize)
-        base = frames.rgb_to_yuv420(frames.fit_to_frame(rgb, base_w, base_h))
-        overlay = None
-        if settings.watermark is not None:
-            mark = _decode_image(settings.watermark, "watermark", remaining())
-            overlay = frames.make_overlay(mark, width)
-        audio_seconds = audio_job.result()
-    frame_count = max(1, round(audio_seconds * FPS))
-
-    subtitles = fonts_dir = None
-    if scene.subtitle is not None:
-        try:
-            ass = build_ass(scene.subtitle, settings, width, height, audio_seconds)
-        except SubtitleError as exc:
-            raise SceneError(str(exc)) from exc
-        (work / "subtitles.ass").write_text(ass.text, encoding="utf-8")
-        subtitles, fonts_dir = "subtitles.ass", "fonts"
-        (work / fonts_dir).mkdir()
-        for index, font_file in enumerate(ass.font_files):
-            (work / fonts_dir / f"{index}{font_file.suffix.lower()}").symlink_to(font_file)
-
     still = effect == "none"
-    if still:
-        if overlay is not None:
-            frames.composite(base, overlay)
-        chunks = [base.y.tobytes(), base.u.tobytes(), base.v.tobytes()]
-        source: Iterator[bytes | memoryview] = iter(chunks)
-    else:
-        source = motion.moving_frames(base, width, height, effect, frame_count, overlay)
-    args = encode_args(
-        width=width,
-        height=height,
-        frame_count=frame_count,
-        still=still,
-        pcm=pcm,
-        output=partial,
-        subtitles=subtitles,
-        fonts_dir=fonts_dir,
-        threads=settings.threads,
-        encoder=encoder,
-        lossless=lossless,
-    )
-    run_ffmpeg(args, timeout=remaining(), stdin_chunks=source, cwd=str(work))
+    # Set-up before the encoder runs is pure overhead against the encode-only limit, so
+    # the picture is prepared on a thread while ffmpeg decodes the audio, and the encoder
+    # is started before the picture is ready (the frame source waits for it).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        picture = pool.submit(_prepare_picture, scene, settings, effect, width, height, remaining())
+        audio_seconds = _decode_audio(scene.audio, pcm, remaining())
+        frame_count = max(1, round(audio_seconds * FPS))
+        subtitles = fonts_dir = None
+        if scene.subtitle is not None:
+            subtitles, fonts_dir = _write_subtitles(
+                scene.subtitle, settings, width, height, audio_seconds, work
+            )
+
+        def frame_source() -> Iterator[bytes | memoryview]:
+            base, overlay = picture.result()
+            if still:
+                if overlay is not None:
+                    frames.composite(base, overlay)
+                yield from (base.y.data, base.u.data, base.v.data)
+            else:
+                yield from motion.moving_frames(base, width, height, effect, frame_count, overlay)
+
+        args = encode_args(
+            width=width,
+            height=height,
+            frame_count=frame_count,
+            still=still,
+            pcm=pcm,
+            output=partial,
+            subtitles=subtitles,
+            fonts_dir=fonts_dir,
+            threads=settings.threads,
+            encoder=encoder,
+            lossless=lossless,
+        )
+        run_ffmpeg(args, timeout=remaining(), stdin_chunks=frame_source(), cwd=str(work))
+
+
+def _prepare_picture(
+    scene: SceneInput,
+    settings: RenderSettings,
+    effect: Effect,
+    width: int,
+    height: int,
+    timeout: float,
+) -> tuple[frames.YuvFrame, frames.Overlay | None]:
+    """The scene's picture fitted (at the move's oversize) in yuv420p, and the watermark."""
+    oversize = motion.base_scale(effect)
+    rgb = frames.flatten_alpha(_decode_image(scene.image, "image", timeout))
+    base_w, base_h = _even(width * oversize), _even(height * oversize)
+    base = frames.rgb_to_yuv420(frames.fit_to_frame(rgb, base_w, base_h))
+    overlay = None
+    if settings.watermark is not None:
+        mark = _decode_image(settings.watermark, "watermark", timeout)
+        overlay = frames.make_overlay(mark, width)
+    return base, overlay
+
+
+def _write_subtitles(
+    srt: Path,
+    settings: RenderSettings,
+    width: int,
+    height: int,
+    audio_seconds: float,
+    work: Path,
+) -> tuple[str, str]:
+    """The ASS file and a fonts folder for libass, both relative to ``work``."""
+    try:
+        ass = build_ass(srt, settings, width, height, audio_seconds)
+    except SubtitleError as exc:
+        raise SceneError(str(exc)) from exc
+    (work / "subtitles.ass").write_text(ass.text, encoding="utf-8")
+    (work / "fonts").mkdir()
+    for index, font_file in enumerate(ass.font_files):
+        (work / "fonts" / f"{index}{font_file.suffix.lower()}").symlink_to(font_file)
+    return "subtitles.ass", "fonts"
 
 
 def _over_time(scene: SceneInput, settings: RenderSettings) -> str:
@@ -168,7 +197,7 @@ def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
 def _decode_image(path: Path, role: str, timeout: float) -> frames.U8:
     _require_file(path, role)
     try:
-        return frames.decode_rgba(path, timeout)
+        return frames.decode_picture(path, timeout)
     except FfmpegError as exc:
         if exc.timed_out:
             raise
