@@ -64,7 +64,7 @@ from chalicelib import pricing  # noqa: E402
 SECONDS = 10.0
 RESULTS = ROOT / "bench" / "results" / "render.json"
 SWEEP = [Encoder("veryfast", 22), Encoder("faster", 23), Encoder("medium", 23)]
-REPEATS = 3  # other work shares this machine: ratios use the best of interleaved repeats
+REPEATS = 5  # other work shares this machine: ratios use the best of interleaved repeats
 Q = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
 T = TypeVar("T")
 
