@@ -216,13 +216,19 @@ class Dispatcher:
                 self._stop.wait(0.5)
                 continue
             for message in messages:
-                if handler is None:
-                    try:
-                        handler = resolve_handler(route.handler_string)
-                    except Exception as exc:
-                        self._failed(sqs, route, message, _receives(message), exc)
-                        continue
-                self._deliver(sqs, route, handler, message)
+                try:
+                    if handler is None:
+                        try:
+                            handler = resolve_handler(route.handler_string)
+                        except Exception as exc:
+                            self._failed(sqs, route, message, _receives(message), exc)
+                            continue
+                    self._deliver(sqs, route, handler, message)
+                except Exception:
+                    # Only the queue calls around a delivery get here (moto going away on
+                    # stop); the message stays in the queue and comes back.
+                    if not self._stop.is_set():
+                        log.exception("%s: queue bookkeeping failed", route.name)
 
     def _deliver(
         self,
@@ -294,7 +300,11 @@ class Dispatcher:
         period = route.schedule_seconds or 60.0
         while not self._stop.wait(period):
             body = json.dumps(self._scheduled(route))
-            sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
+            try:
+                sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("%s: could not queue the scheduled event", route.name)
 
     def _scheduled(self, route: Route) -> dict[str, Any]:
         return {
