@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,11 +32,16 @@ MAX_SCENE_NAME = 120
 
 
 class ManifestError(Exception):
-    """A manifest the user must fix; ``errors`` are complete sentences meant for them."""
+    """A manifest the user must fix; ``errors`` are complete sentences meant for them.
 
-    def __init__(self, errors: list[str]) -> None:
+    ``asset_paths`` holds the well-formed asset paths of a manifest that failed schema
+    validation, so their existence can still be checked and reported in the same round.
+    """
+
+    def __init__(self, errors: list[str], asset_paths: list[tuple[str, str]] | None = None) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+        self.asset_paths = asset_paths or []
 
 
 class _Strict(BaseModel):
@@ -94,16 +100,28 @@ class Manifest(_Strict):
 
     def asset_paths(self) -> list[tuple[str, str]]:
         """(where, path) for every asset, ``where`` naming it for an error message."""
-        paths: list[tuple[str, str]] = []
-        if self.watermark_path:
-            paths.append(("watermark_path", self.watermark_path))
-        for scene in self.scenes:
-            where = f"scene {scene.scene_name!r}"
-            paths.append((f"{where} image_path", scene.image_path))
-            paths.append((f"{where} audio_path", scene.audio_path))
-            if scene.subtitle_path:
-                paths.append((f"{where} subtitle_path", scene.subtitle_path))
-        return paths
+        return asset_paths(self.model_dump())
+
+
+def asset_paths(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, path) for every well-formed asset path in a (possibly invalid) manifest."""
+    paths: list[tuple[str, str]] = []
+
+    def add(where: str, path: Any) -> None:
+        if isinstance(path, str) and path:
+            with suppress(ValueError):  # a malformed path is already reported by validation
+                paths.append((where, _check_asset_path(path)))
+
+    add("watermark_path", document.get("watermark_path"))
+    scenes = document.get("scenes")
+    for index, scene in enumerate(scenes if isinstance(scenes, list) else []):
+        if not isinstance(scene, dict):
+            continue
+        name = scene.get("scene_name")
+        where = f"scene {name!r}" if isinstance(name, str) else f"scenes[{index}]"
+        for field in ("image_path", "audio_path", "subtitle_path"):
+            add(f"{where} {field}", scene.get(field))
+    return paths
 
 
 def scene_name_problem(name: str) -> str | None:
@@ -147,7 +165,7 @@ def parse_manifest(body: bytes) -> Manifest:
             problem = _duplicate_names_problem([n for n in names if isinstance(n, str)])
             if problem and not any(problem in error for error in errors):
                 errors.append(problem)
-        raise ManifestError(errors) from None
+        raise ManifestError(errors, asset_paths(document)) from None
 
 
 def _duplicate_names_problem(names: list[str]) -> str | None:

@@ -128,17 +128,22 @@ def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
     manifest: Manifest | None = None
     try:
         manifest = parse_manifest(objects.read_manifest(svc.s3, bucket, key))
-        assets = [(where, *objects.resolve(path, bucket)) for where, path in manifest.asset_paths()]
-        problems = objects.missing_assets(svc.s3, assets)
+        problems = _missing_assets(svc, bucket, manifest.asset_paths())
         if problems:
             raise ManifestError(problems)
     except ManifestError as exc:
-        url = _webhook_url(manifest, svc.settings)
-        _reject(svc, job_id, bucket, key, exc.errors, url)
+        # A schema-invalid manifest still gets its assets checked: every reason at once.
+        errors = exc.errors + _missing_assets(svc, bucket, exc.asset_paths)
+        _reject(svc, job_id, bucket, key, errors, _webhook_url(manifest, svc.settings))
         return {"job_id": job_id, "status": "REJECTED"}
     _accept(svc, job_id, bucket, key, manifest)
     launch_pending(svc)
     return {"job_id": job_id, "status": "RUNNING"}
+
+
+def _missing_assets(svc: Services, bucket: str, paths: list[tuple[str, str]]) -> list[str]:
+    assets = [(where, *objects.resolve(path, bucket)) for where, path in paths]
+    return objects.missing_assets(svc.s3, assets)
 
 
 def _webhook_url(manifest: Manifest | None, settings: Settings) -> str | None:

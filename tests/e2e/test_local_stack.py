@@ -246,11 +246,6 @@ def test_only_json_under_manifests_reaches_the_intake_handler(stack: LocalStack,
     assert stack.dispatcher.invocations["on_manifest_uploaded"] == before + 1
 
 
-@pytest.mark.xfail(
-    reason="intake checks assets only once the manifest is schema-valid; README promises "
-    "every reason at once (reported to the Lambda owner)",
-    strict=False,
-)
 def test_one_manifest_with_a_missing_asset_and_an_unsafe_name_names_both(
     stack: LocalStack, s3: Any, tmp_path: Path
 ) -> None:

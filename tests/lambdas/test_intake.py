@@ -196,3 +196,15 @@ def test_batches_beyond_the_deployment_cap_wait_pending(aws: Aws, monkeypatch: p
     assert statuses == ["RUNNING", "RUNNING", "RUNNING", "PENDING"]
     assert aws.svc().store.running_tasks() == 3
     assert len(aws.tasks()) == 3
+
+
+def test_a_schema_error_and_a_missing_asset_are_reported_together(aws: Aws):
+    aws.put_assets(["ok"])
+
+    _, report = rejected(aws, aws.upload_manifest(["ok", "gone"], colour="red"))
+
+    assert report["errors"] == [
+        "colour: unknown field (not part of manifest v1)",
+        f"scene 'gone' audio_path: s3://{BUCKET}/inputs/ep1/gone.mp3 does not exist",
+        f"scene 'gone' image_path: s3://{BUCKET}/inputs/ep1/gone.png does not exist",
+    ]
