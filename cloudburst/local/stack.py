@@ -51,6 +51,10 @@ DUMMY_KEY = "testing"
 SECRET_ENV = "CLOUDBURST_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 
 
+_RUNNING_LOCK = threading.Lock()
+_running: LocalStack | None = None
+
+
 class StackError(RuntimeError):
     """The stack could not start; the message says what the user can do about it."""
 
@@ -113,6 +117,14 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start in dependency order; on any failure undo what was started and re-raise."""
+        with _RUNNING_LOCK:
+            global _running
+            if _running is not None:
+                raise StackError(
+                    f"a local stack already runs in this process ({_running.endpoint}); "
+                    "stop it first: moto's backends and the handlers' environment are shared"
+                )
+            _running = self
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_moto()
@@ -183,6 +195,10 @@ class LocalStack:
         self._restore_app()
         self._clear_app_caches()
         self._started = False
+        with _RUNNING_LOCK:
+            global _running
+            if _running is self:
+                _running = None
 
     # -- what callers use -------------------------------------------------------------------
     @property

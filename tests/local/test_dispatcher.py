@@ -97,3 +97,15 @@ def test_the_app_rate_is_kept_unless_overridden(
         "on_manifest_uploaded",
         "on_task_state_change",
     }
+
+
+def test_a_second_stack_in_the_same_process_is_refused(
+    fake_stack_factory: Callable[..., LocalStack],
+) -> None:
+    from cloudburst.local.stack import StackError
+
+    first = fake_stack_factory()
+
+    with pytest.raises(StackError, match="already runs in this process"):
+        fake_stack_factory()
+    assert first.client("s3").list_buckets()["Buckets"]  # the first one is untouched
