@@ -68,7 +68,7 @@ def build_job_report(
         "failed_scenes": len(scenes) - successful,
         "total_cost_usd": total_cost,
         "total_duration": total_duration,
-        "tasks_used": job.tasks_used,
+        "tasks_used": sum(batch.attempt for batch in batches if batch.task_arn),
         "task_results": [_task_entry(batch) for batch in batches],
         "scenes": scenes,
         "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),

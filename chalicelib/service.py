@@ -234,7 +234,7 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
 
     with ThreadPoolExecutor(max_workers=_WRITE_CONCURRENCY) as pool:
         rows = list(pool.map(write, specs))
-    svc.store.put_batches(job_id, job.created_at, rows, vcpu=profile.vcpu)
+    svc.store.put_batches(job_id, job.created_at, rows, vcpu=profile.vcpu, fresh=created)
     if created:
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(
@@ -257,64 +257,60 @@ def _uri(path: str, default_bucket: str) -> str:
 def launch_pending(svc: Services) -> int:
     """Start waiting batches, oldest job first, while the deployment-wide cap allows.
 
-    Per page of the queue: slots and claims are taken in queue order (so the oldest job
-    wins a scarce slot), the RunTask calls — ~100 ms each — run concurrently, and the
-    outcomes are recorded in order. Every step is conditional, so concurrent invocations
-    never launch a batch twice.
+    Per page of the queue, slots go to the oldest batches first; then each batch is
+    claimed (PENDING → LAUNCHING), run and marked RUNNING on its own item, concurrently,
+    because RunTask takes ~100 ms and a 100-batch job must not wait seconds for its last
+    task. Every step is conditional, so concurrent invocations never launch a batch twice.
     """
     launched = 0
     while True:
         page = svc.store.pending_batches(_PENDING_PAGE)
-        claimed, out_of_slots = _claim(svc, page)
-        jobs = {job_id: svc.store.get_job(job_id) for job_id in {b.job_id for b in claimed}}
+        slots = svc.store.acquire_slots(svc.settings.max_running_tasks, len(page)) if page else 0
+        chosen = page[:slots]
+        jobs = {job_id: svc.store.get_job(job_id) for job_id in {b.job_id for b in chosen}}
         with ThreadPoolExecutor(max_workers=_LAUNCH_CONCURRENCY) as pool:
-            futures = [pool.submit(_launch_batch, svc, jobs[b.job_id], b) for b in claimed]
+            futures = [pool.submit(_claim_and_launch, svc, jobs[b.job_id], b) for b in chosen]
             results = [future.result() for future in futures]
-        deferred = False
-        for batch, result in zip(claimed, results, strict=True):
+        outcomes = [outcome for outcome, _ in results]
+        started: dict[str, int] = {}
+        for batch, outcome in zip(chosen, outcomes, strict=True):
+            if outcome == "started":
+                started[batch.job_id] = started.get(batch.job_id, 0) + 1
+        svc.store.count_started_tasks(started)
+        svc.store.release_slots(outcomes.count("skipped") + outcomes.count("deferred"))
+        for batch, (outcome, reason) in zip(chosen, results, strict=True):
             job = jobs[batch.job_id]
-            assert job is not None  # batches are written after their job
-            if result.task_arn:
-                svc.store.mark_running(batch.job_id, batch.batch_number, result.task_arn)
-                logger.info(
-                    "task started",
-                    extra={"job_id": batch.job_id, "batch_number": batch.batch_number},
-                )
-                launched += 1
-            elif result.retryable:
-                svc.store.release_slot()
-                svc.store.return_to_pending(batch.job_id, batch.batch_number, job.created_at)
-                logger.warning(
-                    "launch deferred",
-                    extra={
-                        "job_id": batch.job_id,
-                        "batch_number": batch.batch_number,
-                        "reason": result.reason,
-                    },
-                )
-                deferred = True
-            else:
-                _fail_unlaunched(svc, job, batch, result.reason or "RunTask failed")
-        if out_of_slots or deferred or not claimed:
+            if outcome == "failed" and job is not None:
+                _fail_unlaunched(svc, job, batch, reason or "RunTask failed")
+        launched += sum(started.values())
+        if "deferred" in outcomes or slots < len(page) or not chosen:
             return launched
 
 
-def _claim(svc: Services, page: list[tuple[str, int]]) -> tuple[list[BatchView], bool]:
-    """Slots and PENDING → LAUNCHING claims in queue order; True when the cap was hit."""
-    claimed: list[BatchView] = []
-    for job_id, number in page:
-        if not svc.store.acquire_slot(svc.settings.max_running_tasks):
-            return claimed, True
-        batch = svc.store.claim_pending(job_id, number)
-        if batch is None:  # another invocation took it
-            svc.store.release_slot()
-        else:
-            claimed.append(batch)
-    return claimed, False
+def _claim_and_launch(
+    svc: Services, job: JobView | None, pending: BatchView
+) -> tuple[str, str | None]:
+    """One batch: claim it, RunTask, record the task; says what happened (and why)."""
+    if job is None:  # batches are written after their job: this is a bug, keep it visible
+        logger.error("pending batch without its job", extra={"job_id": pending.job_id})
+        return "skipped", None
+    batch = svc.store.claim_pending(pending.job_id, pending.batch_number)
+    if batch is None:  # another invocation took it
+        return "skipped", None
+    result = _launch_batch(svc, job, batch)
+    keys = {"job_id": batch.job_id, "batch_number": batch.batch_number}
+    if result.task_arn:
+        svc.store.mark_running(batch.job_id, batch.batch_number, result.task_arn)
+        logger.info("task started", extra={**keys, "task_arn": result.task_arn})
+        return "started", None
+    if result.retryable:
+        svc.store.return_to_pending(batch.job_id, batch.batch_number, job.created_at)
+        logger.warning("launch deferred", extra={**keys, "reason": result.reason})
+        return "deferred", result.reason
+    return "failed", result.reason
 
 
-def _launch_batch(svc: Services, job: JobView | None, batch: BatchView) -> launcher.Launch:
-    assert job is not None  # batches are written after their job
+def _launch_batch(svc: Services, job: JobView, batch: BatchView) -> launcher.Launch:
     request = launcher.run_task_request(
         svc.settings,
         job_id=job.job_id,

@@ -30,6 +30,7 @@ FINAL_BATCH_STATUSES = ("SUCCEEDED", "PARTIAL", "FAILED")
 IDEMPOTENCY_PK = "IDEMPOTENCY"
 _CAPACITY_KEY = {"PK": "CAPACITY", "SK": "RUNNING_TASKS"}
 _META = "META"
+_SLOT_RETRIES = 20
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -271,8 +272,15 @@ class JobStore:
         job_created_at: str,
         batches: Sequence[tuple[int, list[str], str]],
         vcpu: float,
+        *,
+        fresh: bool,
     ) -> None:
-        """PENDING BATCH items for (number, scene names, spec key); existing ones are kept."""
+        """PENDING BATCH items for (number, scene names, spec key).
+
+        ``fresh``: this invocation just created the job, so no batch of it can exist yet and
+        plain batch writes (25 items a request) are safe; otherwise (a retried intake) each
+        item is put only if absent, never overwriting a batch that has moved on.
+        """
         expires = int(time.time()) + self._ttl_seconds
         items = [
             {
@@ -290,6 +298,11 @@ class JobStore:
             }
             for number, scene_names, spec_key in batches
         ]
+        if fresh:
+            with self._table.batch_writer() as writer:
+                for item in items:
+                    writer.put_item(Item=item)
+            return
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(self._put_new, items))
 
@@ -307,61 +320,61 @@ class JobStore:
         )
         return [_batch_view(item) for item in items]
 
-    def pending_batches(self, limit: int) -> list[tuple[str, int]]:
-        """Waiting batches, oldest job first (the sparse GSI2 index)."""
+    def pending_batches(self, limit: int) -> list[BatchView]:
+        """Waiting batches, oldest job first (the sparse GSI2 index; it may lag a claim)."""
         response = self._table.query(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pending",
             ExpressionAttributeValues={":pending": "PENDING"},
             Limit=limit,
         )
-        return [(item["job_id"], int(item["batch_number"])) for item in response["Items"]]
+        return [_batch_view(item) for item in response["Items"]]
+
+    def count_started_tasks(self, started: dict[str, int]) -> None:
+        """Add a page's launches to each job's task counters (progress; one write per job)."""
+        for job_id, count in started.items():
+            self._table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="ADD tasks_running :n, tasks_used :n",
+                ExpressionAttributeValues={":n": count},
+            )
 
     def claim_pending(self, job_id: str, batch_number: int) -> BatchView | None:
         """PENDING → LAUNCHING (leaves the queue); None if someone else claimed it first."""
+        update = self._claim_update(job_id, batch_number)["Update"]
         try:
-            response = self._table.update_item(
-                Key=batch_key(job_id, batch_number),
-                UpdateExpression="SET #s = :launching REMOVE GSI2PK, GSI2SK",
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":launching": "LAUNCHING", ":pending": "PENDING"},
-                ReturnValues="ALL_NEW",
-            )
+            response = self._client.update_item(**update, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if _is_condition_failure(exc):
                 return None
             raise
         return _batch_view(response["Attributes"])
 
+    def _claim_update(self, job_id: str, batch_number: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._name,
+                "Key": batch_key(job_id, batch_number),
+                "UpdateExpression": "SET #s = :launching REMOVE GSI2PK, GSI2SK",
+                "ConditionExpression": "#s = :pending",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":launching": "LAUNCHING", ":pending": "PENDING"},
+            }
+        }
+
     def mark_running(self, job_id: str, batch_number: int, task_arn: str) -> None:
-        """LAUNCHING → RUNNING with its task; the job counts one more task."""
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._name,
-                        "Key": batch_key(job_id, batch_number),
-                        "UpdateExpression": "SET #s = :running, task_arn = :arn, launched_at = :t",
-                        "ConditionExpression": "#s = :launching",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {
-                            ":running": "RUNNING",
-                            ":launching": "LAUNCHING",
-                            ":arn": task_arn,
-                            ":t": now_iso(),
-                        },
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._name,
-                        "Key": job_key(job_id),
-                        "UpdateExpression": "ADD tasks_running :one, tasks_used :one",
-                        "ExpressionAttributeValues": {":one": 1},
-                    }
-                },
-            ]
+        """LAUNCHING → RUNNING with the task it waits for."""
+        self._table.update_item(
+            Key=batch_key(job_id, batch_number),
+            UpdateExpression="SET #s = :running, task_arn = :arn, launched_at = :t",
+            ConditionExpression="#s = :launching",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":running": "RUNNING",
+                ":launching": "LAUNCHING",
+                ":arn": task_arn,
+                ":t": now_iso(),
+            },
         )
 
     def return_to_pending(self, job_id: str, batch_number: int, job_created_at: str) -> None:
@@ -451,7 +464,7 @@ class JobStore:
             },
         ]
         if release_slot:
-            items.append(self._release_slot_update())
+            items.append(self._release_slots_update(1))
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -462,31 +475,46 @@ class JobStore:
 
     # -- deployment-wide task cap -------------------------------------------------------
 
-    def acquire_slot(self, cap: int) -> bool:
-        try:
-            self._table.update_item(
-                Key=_CAPACITY_KEY,
-                UpdateExpression="ADD running :one",
-                ConditionExpression="attribute_not_exists(running) OR running < :cap",
-                ExpressionAttributeValues={":one": 1, ":cap": cap},
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+    def acquire_slots(self, cap: int, wanted: int) -> int:
+        """Take up to ``wanted`` of the deployment's ``cap`` task slots; returns how many.
 
-    def release_slot(self) -> None:
-        self._client.update_item(**self._release_slot_update()["Update"])
+        Optimistic: read the count, then set it only if unchanged, so a page of launches
+        costs two requests however many batches it holds.
+        """
+        for _ in range(_SLOT_RETRIES):
+            running = self.running_tasks()
+            granted = min(wanted, cap - running)
+            if granted <= 0:
+                return 0
+            unchanged = "running = :old"
+            if running == 0:
+                unchanged = "attribute_not_exists(running) OR running = :old"
+            try:
+                self._table.update_item(
+                    Key=_CAPACITY_KEY,
+                    UpdateExpression="SET running = :new",
+                    ConditionExpression=unchanged,
+                    ExpressionAttributeValues={":new": running + granted, ":old": running},
+                )
+            except ClientError as exc:
+                if _is_condition_failure(exc):
+                    continue  # another invocation moved the count; read it again
+                raise
+            return granted
+        return 0
 
-    def _release_slot_update(self) -> dict[str, Any]:
+    def release_slots(self, count: int = 1) -> None:
+        if count > 0:
+            self._client.update_item(**self._release_slots_update(count)["Update"])
+
+    def _release_slots_update(self, count: int = 1) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._name,
                 "Key": _CAPACITY_KEY,
                 "UpdateExpression": "ADD running :minus",
-                "ConditionExpression": "running >= :one",
-                "ExpressionAttributeValues": {":minus": -1, ":one": 1},
+                "ConditionExpression": "running >= :count",
+                "ExpressionAttributeValues": {":minus": -count, ":count": count},
             }
         }
 

@@ -26,6 +26,7 @@ def batch(number, names, stopped, billed, cost, vcpu=2):
         scene_names=names,
         spec_key=f"jobs/ep1-x/batches/{number:04d}.json",
         stopped_at=stopped,
+        task_arn=f"arn:aws:ecs:us-east-1:1:task/c/{number}",
         billed_seconds=billed,
         cost_usd=cost,
         vcpu=vcpu,
@@ -64,6 +65,7 @@ def test_the_report_computes_every_efficiency_field():
         "cost_per_scene": pytest.approx(0.005),
     }
     assert report["success"] is True
+    assert report["tasks_used"] == 2
 
 
 @pytest.mark.parametrize(
