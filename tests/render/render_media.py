@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -64,6 +65,7 @@ class Probe:
     channels: int
     audio_bitrate: int
     container_seconds: float
+    colour: tuple[str, str, str, str]  # primaries, transfer, matrix, range
 
 
 def probe(path: Path) -> Probe:
@@ -85,6 +87,7 @@ def probe(path: Path) -> Probe:
             channels=a.channels,
             audio_bitrate=a.bit_rate or 0,
             container_seconds=c.duration / 1_000_000,
+            colour=_colour(v.codec_context),
         )
 
 
@@ -120,3 +123,14 @@ def make_noise_picture(path: Path, width: int, height: int) -> Path:
     rgb = np.asarray(Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC))
     Image.fromarray(rgb).save(path)
     return path
+
+
+def _colour(ctx: Any) -> tuple[str, str, str, str]:
+    names = {1: "bt709", 2: "unspecified"}
+    ranges = {1: "tv", 2: "pc"}
+    return (
+        names.get(int(ctx.color_primaries), str(ctx.color_primaries)),
+        names.get(int(ctx.color_trc), str(ctx.color_trc)),
+        names.get(int(ctx.colorspace), str(ctx.colorspace)),
+        ranges.get(int(ctx.color_range), str(ctx.color_range)),
+    )

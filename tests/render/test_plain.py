@@ -26,6 +26,7 @@ def test_plain_scene_is_landscape_1080p_h264_aac_as_long_as_the_audio(
     assert (p.width, p.height, p.video_codec, p.pix_fmt) == (1920, 1080, "h264", "yuv420p")
     assert p.fps == pytest.approx(30)
     assert (p.audio_codec, p.sample_rate, p.channels) == ("aac", 48_000, 2)
+    assert p.colour == ("bt709", "bt709", "bt709", "tv")
     assert 100_000 <= p.audio_bitrate <= 160_000
     assert abs(p.video_seconds - audio_seconds(tone)) <= FRAME + 1e-6
     assert result.duration_seconds == pytest.approx(p.container_seconds, abs=0.05)
