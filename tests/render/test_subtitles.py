@@ -220,3 +220,26 @@ def test_english_scene_with_an_undrawable_script_fails_with_a_reason(
     assert "'x.srt' cue 1" in result.error
     assert "U+13000" in result.error
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_fonts_dir_override_is_the_only_place_searched(
+    grey_slide: Path, two_seconds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given CLOUDBURST_FONTS_DIR holding only a Latin font
+    fonts_dir = tmp_path / "fonts"
+    fonts_dir.mkdir()
+    latin = subtitle_fonts("english")[0]
+    shutil.copy(latin.path, fonts_dir / "latin.ttf")
+    monkeypatch.setenv("CLOUDBURST_FONTS_DIR", str(fonts_dir))
+    srt = write_srt(tmp_path / "zh.srt", "1\n00:00:00,000 --> 00:00:01,000\n你好\n")
+    # when a Chinese scene with subtitles is rendered
+    result = render_scene(
+        SceneInput("zh", grey_slide, two_seconds, subtitle=srt),
+        RenderSettings(enable_zoom=False),
+        tmp_path / "zh.mp4",
+    )
+    # then it fails, naming the missing font rather than drawing tofu
+    assert not result.ok
+    assert result.error is not None
+    assert "no chinese subtitle font installed" in result.error
+    assert latin.family == subtitle_fonts("english")[0].family  # the Latin face is found there

@@ -10,6 +10,7 @@ files we checked coverage against.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from dataclasses import dataclass, field
@@ -58,30 +59,31 @@ def subtitle_fonts(language: Language) -> list[Font]:
 
 
 def _find_family(families: tuple[str, ...]) -> Font | None:
-    available = _installed_faces(os.environ.get("CLOUDBURST_FONTS_DIR"))
+    """First family (in preference order) found in the first place that has it; places
+    are scanned only as far as needed, so the wheels usually spare the system scan."""
+    override = os.environ.get("CLOUDBURST_FONTS_DIR")
+    roots = [Path(override)] if override else [*_wheel_dirs(), *SYSTEM_DIRS]
     for family in families:
-        for face_family, path in available:
-            if face_family == family:
-                return Font(family, path, _codepoints(path, family))
+        for root in roots:
+            for face_family, path in _faces_in(root):
+                if face_family == family:
+                    return Font(family, path, _codepoints(path, family))
     return None
 
 
 @cache
-def _installed_faces(override: str | None) -> list[tuple[str, Path]]:
-    """(family, file) for every face in the searched places, in lookup order."""
-    roots = [Path(override)] if override else [*_wheel_dirs(), *SYSTEM_DIRS]
+def _faces_in(root: Path) -> list[tuple[str, Path]]:
+    """(family, file) for every face under ``root``, upright regular files first."""
+    if not root.is_dir():
+        return []
     faces: list[tuple[str, Path]] = []
-    for root in roots:
-        if not root.is_dir():
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in FONT_SUFFIXES or not path.is_file():
             continue
-        for path in sorted(root.rglob("*")):
-            if path.suffix.lower() not in FONT_SUFFIXES or not path.is_file():
-                continue
-            try:
-                faces.extend((family, path) for family in font_families(path))
-            except (OSError, ValueError, struct.error):
-                continue  # unreadable or not an OpenType file: skip it
-    # Prefer upright regular files when a family has several (Italic, Bold, …).
+        try:
+            faces.extend((family, path) for family in font_families(path))
+        except (OSError, ValueError, struct.error):
+            continue  # unreadable or not an OpenType file: skip it
     faces.sort(key=lambda face: _style_rank(face[1].name))
     return faces
 
@@ -108,27 +110,33 @@ def _wheel_dirs() -> list[Path]:
 
 def font_families(path: Path) -> list[str]:
     """Family names of every face in ``path`` (typographic family, else family)."""
-    data = path.read_bytes()
-    return [_family(data, offset) for offset in _face_offsets(data)]
+    with _mapped(path) as data:
+        return [_family(data, offset) for offset in _face_offsets(data)]
 
 
 @cache
 def _codepoints(path: Path, family: str) -> frozenset[int]:
-    data = path.read_bytes()
-    for offset in _face_offsets(data):
-        if _family(data, offset) == family:
-            return frozenset(_cmap(data, offset))
+    with _mapped(path) as data:
+        for offset in _face_offsets(data):
+            if _family(data, offset) == family:
+                return frozenset(_cmap(data, offset))
     return frozenset()
 
 
-def _face_offsets(data: bytes) -> list[int]:
+def _mapped(path: Path) -> mmap.mmap:
+    """Memory-map a font: only the few tables we read are paged in, not 20 MB CJK files."""
+    with open(path, "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _face_offsets(data: mmap.mmap) -> list[int]:
     if data[:4] == b"ttcf":
         (count,) = struct.unpack(">I", data[8:12])
         return list(struct.unpack(f">{count}I", data[12 : 12 + 4 * count]))
     return [0]
 
 
-def _tables(data: bytes, offset: int) -> dict[bytes, tuple[int, int]]:
+def _tables(data: mmap.mmap, offset: int) -> dict[bytes, tuple[int, int]]:
     (count,) = struct.unpack(">H", data[offset + 4 : offset + 6])
     tables = {}
     for i in range(count):
@@ -139,7 +147,7 @@ def _tables(data: bytes, offset: int) -> dict[bytes, tuple[int, int]]:
     return tables
 
 
-def _family(data: bytes, offset: int) -> str:
+def _family(data: mmap.mmap, offset: int) -> str:
     start, _ = _tables(data, offset)[b"name"]
     _, count, strings = struct.unpack(">HHH", data[start : start + 6])
     found: dict[int, str] = {}
@@ -156,7 +164,7 @@ def _family(data: bytes, offset: int) -> str:
     return family
 
 
-def _cmap(data: bytes, offset: int) -> set[int]:
+def _cmap(data: mmap.mmap, offset: int) -> set[int]:
     start, _ = _tables(data, offset)[b"cmap"]
     _, count = struct.unpack(">HH", data[start : start + 4])
     subtables: dict[int, int] = {}
@@ -175,7 +183,7 @@ def _cmap(data: bytes, offset: int) -> set[int]:
     raise ValueError("no Unicode cmap")
 
 
-def _cmap12(data: bytes, at: int) -> set[int]:
+def _cmap12(data: mmap.mmap, at: int) -> set[int]:
     (groups,) = struct.unpack(">I", data[at + 12 : at + 16])
     points: set[int] = set()
     for i in range(groups):
@@ -184,7 +192,7 @@ def _cmap12(data: bytes, at: int) -> set[int]:
     return points
 
 
-def _cmap4(data: bytes, at: int) -> set[int]:
+def _cmap4(data: mmap.mmap, at: int) -> set[int]:
     (seg_x2,) = struct.unpack(">H", data[at + 6 : at + 8])
     segs = seg_x2 // 2
     ends = struct.unpack(f">{segs}H", data[at + 14 : at + 14 + seg_x2])
