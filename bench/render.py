@@ -84,6 +84,7 @@ def main() -> None:
 
 
 def run(work: Path) -> dict[str, Any]:
+    load_before = os.getloadavg()
     assets = make_assets(work)
     image, audio, srt, mark = assets["image"], assets["audio"], assets["srt"], assets["mark"]
     one = RenderSettings(threads=1)
@@ -140,7 +141,7 @@ def run(work: Path) -> dict[str, Any]:
         "encoder": {"preset": SHIPPED_ENCODER.preset, "crf": SHIPPED_ENCODER.crf},
         "modes": rows,
         "encoder_sweep_full": sweep,
-        "load_average_after": os.getloadavg(),
+        "load_average_before_after": [load_before, os.getloadavg()],
         "wobble": wobble,
         "throughput": throughput,
         "fargate_cost_per_full_scene_usd": costs,
