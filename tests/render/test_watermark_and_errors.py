@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cloudburst_worker.render import RenderSettings, SceneInput, render_scene
 from cloudburst_worker.render.commands import encode_args
+from cloudburst_worker.render.ffmpeg import explain
 from PIL import Image
 from render_media import frame_at
 
@@ -111,3 +113,24 @@ def test_still_scenes_repeat_one_frame_in_the_graph_and_moving_ones_stream_every
         assert args[args.index("-movflags") + 1] == "+faststart"
         assert args[args.index("-b:a") + 1] == "128k"
         assert args[args.index("-threads") + 1] == "1"
+
+
+def test_audio_shorter_than_a_frame_is_called_empty(tmp_path: Path, picture: Path) -> None:
+    blip = tmp_path / "blip.wav"
+    with wave.open(str(blip), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48_000)
+        w.writeframes(b"\0\0" * 100)
+    result = render_scene(SceneInput("b", picture, blip), PLAIN, tmp_path / "b.mp4")
+    assert result.error == "audio 'blip.wav' is empty (shorter than one video frame)"
+
+
+def test_the_reason_is_ffmpegs_first_real_error_without_its_prefixes() -> None:
+    stderr = [
+        "[mjpeg @ 0x56445e6c8900] No JPEG data found in image",
+        "[vist#0:0/mjpeg @ 0x5644] [dec:mjpeg @ 0x5644] Decode error rate 1 exceeds maximum",
+        "[vf#0:0 @ 0x56445e6d16c0] Task finished with error code: -1094995529",
+        "[out#0/image2pipe @ 0x56] Nothing was written into output file",
+    ]
+    assert explain(stderr) == "No JPEG data found in image"
