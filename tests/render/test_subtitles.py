@@ -168,11 +168,16 @@ def test_box_is_drawn_during_a_cue_and_gone_between_cues(
     assert _bottom_centre(frame_at(result.output, 1.5)) < GREY * 0.5
 
 
-def test_chinese_glyphs_are_drawn_not_tofu(tmp_path: Path) -> None:
+def test_chinese_glyphs_are_drawn_not_tofu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A font without CJK draws every Chinese character as the same box (or nothing), so two
     different sentences look identical; with the CJK font they must differ."""
     from cloudburst_worker.render.commands import FPS
     from cloudburst_worker.render.ffmpeg import run_ffmpeg
+
+    # an empty fontconfig: libass must not rescue the Latin face with a system CJK font
+    empty_conf = tmp_path / "fonts.conf"
+    empty_conf.write_text('<?xml version="1.0"?>\n<fontconfig></fontconfig>\n')
+    monkeypatch.setenv("FONTCONFIG_FILE", str(empty_conf))
 
     cjk, latin = subtitle_fonts("chinese")
     assert not latin.draws("你")
