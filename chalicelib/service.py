@@ -41,7 +41,7 @@ from chalicelib.store import IDEMPOTENCY_PK, BatchOutcome, BatchView, JobStore, 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-_PENDING_PAGE = 50
+_PENDING_PAGE = 100
 _LAUNCH_CONCURRENCY = 8
 _WRITE_CONCURRENCY = 16
 _IDEMPOTENCY_TTL_SECONDS = 6 * 3600
