@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stack_outlives_its_test() -> Iterator[None]:
+    """A failed or timed-out test must not leave a `local up` (and its moto) running."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def cloudburst(*args: str, cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "cloudburst.cli", *args],
         cwd=cwd,
         env=env,
@@ -30,6 +45,8 @@ def cloudburst(*args: str, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+    _STARTED.append(process)
+    return process
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
