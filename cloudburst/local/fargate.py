@@ -173,7 +173,8 @@ class LocalFargate:
             for description in ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]:
                 self._never_started(description, events)
 
-    def _launch(self, description: dict[str, Any], events: _Outbox) -> None:
+    def _track(self, description: dict[str, Any], **state: Any) -> LocalTask:
+        """A LocalTask for a task RunTask created, registered under its ARN."""
         arn = description["taskArn"]
         container = (description.get("containers") or [{}])[0]
         task = LocalTask(
@@ -182,10 +183,15 @@ class LocalFargate:
             container_arn=container.get("containerArn", f"{arn}/container"),
             description=description,
             log_path=self.log_dir / f"{arn.rsplit('/', 1)[-1]}.log",
-            created_at=_now(),
+            **{"created_at": _now(), **state},
         )
         with self._lock:
             self.tasks[arn] = task
+        return task
+
+    def _launch(self, description: dict[str, Any], events: _Outbox) -> None:
+        task = self._track(description)
+        arn = task.task_arn
         env = {**self._base_env, **task.environment}
         task.pull_started_at = _now()
         task.log_file = task.log_path.open("wb")
@@ -212,24 +218,16 @@ class LocalFargate:
 
     def _never_started(self, description: dict[str, Any], events: _Outbox) -> None:
         """StopTask before the stand-in saw the task: AWS still reports it STOPPED."""
-        arn = description["taskArn"]
-        container = (description.get("containers") or [{}])[0]
         now = _now()
-        task = LocalTask(
-            task_arn=arn,
-            container_name=container.get("name", "worker"),
-            container_arn=container.get("containerArn", f"{arn}/container"),
-            description=description,
-            log_path=self.log_dir / f"{arn.rsplit('/', 1)[-1]}.log",
+        task = self._track(
+            description,
             created_at=now,
             stopping_at=now,
             stopped_at=now,
             stop_code="UserInitiated",
             stopped_reason=description.get("stoppedReason") or "Task stopped by user",
         )
-        with self._lock:
-            self.tasks[arn] = task
-        log.info("task %s stopped before it started", arn)
+        log.info("task %s stopped before it started", task.task_arn)
         self._report(task, "STOPPED", events)
 
     def _stopped_before_start(self) -> list[str]:
