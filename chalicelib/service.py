@@ -341,9 +341,7 @@ def _fail_unlaunched(svc: Services, job: JobView, batch: BatchView, reason: str)
         event_version=0,
         error=reason,
     )
-    if svc.store.finish_batch(
-        job.job_id, batch.batch_number, outcome, task_arn=None, release_slot=True
-    ):
+    if svc.store.finish_batch(job.job_id, batch.batch_number, outcome, task_arn=None):
         metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=len(batch.scene_names))
         complete_job_if_done(svc, job.job_id)
 
@@ -366,7 +364,7 @@ def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
         return
     outcome = None if batch.is_final else _batch_outcome(svc, event, batch)
     if outcome is not None and svc.store.finish_batch(
-        job_id, number, outcome, task_arn=detail.task_arn, release_slot=True
+        job_id, number, outcome, task_arn=detail.task_arn
     ):
         logger.info("batch finished", extra=asdict(outcome))
         metrics.add_metric(

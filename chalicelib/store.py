@@ -341,26 +341,20 @@ class JobStore:
 
     def claim_pending(self, job_id: str, batch_number: int) -> BatchView | None:
         """PENDING → LAUNCHING (leaves the queue); None if someone else claimed it first."""
-        update = self._claim_update(job_id, batch_number)["Update"]
         try:
-            response = self._client.update_item(**update, ReturnValues="ALL_NEW")
+            response = self._table.update_item(
+                Key=batch_key(job_id, batch_number),
+                UpdateExpression="SET #s = :launching REMOVE GSI2PK, GSI2SK",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":launching": "LAUNCHING", ":pending": "PENDING"},
+                ReturnValues="ALL_NEW",
+            )
         except ClientError as exc:
             if _is_condition_failure(exc):
                 return None
             raise
         return _batch_view(response["Attributes"])
-
-    def _claim_update(self, job_id: str, batch_number: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._name,
-                "Key": batch_key(job_id, batch_number),
-                "UpdateExpression": "SET #s = :launching REMOVE GSI2PK, GSI2SK",
-                "ConditionExpression": "#s = :pending",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": {":launching": "LAUNCHING", ":pending": "PENDING"},
-            }
-        }
 
     def mark_running(self, job_id: str, batch_number: int, task_arn: str) -> None:
         """LAUNCHING → RUNNING with the task it waits for."""
@@ -399,9 +393,9 @@ class JobStore:
         outcome: BatchOutcome,
         *,
         task_arn: str | None,
-        release_slot: bool,
     ) -> bool:
-        """Batch → final and the job's counters, atomically; False for a duplicate/stale event.
+        """Batch → final, the job's counters and its task slot back, atomically; False for a
+        duplicate or stale event.
 
         The condition admits only the task the batch is waiting for, and only an event
         newer than the last one seen, so redelivered or out-of-order events change nothing.
@@ -462,9 +456,8 @@ class JobStore:
                     },
                 }
             },
+            self._release_slots_update(1),
         ]
-        if release_slot:
-            items.append(self._release_slots_update(1))
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:

@@ -222,9 +222,7 @@ def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws: Aws
     assert batch is not None
     # The first delivery recorded the batch, then its Lambda died before finishing the job.
     outcome = _batch_outcome(aws.svc(), last, batch)
-    assert aws.svc().store.finish_batch(
-        job_id, 2, outcome, task_arn=batch.task_arn, release_slot=True
-    )
+    assert aws.svc().store.finish_batch(job_id, 2, outcome, task_arn=batch.task_arn)
 
     record_task_stopped(last, aws.svc())
 
