@@ -228,3 +228,23 @@ def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws: Aws
 
     assert report(aws, job_id)["status"] == "SUCCEEDED"
     assert [d.type for d in aws.receiver.wait_for(1, timeout=5)] == ["job.succeeded"]
+
+
+def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+):
+    from .conftest import _reset_caches
+
+    monkeypatch.setenv("CLOUDBURST_TASK_DEFINITION", "no-such-family:1")
+    _reset_caches()
+
+    job_id, tasks = start_job(aws)
+
+    assert tasks == {}
+    data = report(aws, job_id)
+    assert data["status"] == "FAILED"
+    assert [t["status"] for t in data["task_results"]] == ["FAILED", "FAILED"]
+    assert all(t["error"].startswith("RunTask failed: ") for t in data["task_results"])
+    assert all(s["error"].startswith("RunTask failed: ") for s in data["scenes"])
+    assert aws.receiver.wait_for(1, timeout=5)[0].type == "job.failed"
+    assert aws.svc().store.running_tasks() == 0
