@@ -248,3 +248,43 @@ def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(
     assert all(s["error"].startswith("RunTask failed: ") for s in data["scenes"])
     assert aws.receiver.wait_for(1, timeout=5)[0].type == "job.failed"
     assert aws.svc().store.running_tasks() == 0
+
+
+def test_capacity_trouble_puts_the_batch_back_in_the_queue(aws: Aws):
+    from botocore.stub import ANY, Stubber
+
+    from chalicelib.service import launch_pending
+
+    aws.put_assets(["one"])
+    svc = aws.svc()
+    with Stubber(svc.ecs) as ecs:
+        ecs.add_response(
+            "run_task",
+            {"tasks": [], "failures": [{"reason": "RESOURCE:FARGATE", "detail": "no capacity"}]},
+            dict.fromkeys(launcher_request_keys(), ANY),
+        )
+        job_id = submit_manifest(
+            ObjectCreatedEvent.model_validate(aws.upload_manifest(["one"])), svc
+        )
+    assert [b.status for b in svc.store.list_batches(job_id)] == ["PENDING"]
+    assert svc.store.running_tasks() == 0
+
+    assert launch_pending(svc) == 1
+
+    assert [b.status for b in svc.store.list_batches(job_id)] == ["RUNNING"]
+
+
+def launcher_request_keys() -> list[str]:
+    return [
+        "cluster",
+        "taskDefinition",
+        "count",
+        "networkConfiguration",
+        "overrides",
+        "startedBy",
+        "group",
+        "enableECSManagedTags",
+        "tags",
+        "clientToken",
+        "launchType",
+    ]
