@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.store import TTL_ATTRIBUTE, table_definition
+
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
 log = logging.getLogger("cloudburst-local.bootstrap")
 
@@ -83,9 +85,8 @@ def create_bucket(s3: Any, bucket: str, region: str) -> None:
 
 def create_table(dynamodb: Any, table: str) -> None:
     """The job table exactly as ``chalicelib.store`` defines it, plus its TTL attribute."""
-    definition, ttl_attribute = _table_definition(table)
     try:
-        dynamodb.create_table(**definition)
+        dynamodb.create_table(**table_definition(table))
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
@@ -94,7 +95,7 @@ def create_table(dynamodb: Any, table: str) -> None:
     )
     dynamodb.update_time_to_live(
         TableName=table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
 
 
@@ -150,29 +151,3 @@ def register_task_definition(ecs: Any) -> str:
         ],
     )
     return str(response["taskDefinition"]["taskDefinitionArn"])
-
-
-def _table_definition(table: str) -> tuple[dict[str, Any], str]:
-    """The store's own definition; a PK/SK stand-in only while ``chalicelib.store`` is absent."""
-    try:
-        from chalicelib import store
-    except ImportError:
-        log.warning("chalicelib.store not importable; creating a plain PK/SK table")
-        return (
-            {
-                "TableName": table,
-                "KeySchema": [
-                    {"AttributeName": "PK", "KeyType": "HASH"},
-                    {"AttributeName": "SK", "KeyType": "RANGE"},
-                ],
-                "AttributeDefinitions": [
-                    {"AttributeName": "PK", "AttributeType": "S"},
-                    {"AttributeName": "SK", "AttributeType": "S"},
-                ],
-                "BillingMode": "PAY_PER_REQUEST",
-            },
-            "ttl",
-        )
-    definition: dict[str, Any] = store.table_definition(table)
-    ttl_attribute = str(getattr(store, "TTL_ATTRIBUTE", "ttl"))
-    return definition, ttl_attribute
