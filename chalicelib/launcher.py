@@ -104,3 +104,8 @@ def launch(ecs: Any, request: dict[str, Any]) -> Launch:
     detail = "; ".join(f"{f.get('reason')} {f.get('detail') or ''}".strip() for f in failures)
     # RunTask failures are capacity or placement trouble (RESOURCE:*, AGENT): try again later.
     return Launch(None, retryable=True, reason=f"RunTask started no task: {detail or 'no reason'}")
+
+
+def stop(ecs: Any, cluster: str, task_arn: str, reason: str) -> None:
+    """Stop a task we do not want (its STOPPED event is then ignored: no batch waits for it)."""
+    ecs.stop_task(cluster=cluster, task=task_arn, reason=f"CloudBurst: {reason}")

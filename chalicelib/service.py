@@ -1,8 +1,8 @@
 """Use cases, one function each: submit a manifest, record a stopped task, launch work.
 
 Each step is safe to repeat: the JOB/BATCH items are created once (conditional puts),
-batches move through PENDING → LAUNCHING → RUNNING → final by conditional updates, and
-RunTask carries a client token. A redelivered event or a Lambda retried after a crash
+batches move PENDING → RUNNING → final by conditional updates, and RunTask carries a
+client token. A redelivered event or a Lambda retried after a crash
 therefore resumes where the last attempt stopped instead of doing the work twice.
 """
 
@@ -257,10 +257,11 @@ def _uri(path: str, default_bucket: str) -> str:
 def launch_pending(svc: Services) -> int:
     """Start waiting batches, oldest job first, while the deployment-wide cap allows.
 
-    Per page of the queue, slots go to the oldest batches first; then each batch is
-    claimed (PENDING → LAUNCHING), run and marked RUNNING on its own item, concurrently,
-    because RunTask takes ~100 ms and a 100-batch job must not wait seconds for its last
-    task. Every step is conditional, so concurrent invocations never launch a batch twice.
+    Per page of the queue, slots go to the oldest batches first; each batch is then run and
+    recorded (PENDING → RUNNING) on its own item, concurrently, because RunTask takes
+    ~100 ms and a 100-batch job must not wait seconds for its last task. Two invocations
+    launching one batch get one task from AWS (same client token); should a second task
+    exist anyway, the loser of the conditional write stops it.
     """
     launched = 0
     while True:
@@ -269,7 +270,7 @@ def launch_pending(svc: Services) -> int:
         chosen = page[:slots]
         jobs = {job_id: svc.store.get_job(job_id) for job_id in {b.job_id for b in chosen}}
         with ThreadPoolExecutor(max_workers=_LAUNCH_CONCURRENCY) as pool:
-            futures = [pool.submit(_claim_and_launch, svc, jobs[b.job_id], b) for b in chosen]
+            futures = [pool.submit(_run_batch, svc, jobs[b.job_id], b) for b in chosen]
             results = [future.result() for future in futures]
         outcomes = [outcome for outcome, _ in results]
         started: dict[str, int] = {}
@@ -283,31 +284,32 @@ def launch_pending(svc: Services) -> int:
             if outcome == "failed" and job is not None:
                 _fail_unlaunched(svc, job, batch, reason or "RunTask failed")
         launched += sum(started.values())
-        if "deferred" in outcomes or slots < len(page) or not chosen:
-            return launched
+        progressed = bool(started) or "failed" in outcomes
+        if not progressed or "deferred" in outcomes or slots < len(page):
+            return launched  # the queue is empty, the cap is reached, or RunTask said wait
 
 
-def _claim_and_launch(
-    svc: Services, job: JobView | None, pending: BatchView
-) -> tuple[str, str | None]:
-    """One batch: claim it, RunTask, record the task; says what happened (and why)."""
+def _run_batch(svc: Services, job: JobView | None, batch: BatchView) -> tuple[str, str | None]:
+    """RunTask for one waiting batch and record its task; says what happened (and why)."""
+    keys = {"job_id": batch.job_id, "batch_number": batch.batch_number}
     if job is None:  # batches are written after their job: this is a bug, keep it visible
-        logger.error("pending batch without its job", extra={"job_id": pending.job_id})
-        return "skipped", None
-    batch = svc.store.claim_pending(pending.job_id, pending.batch_number)
-    if batch is None:  # another invocation took it
+        logger.error("pending batch without its job", extra=keys)
         return "skipped", None
     result = _launch_batch(svc, job, batch)
-    keys = {"job_id": batch.job_id, "batch_number": batch.batch_number}
-    if result.task_arn:
-        svc.store.mark_running(batch.job_id, batch.batch_number, result.task_arn)
+    if result.task_arn is None:
+        if result.retryable:  # the batch never left the queue
+            logger.warning("launch deferred", extra={**keys, "reason": result.reason})
+            return "deferred", result.reason
+        return "failed", result.reason
+    if svc.store.mark_running(batch.job_id, batch.batch_number, result.task_arn):
         logger.info("task started", extra={**keys, "task_arn": result.task_arn})
         return "started", None
-    if result.retryable:
-        svc.store.return_to_pending(batch.job_id, batch.batch_number, job.created_at)
-        logger.warning("launch deferred", extra={**keys, "reason": result.reason})
-        return "deferred", result.reason
-    return "failed", result.reason
+    current = svc.store.get_batch(batch.job_id, batch.batch_number)
+    if current is None or current.task_arn != result.task_arn:
+        # Another invocation launched this batch first and its task is the one recorded.
+        launcher.stop(svc.ecs, svc.settings.cluster, result.task_arn, "duplicate launch")
+        logger.warning("duplicate task stopped", extra={**keys, "task_arn": result.task_arn})
+    return "skipped", None
 
 
 def _launch_batch(svc: Services, job: JobView, batch: BatchView) -> launcher.Launch:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 JobStatus = Literal["RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "REJECTED"]
-BatchStatus = Literal["PENDING", "LAUNCHING", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED"]
+BatchStatus = Literal["PENDING", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED"]
 FINAL_JOB_STATUSES = ("SUCCEEDED", "PARTIAL", "FAILED", "REJECTED")
 FINAL_BATCH_STATUSES = ("SUCCEEDED", "PARTIAL", "FAILED")
 IDEMPOTENCY_PK = "IDEMPOTENCY"
@@ -339,52 +339,28 @@ class JobStore:
                 ExpressionAttributeValues={":n": count},
             )
 
-    def claim_pending(self, job_id: str, batch_number: int) -> BatchView | None:
-        """PENDING → LAUNCHING (leaves the queue); None if someone else claimed it first."""
+    def mark_running(self, job_id: str, batch_number: int, task_arn: str) -> bool:
+        """PENDING → RUNNING with its task, leaving the queue; False if it had moved on."""
         try:
-            response = self._table.update_item(
+            self._table.update_item(
                 Key=batch_key(job_id, batch_number),
-                UpdateExpression="SET #s = :launching REMOVE GSI2PK, GSI2SK",
+                UpdateExpression=(
+                    "SET #s = :running, task_arn = :arn, launched_at = :t REMOVE GSI2PK, GSI2SK"
+                ),
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":launching": "LAUNCHING", ":pending": "PENDING"},
-                ReturnValues="ALL_NEW",
+                ExpressionAttributeValues={
+                    ":running": "RUNNING",
+                    ":pending": "PENDING",
+                    ":arn": task_arn,
+                    ":t": now_iso(),
+                },
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                return None
+                return False
             raise
-        return _batch_view(response["Attributes"])
-
-    def mark_running(self, job_id: str, batch_number: int, task_arn: str) -> None:
-        """LAUNCHING → RUNNING with the task it waits for."""
-        self._table.update_item(
-            Key=batch_key(job_id, batch_number),
-            UpdateExpression="SET #s = :running, task_arn = :arn, launched_at = :t",
-            ConditionExpression="#s = :launching",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":running": "RUNNING",
-                ":launching": "LAUNCHING",
-                ":arn": task_arn,
-                ":t": now_iso(),
-            },
-        )
-
-    def return_to_pending(self, job_id: str, batch_number: int, job_created_at: str) -> None:
-        """LAUNCHING → PENDING (RunTask said try later); back in the queue at its old place."""
-        self._table.update_item(
-            Key=batch_key(job_id, batch_number),
-            UpdateExpression="SET #s = :pending, GSI2PK = :q, GSI2SK = :order",
-            ConditionExpression="#s = :launching",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":pending": "PENDING",
-                ":launching": "LAUNCHING",
-                ":q": "PENDING",
-                ":order": f"{job_created_at}#{job_id}#{batch_number:04d}",
-            },
-        )
+        return True
 
     def finish_batch(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -288,3 +289,26 @@ def launcher_request_keys() -> list[str]:
         "clientToken",
         "launchType",
     ]
+
+
+def test_a_second_task_for_one_batch_is_stopped(aws: Aws):
+    from chalicelib.service import _run_batch
+
+    job_id, tasks = start_job(aws, scenes_per_batch=4, max_parallel_tasks=1)
+    svc = aws.svc()
+    batch = svc.store.get_batch(job_id, 1)
+    job = svc.store.get_job(job_id)
+    assert batch is not None
+    # given a racing invocation that read the queue before the batch left it
+    stale = replace(batch, status="PENDING", task_arn=None)
+
+    outcome = _run_batch(svc, job, stale)
+
+    assert outcome == ("skipped", None)
+    described = {t["taskArn"]: t for t in aws.tasks()}
+    assert len(described) == 2
+    recorded = svc.store.get_batch(job_id, 1)
+    assert recorded is not None
+    assert recorded.task_arn == tasks[1]["taskArn"]
+    [duplicate] = [arn for arn in described if arn != recorded.task_arn]
+    assert described[duplicate]["desiredStatus"] == "STOPPED"

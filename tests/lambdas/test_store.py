@@ -18,19 +18,20 @@ def test_slots_never_exceed_the_cap(aws: Aws):
     assert store.running_tasks() == 5
 
 
-def test_a_batch_is_claimed_once(aws: Aws):
+def test_a_batch_records_one_task_and_leaves_the_queue(aws: Aws):
     store = aws.svc().store
     assert store.create_job(
         "j", manifest_bucket="b", manifest_key="k", status="RUNNING", batches_total=1
     )
     store.put_batches("j", "2026-11-25T10:00:00+00:00", [(1, ["a"], "spec")], vcpu=1, fresh=True)
 
-    first = store.claim_pending("j", 1)
-    second = store.claim_pending("j", 1)
+    first = store.mark_running("j", 1, "arn:first")
+    second = store.mark_running("j", 1, "arn:second")
 
-    assert first is not None
-    assert first.status == "LAUNCHING"
-    assert second is None
+    assert (first, second) == (True, False)
+    batch = store.get_batch("j", 1)
+    assert batch is not None
+    assert (batch.status, batch.task_arn) == ("RUNNING", "arn:first")
     assert store.pending_batches(10) == []
 
 
@@ -38,7 +39,6 @@ def test_a_retried_intake_never_overwrites_a_batch_that_moved_on(aws: Aws):
     store = aws.svc().store
     store.create_job("j", manifest_bucket="b", manifest_key="k", status="RUNNING", batches_total=1)
     store.put_batches("j", "t", [(1, ["a"], "spec")], vcpu=1, fresh=True)
-    store.claim_pending("j", 1)
     store.mark_running("j", 1, "arn:task")
 
     store.put_batches("j", "t", [(1, ["a"], "spec")], vcpu=1, fresh=False)
