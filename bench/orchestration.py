@@ -97,12 +97,14 @@ def _warm_up(stack: LocalStack) -> None:
 
 
 def _wait_job(store: JobStore, bucket: str, key: str, done: Any, timeout: float) -> JobView:
+    """Poll gently: every query lands on the same moto process the pipeline is using, so
+    timings come from the pipeline's own timestamps, not from how fast this loop notices."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = store.jobs_for_manifest(bucket, key)
         if jobs and done(jobs[0]):
             return jobs[0]
-        time.sleep(0.01)
+        time.sleep(0.25)
     raise TimeoutError(f"job for {key} did not reach the expected state in {timeout} s")
 
 
@@ -134,7 +136,7 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
         }
         store = _store(stack)
         _warm_up(stack)
-        start, uploaded_at = time.perf_counter(), datetime.now(UTC)
+        uploaded_at = datetime.now(UTC)
         s3.put_object(Bucket=stack.bucket, Key="manifests/big.json", Body=json.dumps(manifest))
         job = _wait_job(
             store,
@@ -143,7 +145,6 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
             lambda j: j.batches_total and j.tasks_used == j.batches_total,
             timeout=60,
         )
-        elapsed = time.perf_counter() - start
         ecs = stack.client("ecs")
         tasks = sum(
             len(page["taskArns"])
@@ -156,7 +157,8 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
         ]
         created = datetime.fromisoformat(job.created_at)
         return {
-            "upload_to_all_run_tasks_s": elapsed,
+            # the last batch's launched_at is written right after its RunTask returned
+            "upload_to_all_run_tasks_s": (max(launched) - uploaded_at).total_seconds(),
             "tasks": tasks,
             "batches": job.batches_total,
             # where the time goes: intake (read, validate, LIST assets, write specs and
