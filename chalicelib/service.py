@@ -2,8 +2,8 @@
 
 Each step is safe to repeat: the JOB/BATCH items are created once (conditional puts),
 batches move PENDING → RUNNING → final by conditional updates, and RunTask carries a
-client token. A redelivered event or a Lambda retried after a crash
-therefore resumes where the last attempt stopped instead of doing the work twice.
+client token. A redelivered event or a Lambda retried after a crash therefore resumes
+where the last attempt stopped instead of doing the work twice.
 """
 
 from __future__ import annotations

@@ -321,7 +321,7 @@ class JobStore:
         return [_batch_view(item) for item in items]
 
     def pending_batches(self, limit: int) -> list[BatchView]:
-        """Waiting batches, oldest job first (the sparse GSI2 index; it may lag a claim)."""
+        """Waiting batches, oldest job first (the sparse GSI2 index; it may lag a launch)."""
         response = self._table.query(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pending",
