@@ -6,17 +6,21 @@ encoder only ever sees ready yuv420p frames (BT.709, limited range).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pyspng
 from numpy.typing import NDArray
 
 from cloudburst_worker.render.commands import MAX_DECODE_SIDE, decode_image_args
 from cloudburst_worker.render.ffmpeg import FfmpegError, explain, run_ffmpeg
 
 U8 = NDArray[np.uint8]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SPNG_MAX_PIXELS = 50_000_000  # larger PNGs go through the decoders that cap their size
 F32 = NDArray[np.float32]
 
 # Fit rule: the whole picture, centred and scaled to fit ("contain"), over a blurred,
@@ -57,11 +61,15 @@ class Overlay:
 def decode_picture(image: Path, timeout: float) -> U8:
     """Decode the first frame of ``image`` to HxWx3 RGB or HxWx4 RGBA.
 
-    OpenCV reads PNG/JPEG/WebP in-process (about twice as fast as an ffmpeg process, and
-    it applies JPEG EXIF orientation); anything it cannot read goes to ffmpeg, which
+    The picture gates the first encoded frame, so the fastest in-process decoder goes
+    first: libspng for PNG (1.8x OpenCV's libpng on a 1080p slide), then OpenCV for
+    JPEG/WebP (and EXIF orientation). Anything neither reads goes to ffmpeg, which
     reads more formats and, on failure, says why.
     """
-    picture = _decode_with_opencv(image)
+    data = Path(image).read_bytes()
+    picture = _decode_png(data)
+    if picture is None:
+        picture = _decode_with_opencv(np.frombuffer(data, np.uint8))
     if picture is None:
         run = run_ffmpeg(decode_image_args(image), timeout=timeout, capture_stdout=True)
         if not run.stdout:  # ffmpeg may exit 0 having decoded nothing
@@ -71,8 +79,35 @@ def decode_picture(image: Path, timeout: float) -> U8:
     return _cap_size(picture)
 
 
-def _decode_with_opencv(image: Path) -> U8 | None:
-    data = np.fromfile(image, np.uint8)
+def _decode_png(data: bytes) -> U8 | None:
+    """8-bit RGB, or RGBA when the PNG has an alpha channel; None leaves it to OpenCV/ffmpeg."""
+    header = data[:33]
+    if not header.startswith(PNG_SIGNATURE) or header[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", header[16:24])
+    if width * height > SPNG_MAX_PIXELS:  # let the capped decoders handle posters
+        return None
+    if _has_trns(data):  # pyspng does not apply tRNS transparency: OpenCV does
+        return None
+    try:
+        picture = pyspng.load(data, format="RGBA" if header[25] in (4, 6) else "RGB")
+    except (RuntimeError, ValueError):
+        return None
+    return np.ascontiguousarray(picture, dtype=np.uint8)
+
+
+def _has_trns(data: bytes) -> bool:
+    """A tRNS chunk (palette or colour-key transparency) can only come before IDAT."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind in (b"tRNS", b"IDAT"):
+            return kind == b"tRNS"
+        pos += 12 + length
+    return False
+
+
+def _decode_with_opencv(data: U8) -> U8 | None:
     jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
     # JPEG has no alpha, so decode it as colour (which honours EXIF orientation).
     flags = cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED
