@@ -231,7 +231,7 @@ def versus_limit(
     frames = raw.stat().st_size // (1920 * 1080 * 3 // 2)
     limit_out = work / f"limit_{name}.mp4"
     args = encode_args(
-        width=1920, height=1080, frame_count=frames, still=False, audio=pcm, output=limit_out
+        width=1920, height=1080, frame_count=frames, still=False, pcm=pcm, output=limit_out
     )
     args[args.index("pipe:0")] = str(raw)
     walls, cpus, limit_walls, limit_cpus = [], [], [], []

@@ -97,7 +97,7 @@ def test_a_render_over_its_time_limit_fails_without_leaving_a_file(
 
 
 def test_still_scenes_repeat_one_frame_in_the_graph_and_moving_ones_stream_every_frame() -> None:
-    common = dict(width=1920, height=1080, frame_count=300, audio=Path("a.pcm"), output=Path("o"))
+    common = dict(width=1920, height=1080, frame_count=300, pcm=Path("a.pcm"), output=Path("o"))
     still = encode_args(still=True, subtitles="s.ass", fonts_dir="fonts", **common)  # type: ignore[arg-type]
     moving = encode_args(still=False, **common)  # type: ignore[arg-type]
     graph = still[still.index("-filter_complex") + 1]

@@ -62,19 +62,15 @@ def encode_args(
     height: int,
     frame_count: int,
     still: bool,
-    audio: Path,
+    pcm: Path,
     output: Path,
-    raw_audio: bool = True,
     subtitles: str | None = None,
     fonts_dir: str | None = None,
     threads: int = 1,
     encoder: Encoder = SHIPPED_ENCODER,
     lossless: bool = False,
 ) -> list[str]:
-    """Raw yuv420p frames on stdin + the narration → the scene's MP4, in one encode.
-
-    ``audio`` is decoded PCM (``raw_audio``) or the narration file itself, which ffmpeg
-    decodes and resamples inside this one run (no decode step before the encoder starts).
+    """Raw yuv420p frames on stdin + raw PCM → the scene's MP4, in one encode.
 
     ``still``: stdin carries one frame and the graph repeats it ``frame_count`` times (no
     per-frame pipe traffic); otherwise stdin carries every frame. ``subtitles`` is an ASS
@@ -95,9 +91,6 @@ def encode_args(
         graph = ["-filter_complex", f"[0:v]{','.join(chain)}[v]"]
         video_map = ["-map", "[v]"]
     quality = ["-qp", "0"] if lossless else ["-crf", str(encoder.crf)]
-    audio_input = ["-i", str(audio)]
-    if raw_audio:
-        audio_input = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), *audio_input]
     return [
         *_QUIET,
         "-filter_complex_threads", str(threads),
@@ -106,7 +99,7 @@ def encode_args(
         "-color_range", "tv", "-colorspace", "bt709",
         "-color_primaries", "bt709", "-color_trc", "bt709",
         "-i", "pipe:0",
-        *audio_input,
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", str(pcm),
         *graph,
         *video_map, "-map", "1:a:0",
         "-c:v", "libx264", "-preset", encoder.preset, *quality,

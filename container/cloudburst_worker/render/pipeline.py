@@ -15,7 +15,6 @@ import cv2
 
 from chalicelib.contracts import Effect
 from cloudburst_worker.render import frames, motion
-from cloudburst_worker.render.audio_length import header_seconds
 from cloudburst_worker.render.commands import (
     FPS,
     PCM_BYTES_PER_SECOND,
@@ -94,11 +93,15 @@ def _render_into(
 
     cv2.setNumThreads(max(1, settings.threads))
     width, height = PORTRAIT if settings.is_portrait else LANDSCAPE
+    pcm = work / "audio.pcm"
     effect = motion.choose_effect(scene.name, scene.effect, settings.enable_zoom)
     still = effect == "none"
-
-    def encode(audio: Path, raw_audio: bool, audio_seconds: float) -> int:
-        """One encode; the frame source waits for the picture, so ffmpeg starts first."""
+    # Set-up before the encoder runs is pure overhead against the encode-only limit, so
+    # the picture is prepared on a thread while ffmpeg decodes the audio, and the encoder
+    # is started before the picture is ready (the frame source waits for it).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        picture = pool.submit(_prepare_picture, scene, settings, effect, width, height, remaining())
+        audio_seconds = _decode_audio(scene.audio, pcm, remaining())
         frame_count = max(1, round(audio_seconds * FPS))
         subtitles = fonts_dir = None
         if scene.subtitle is not None:
@@ -120,8 +123,7 @@ def _render_into(
             height=height,
             frame_count=frame_count,
             still=still,
-            audio=audio,
-            raw_audio=raw_audio,
+            pcm=pcm,
             output=partial,
             subtitles=subtitles,
             fonts_dir=fonts_dir,
@@ -130,37 +132,6 @@ def _render_into(
             lossless=lossless,
         )
         run_ffmpeg(args, timeout=remaining(), stdin_chunks=frame_source(), cwd=str(work))
-        return frame_count
-
-    # Everything before the encoder's first frame is pure overhead against the encode-only
-    # limit: the picture is prepared on a thread while the encoder starts. When the
-    # narration's header states its exact length, the encoder decodes it itself and starts
-    # at once; otherwise (or if that attempt fails) it is decoded to PCM first.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        picture = pool.submit(_prepare_picture, scene, settings, effect, width, height, remaining())
-        _require_file(scene.audio, "audio")
-        stated = header_seconds(scene.audio)
-        if stated is not None:
-            _require_audible(scene.audio, stated)
-            try:
-                frame_count = encode(scene.audio, False, stated)
-                if _audio_matches(partial, frame_count):
-                    return
-            except FfmpegError as exc:
-                if exc.timed_out:
-                    raise
-            partial.unlink(missing_ok=True)
-        pcm = work / "audio.pcm"
-        encode(pcm, True, _decode_audio(scene.audio, pcm, remaining()))
-
-
-def _audio_matches(output: Path, frame_count: int) -> bool:
-    """The encoded narration lasts as long as the video, within a frame.
-
-    Guards the header-stated length (a truncated MP3 can claim more than it holds).
-    """
-    encoded = header_seconds(output)
-    return encoded is not None and abs(encoded - frame_count / FPS) <= 1 / FPS
 
 
 def _prepare_picture(
@@ -197,11 +168,9 @@ def _write_subtitles(
     except SubtitleError as exc:
         raise SceneError(str(exc)) from exc
     (work / "subtitles.ass").write_text(ass.text, encoding="utf-8")
-    fonts = work / "fonts"
-    if not fonts.exists():  # a second attempt at the encode reuses the first one's links
-        fonts.mkdir()
-        for index, font_file in enumerate(ass.font_files):
-            (fonts / f"{index}{font_file.suffix.lower()}").symlink_to(font_file)
+    (work / "fonts").mkdir()
+    for index, font_file in enumerate(ass.font_files):
+        (work / "fonts" / f"{index}{font_file.suffix.lower()}").symlink_to(font_file)
     return "subtitles.ass", "fonts"
 
 
@@ -210,6 +179,7 @@ def _over_time(scene: SceneInput, settings: RenderSettings) -> str:
 
 
 def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
+    _require_file(audio, "audio")
     try:
         run_ffmpeg(decode_audio_args(audio, pcm), timeout=timeout)
     except FfmpegError as exc:
@@ -219,13 +189,9 @@ def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
             raise SceneError(f"audio '{audio.name}' has no audio stream") from exc
         raise SceneError(f"audio '{audio.name}' could not be decoded: {exc.tail}") from exc
     seconds = pcm.stat().st_size / PCM_BYTES_PER_SECOND
-    _require_audible(audio, seconds)
-    return seconds
-
-
-def _require_audible(audio: Path, seconds: float) -> None:
     if seconds < 1 / FPS:
         raise SceneError(f"audio '{audio.name}' is empty (shorter than one video frame)")
+    return seconds
 
 
 def _decode_image(path: Path, role: str, timeout: float) -> frames.U8:
