@@ -65,7 +65,7 @@ class LocalTask:
 
 
 class LocalFargate:
-    """Polls ListTasks, runs new tasks as subprocesses, reports them STOPPED on the bus."""
+    """Watches the cluster's tasks, runs new ones as subprocesses, reports them on the bus."""
 
     def __init__(
         self,
@@ -155,12 +155,7 @@ class LocalFargate:
             events.flush()
 
     def _poll_once(self, ecs: Any, events: _Outbox) -> None:
-        arns: list[str] = []
-        paginator = ecs.get_paginator("list_tasks")
-        for page in paginator.paginate(cluster=self.cluster, desiredStatus="RUNNING"):
-            arns.extend(page["taskArns"])
-        with self._lock:
-            new = [arn for arn in arns if arn not in self.tasks]
+        new, stopped_before_start = self._unseen_tasks()
         for start in range(0, len(new), 100):
             described = ecs.describe_tasks(
                 cluster=self.cluster, tasks=new[start : start + 100], include=["TAGS"]
@@ -169,7 +164,7 @@ class LocalFargate:
                 self._launch(description, events)
         for task in self.running():
             self._check(task, events)
-        for arn in self._stopped_before_start():
+        for arn in stopped_before_start:
             for description in ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]:
                 self._never_started(description, events)
 
@@ -230,16 +225,22 @@ class LocalFargate:
         log.info("task %s stopped before it started", task.task_arn)
         self._report(task, "STOPPED", events)
 
-    def _stopped_before_start(self) -> list[str]:
+    def _unseen_tasks(self) -> tuple[list[str], list[str]]:
+        """(new tasks to run, tasks stopped before they were seen), from moto's backend.
+
+        Read in-process rather than through ListTasks: a ListTasks every poll, in the same
+        interpreter as the handlers, cost them ~45 ms a call during a 100-task launch.
+        """
         from moto.ecs.models import ecs_backends
 
         tasks = ecs_backends[self._account_id][self._region].tasks.get(self.cluster, {})
+        new: list[str] = []
+        stopped: list[str] = []
         with self._lock:
-            return [
-                arn
-                for arn, task in list(tasks.items())
-                if task.desired_status == "STOPPED" and arn not in self.tasks
-            ]
+            for arn, task in list(tasks.items()):
+                if arn not in self.tasks:
+                    (stopped if task.desired_status == "STOPPED" else new).append(arn)
+        return new, stopped
 
     def _check(self, task: LocalTask, events: _Outbox) -> None:
         assert task.process is not None
