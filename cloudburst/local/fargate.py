@@ -10,6 +10,7 @@ STOPPED — so the app's own rule decides what reaches its handler.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from cloudburst.local.motoserver import CONTROL_PATH
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
 log = logging.getLogger("cloudburst-local.fargate")
@@ -71,9 +74,8 @@ class LocalFargate:
         self,
         *,
         clients: Callable[[str], Any],
+        control: MotoControl,
         cluster: str,
-        account_id: str,
-        region: str,
         log_dir: Path,
         base_env: Mapping[str, str],
         worker_command: Sequence[str] = DEFAULT_WORKER_COMMAND,
@@ -81,9 +83,12 @@ class LocalFargate:
         task_timeout: float = 3600.0,
     ) -> None:
         self._clients = clients
+        self._control = control
         self.cluster = cluster
-        self._account_id = account_id
-        self._region = region
+        self._account_id = control.account_id
+        self._region = control.region
+        self._moto_tasks: dict[str, dict[str, Any]] = {}  # this poll's snapshot
+        self._moto_updates: list[dict[str, Any]] = []
         self.log_dir = log_dir
         self._base_env = dict(base_env)
         self.worker_command = tuple(worker_command)
@@ -150,8 +155,13 @@ class LocalFargate:
     def _poll(self, ecs: Any, events_client: Any) -> None:
         events = _Outbox(events_client)
         try:
+            self._moto_tasks = self._control.tasks(self.cluster)
             self._poll_once(ecs, events)
         finally:
+            # moto's task state first, so DescribeTasks agrees with an event's handler
+            if self._moto_updates:
+                self._control.update(self.cluster, self._moto_updates)
+                self._moto_updates = []
             events.flush()
 
     def _poll_once(self, ecs: Any, events: _Outbox) -> None:
@@ -226,20 +236,14 @@ class LocalFargate:
         self._report(task, "STOPPED", events)
 
     def _unseen_tasks(self) -> tuple[list[str], list[str]]:
-        """(new tasks to run, tasks stopped before they were seen), from moto's backend.
-
-        Read in-process rather than through ListTasks: a ListTasks every poll, in the same
-        interpreter as the handlers, cost them ~45 ms a call during a 100-task launch.
-        """
-        from moto.ecs.models import ecs_backends
-
-        tasks = ecs_backends[self._account_id][self._region].tasks.get(self.cluster, {})
+        """(new tasks to run, tasks stopped before they were seen), from this poll's snapshot
+        of moto's tasks (one control request; ListTasks plus DescribeTasks would be two)."""
         new: list[str] = []
         stopped: list[str] = []
         with self._lock:
-            for arn, task in list(tasks.items()):
+            for arn, task in self._moto_tasks.items():
                 if arn not in self.tasks:
-                    (stopped if task.desired_status == "STOPPED" else new).append(arn)
+                    (stopped if task["desired_status"] == "STOPPED" else new).append(arn)
         return new, stopped
 
     def _check(self, task: LocalTask, events: _Outbox) -> None:
@@ -253,7 +257,8 @@ class LocalFargate:
         elif self._stopped_by_user(task):
             task.stopping_at = _now()
             task.stop_code = "UserInitiated"
-            task.stopped_reason = self._moto_task(task).stopped_reason or "Task stopped by user"
+            reason = self._moto_tasks[task.task_arn]["stopped_reason"]
+            task.stopped_reason = reason or "Task stopped by user"
             task.exit_code = _docker_exit_code(_terminate(task))
         elif task.started_at and (_now() - task.started_at).total_seconds() > self._task_timeout:
             task.stopping_at = _now()
@@ -268,18 +273,10 @@ class LocalFargate:
         self._report(task, "STOPPED", events)
 
     # -- moto state and the event ----------------------------------------------------------
-    def _moto_task(self, task: LocalTask) -> Any:
-        from moto.ecs.models import ecs_backends
-
-        backend = ecs_backends[self._account_id][self._region]
-        return backend.tasks[self.cluster][task.task_arn]
-
     def _stopped_by_user(self, task: LocalTask) -> bool:
         """StopTask (the app cancelling or a sweeper) sets moto's desired status only."""
-        try:
-            return bool(self._moto_task(task).desired_status == "STOPPED")
-        except KeyError:
-            return False
+        state = self._moto_tasks.get(task.task_arn)
+        return state is not None and state["desired_status"] == "STOPPED"
 
     def _report(self, task: LocalTask, status: str, events: _Outbox) -> None:
         """Write ``status`` onto moto's task object, then put the state-change event."""
@@ -297,27 +294,20 @@ class LocalFargate:
         task.events.append(detail)
 
     def _update_moto(self, task: LocalTask, status: str) -> None:
-        try:
-            moto_task = self._moto_task(task)
-        except KeyError:
-            log.warning("task %s vanished from moto", task.task_arn)
-            return
         cpu, memory = _task_size(task)
-        moto_task.last_status = status
-        moto_task.version = task.version
-        moto_task.cpu = cpu
-        moto_task.memory = memory
-        if status == "STOPPED":
-            moto_task.desired_status = "STOPPED"
-            moto_task.stop_code = task.stop_code
-            moto_task.stopped_reason = task.stopped_reason or ""
-            moto_task.stopped_at = task.stopped_at.timestamp() if task.stopped_at else None
-        for container in moto_task.containers:
-            container.last_status = status
-            if status == "STOPPED" and task.exit_code is not None:
-                container.exitCode = task.exit_code
-            elif status == "STOPPED" and hasattr(container, "exitCode"):
-                del container.exitCode  # a container that never started has no exit code
+        self._moto_updates.append(
+            {
+                "task_arn": task.task_arn,
+                "status": status,
+                "version": task.version,
+                "cpu": cpu,
+                "memory": memory,
+                "stop_code": task.stop_code,
+                "stopped_reason": task.stopped_reason,
+                "stopped_at": task.stopped_at.isoformat() if task.stopped_at else None,
+                "exit_code": task.exit_code,
+            }
+        )
 
     def _close_log(self, task: LocalTask) -> None:
         if task.log_file is not None and not task.log_file.closed:
@@ -450,3 +440,35 @@ def _now() -> datetime:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class MotoControl:
+    """Client of the moto process's control endpoint (cloudburst.local.motoserver)."""
+
+    def __init__(self, port: int, *, account_id: str, region: str) -> None:
+        self.port = port
+        self.account_id = account_id
+        self.region = region
+
+    def tasks(self, cluster: str) -> dict[str, dict[str, Any]]:
+        """{task ARN: {desired_status, stopped_reason}} for every task of ``cluster``."""
+        tasks: dict[str, dict[str, Any]] = self._call({"op": "tasks", "cluster": cluster})["tasks"]
+        return tasks
+
+    def update(self, cluster: str, updates: list[dict[str, Any]]) -> None:
+        missing = self._call({"op": "update", "cluster": cluster, "updates": updates})["missing"]
+        for arn in missing:
+            log.warning("task %s vanished from moto", arn)
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps({**request, "account_id": self.account_id, "region": self.region})
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request("POST", CONTROL_PATH, body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer: dict[str, Any] = json.loads(response.read())
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise RuntimeError(f"moto control {request['op']} failed: {answer}")
+        return answer

@@ -14,10 +14,11 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from importlib.util import find_spec
@@ -37,7 +38,7 @@ from cloudburst.local.bootstrap import (
     bootstrap,
 )
 from cloudburst.local.dispatcher import Dispatcher, Route, install_routes
-from cloudburst.local.fargate import DEFAULT_WORKER_COMMAND, LocalFargate
+from cloudburst.local.fargate import DEFAULT_WORKER_COMMAND, LocalFargate, MotoControl
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
@@ -65,7 +66,7 @@ class LocalStack:
     """Everything ``cloudburst local up`` runs, usable as a context manager.
 
     ``port=0`` picks a free port (tests, demo, benchmark). One stack per process at a time:
-    moto's backends and the handlers' environment are process-wide.
+    the handlers' environment is process-wide.
     """
 
     def __init__(
@@ -101,7 +102,7 @@ class LocalStack:
         self.receiver = WebhookReceiver(self.webhook_secret, self.state_dir / "webhooks")
         self.dispatcher: Dispatcher | None = None
         self.fargate: LocalFargate | None = None
-        self._server: Any = None
+        self._server: subprocess.Popen[bytes] | None = None
         self._saved_env: dict[str, str | None] = {}
         self._session = boto3.session.Session()
         self._text_session = session_with_text_timestamps()
@@ -125,7 +126,7 @@ class LocalStack:
             if _running is not None:
                 raise StackError(
                     f"a local stack already runs in this process ({_running.endpoint}); "
-                    "stop it first: moto's backends and the handlers' environment are shared"
+                    "stop it first: the handlers' environment is process-wide"
                 )
             _running = self
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -165,9 +166,8 @@ class LocalStack:
             ).start()
             self.fargate = LocalFargate(
                 clients=partial(self.client, text_timestamps=True),
+                control=MotoControl(self.port, account_id=ACCOUNT_ID, region=REGION),
                 cluster=self.cluster,
-                account_id=ACCOUNT_ID,
-                region=REGION,
                 log_dir=self.state_dir / "tasks",
                 base_env=self.worker_env(),
                 worker_command=self.worker_command,
@@ -185,13 +185,7 @@ class LocalStack:
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.receiver.stop()
-        if self._server is not None:
-            from moto.moto_api import state_manager
-
-            self._server.stop()
-            self._server = None
-            # Process-wide: give later mock_aws users moto's own task progression back.
-            state_manager.unset_transition("ecs::task")
+        self._stop_moto()
         with self._clients_lock:
             self._clients.clear()
         self._restore_env()
@@ -316,25 +310,38 @@ class LocalStack:
 
     # -- internals --------------------------------------------------------------------------
     def _start_moto(self) -> None:
-        from moto.moto_api import state_manager
-        from moto.moto_api._internal.models import moto_api_backend
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
-        _speed_up_moto_server()
+        """moto in a child process (see cloudburst.local.motoserver); waits until it serves."""
         if self.requested_port:
             _require_free_port(self.requested_port)
-        self._server = ThreadedMotoServer(
-            ip_address="127.0.0.1", port=self.requested_port, verbose=False
-        )
-        self._server.start()
-        self.port = int(self._server.get_host_and_port()[1])
-        # The backends are process-wide: a stack started earlier in this process left state.
-        moto_api_backend.reset()
-        # Tasks stay where the Fargate stand-in puts them (moto would advance them per call).
-        state_manager.set_transition(
-            model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
-        )
+        command = [sys.executable, "-m", "cloudburst.local.motoserver"]
+        with (self.state_dir / "moto.log").open("wb") as moto_log:
+            self._server = subprocess.Popen(
+                [*command, "--port", str(self.requested_port)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=moto_log,
+                env={**os.environ, "PYTHONPATH": _worker_pythonpath()},
+            )
+        assert self._server.stdout is not None
+        first = self._server.stdout.readline().decode().split()
+        if first[:1] != ["port"]:
+            self._server.wait(5)
+            log = (self.state_dir / "moto.log").read_text(errors="replace")[-2000:]
+            raise StackError(f"moto did not start (exit {self._server.returncode}):\n{log}")
+        self.port = int(first[1])
+
+    def _stop_moto(self) -> None:
+        if self._server is None:
+            return
+        self._server.terminate()
+        try:
+            self._server.wait(5)
+        except subprocess.TimeoutExpired:
+            self._server.kill()
+            self._server.wait()
+        if self._server.stdout is not None:
+            self._server.stdout.close()
+        self._server = None
 
     def _load_app(self) -> Any:
         """Import (or re-import) the Chalice app after the environment is set: patterns are
@@ -483,42 +490,3 @@ def _worker_pythonpath() -> str:
     if existing:
         paths.append(existing)
     return os.pathsep.join(paths)
-
-
-def _speed_up_moto_server() -> None:
-    """Three per-request costs of moto's server that a busy local stack feels (measured with
-    py-spy on the 1,000-scene benchmark): it lists moto's package folder from disk on every
-    request to route it, it answers HTTP/1.0, so every request opens a new connection, and
-    its response serializer re-parses every stored ISO timestamp with dateutil (~0.1 ms
-    each: 60 % of a 1,000-key LIST page). The folder list cannot change while the process
-    runs; HTTP/1.1 keeps connections open; ``datetime.fromisoformat`` reads the ISO text
-    moto stores, anything else still goes to botocore's parser.
-    """
-    from moto import backends
-    from moto.core import serialize
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-    if not getattr(serialize, "_cloudburst_fast_timestamps", False):
-        serialize.parse_to_aware_datetime = _aware_datetime(serialize.parse_to_aware_datetime)
-        serialize._cloudburst_fast_timestamps = True  # type: ignore[attr-defined]
-
-    if not getattr(backends, "_cloudburst_cached", False):
-        modules = tuple(backends.list_of_moto_modules())
-        backends.list_of_moto_modules = lambda: modules
-        backends._cloudburst_cached = True  # type: ignore[attr-defined]
-    MotoRequestHandler.protocol_version = "HTTP/1.1"
-
-
-def _aware_datetime(slow: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
-    """botocore's ``parse_to_aware_datetime`` with a fast path for ISO 8601 text."""
-
-    def parse(value: Any) -> datetime:
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                return slow(value)
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        return slow(value)
-
-    return parse

@@ -9,9 +9,9 @@ from botocore.utils import parse_to_aware_datetime
 from moto import mock_aws
 
 from chalicelib.clients import session_with_text_timestamps
-from cloudburst.local.stack import _aware_datetime
+from cloudburst.local.motoserver import aware_datetime
 
-fast = _aware_datetime(parse_to_aware_datetime)
+fast = aware_datetime(parse_to_aware_datetime)
 
 
 @pytest.mark.parametrize(

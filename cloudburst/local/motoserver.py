@@ -1,0 +1,159 @@
+"""moto's server in a process of its own, plus the one thing its API cannot do.
+
+In AWS the services run elsewhere; run in the stack's own interpreter, moto's request
+handling took most of the GIL the handlers needed (py-spy: ~60 % of a 1,000-scene launch).
+In a child process it gets the second core, and the stack's in-process handlers keep the
+first.
+
+ECS has no API to move a task to RUNNING or STOPPED, so the Fargate stand-in uses a small
+control endpoint here, ``POST /_cloudburst/ecs``, to read the cluster's tasks and write
+their state onto moto's task objects (so DescribeTasks tells the truth). Run as
+``python -m cloudburst.local.motoserver --port N``; it prints ``port <n>`` once serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+CONTROL_PATH = "/_cloudburst/ecs"
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cloudburst.local.motoserver")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from moto.moto_api import state_manager
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
+    speed_up_moto_server()
+    # Tasks stay where the Fargate stand-in puts them (moto would advance them per call).
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
+    )
+    app = with_control(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, app, True, request_handler=MotoRequestHandler)
+    print(f"port {server.server_address[1]}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group
+        server.serve_forever()
+
+
+def with_control(app: WsgiApp) -> WsgiApp:
+    """``app`` with the control endpoint in front of it."""
+
+    def dispatch(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != CONTROL_PATH:
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        try:
+            body, status = json.dumps(control(request)).encode(), "200 OK"
+        except (KeyError, ValueError) as exc:
+            body, status = json.dumps({"error": str(exc)}).encode(), "400 Bad Request"
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    return dispatch
+
+
+def control(request: dict[str, Any]) -> dict[str, Any]:
+    """``tasks``: every task of a cluster; ``update``: write task states (see module doc)."""
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[request["account_id"]][request["region"]]
+    tasks = backend.tasks.get(request["cluster"], {})
+    if request["op"] == "tasks":
+        return {
+            "tasks": {
+                arn: {"desired_status": t.desired_status, "stopped_reason": t.stopped_reason}
+                for arn, t in list(tasks.items())
+            }
+        }
+    if request["op"] == "update":
+        missing = [u["task_arn"] for u in request["updates"] if u["task_arn"] not in tasks]
+        for update in request["updates"]:
+            if update["task_arn"] in tasks:
+                _apply(tasks[update["task_arn"]], update)
+        return {"missing": missing}
+    raise ValueError(f"unknown op {request['op']!r}")
+
+
+def _apply(task: Any, update: dict[str, Any]) -> None:
+    status = update["status"]
+    task.last_status = status
+    task.version = update["version"]
+    task.cpu = update["cpu"]
+    task.memory = update["memory"]
+    if status == "STOPPED":
+        task.desired_status = "STOPPED"
+        task.stop_code = update["stop_code"]
+        task.stopped_reason = update["stopped_reason"] or ""
+        stopped_at = update.get("stopped_at")
+        task.stopped_at = datetime.fromisoformat(stopped_at).timestamp() if stopped_at else None
+    for container in task.containers:
+        container.last_status = status
+        if status == "STOPPED" and update.get("exit_code") is not None:
+            container.exitCode = update["exit_code"]
+        elif status == "STOPPED" and hasattr(container, "exitCode"):
+            del container.exitCode  # a container that never started has no exit code
+
+
+def speed_up_moto_server() -> None:
+    """Three per-request costs of moto's server that a busy local stack feels (measured with
+    py-spy on the 1,000-scene benchmark): it lists moto's package folder from disk on every
+    request to route it, it answers HTTP/1.0, so every request opens a new connection, and
+    its response serializer re-parses every stored ISO timestamp with dateutil (~0.1 ms
+    each: a third of a 1,000-key LIST page). The folder list cannot change while the
+    process runs; HTTP/1.1 keeps connections open; ``datetime.fromisoformat`` reads the ISO
+    text moto stores, anything else still goes to botocore's parser.
+    """
+    from moto import backends
+    from moto.core import serialize
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    if not getattr(serialize, "_cloudburst_fast_timestamps", False):
+        serialize.parse_to_aware_datetime = aware_datetime(serialize.parse_to_aware_datetime)
+        serialize._cloudburst_fast_timestamps = True  # type: ignore[attr-defined]
+    if not getattr(backends, "_cloudburst_cached", False):
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules
+        backends._cloudburst_cached = True  # type: ignore[attr-defined]
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
+
+
+def aware_datetime(slow: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
+    """botocore's ``parse_to_aware_datetime`` with a fast path for ISO 8601 text."""
+
+    def parse(value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return slow(value)
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return slow(value)
+
+    return parse
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
