@@ -8,7 +8,8 @@ first.
 ECS has no API to move a task to RUNNING or STOPPED, so the Fargate stand-in uses a small
 control endpoint here, ``POST /_cloudburst/ecs``, to read the cluster's tasks and write
 their state onto moto's task objects (so DescribeTasks tells the truth). Run as
-``python -m cloudburst.local.motoserver --port N``; it prints ``port <n>`` once serving.
+``python -m cloudburst.local.motoserver --port N``; it prints ``port <n>`` once serving
+and exits when its stdin closes (the stack's end of it), so a killed stack leaves no server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -51,8 +54,15 @@ def main(argv: list[str] | None = None) -> None:
     app = with_control(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, True, request_handler=MotoRequestHandler)
     print(f"port {server.server_address[1]}", flush=True)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group
         server.serve_forever()
+
+
+def _exit_with_parent() -> None:
+    """The stack holds our stdin open and never writes: EOF means it is gone (even killed)."""
+    sys.stdin.buffer.read()
+    os._exit(0)
 
 
 def with_control(app: WsgiApp) -> WsgiApp:

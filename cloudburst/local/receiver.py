@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,6 +44,7 @@ class Delivery:
     headers: dict[str, str] = field(default_factory=dict)
     raw: str = ""
     path: Path | None = None
+    received_at: datetime | None = None  # when the verified POST arrived (UTC)
 
     @property
     def job_id(self) -> str | None:
@@ -128,6 +130,7 @@ class WebhookReceiver:
 
     # -- request handling -----------------------------------------------------------------
     def _accept(self, body: bytes, headers: dict[str, str]) -> HTTPStatus:
+        received_at = datetime.now(UTC)
         try:
             payload = self._webhook.verify(body, headers)
         except (WebhookVerificationError, ValueError) as exc:
@@ -148,6 +151,7 @@ class WebhookReceiver:
             headers=headers,
             raw=body.decode("utf-8", errors="replace"),
             path=path,
+            received_at=received_at,
         )
         with self._cond:
             self._deliveries.append(delivery)

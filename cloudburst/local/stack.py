@@ -317,7 +317,7 @@ class LocalStack:
         with (self.state_dir / "moto.log").open("wb") as moto_log:
             self._server = subprocess.Popen(
                 [*command, "--port", str(self.requested_port)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # closed when this process ends: moto follows
                 stdout=subprocess.PIPE,
                 stderr=moto_log,
                 env={**os.environ, "PYTHONPATH": _worker_pythonpath()},
@@ -339,8 +339,9 @@ class LocalStack:
         except subprocess.TimeoutExpired:
             self._server.kill()
             self._server.wait()
-        if self._server.stdout is not None:
-            self._server.stdout.close()
+        for stream in (self._server.stdin, self._server.stdout):
+            if stream is not None:
+                stream.close()
         self._server = None
 
     def _load_app(self) -> Any:
