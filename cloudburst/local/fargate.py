@@ -2,9 +2,10 @@
 
 moto records RunTask but runs nothing and emits no events. This watches the cluster, runs
 each new task's container as ``python -m cloudburst_worker`` with the task's override
-environment, writes the outcome onto moto's task object (so DescribeTasks tells the truth)
-and puts real-shaped "ECS Task State Change" events on the default bus — RUNNING, then
-STOPPED — so the app's own rule decides what reaches its handler.
+environment, writes the outcome onto moto's task object through the moto process's control
+endpoint (so DescribeTasks tells the truth) and puts real-shaped "ECS Task State Change"
+events on the default bus — RUNNING, then STOPPED — so the app's own rule decides what
+reaches its handler.
 """
 
 from __future__ import annotations
@@ -279,7 +280,8 @@ class LocalFargate:
         return state is not None and state["desired_status"] == "STOPPED"
 
     def _report(self, task: LocalTask, status: str, events: _Outbox) -> None:
-        """Write ``status`` onto moto's task object, then put the state-change event."""
+        """Queue ``status`` for moto's task object, then the state-change event (the poll
+        sends moto's updates before the events)."""
         task.version += 1
         self._update_moto(task, status)
         detail = task_state_change_detail(task, status, self._account_id, self._region)
