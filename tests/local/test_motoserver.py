@@ -1,7 +1,11 @@
-"""The local stack's patches to moto's server change its speed, never its answers."""
+"""moto's own process: its speed patches change no answer; it never outlives the stack."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +13,8 @@ from botocore.utils import parse_to_aware_datetime
 from moto import mock_aws
 
 from chalicelib.clients import session_with_text_timestamps
-from cloudburst.local.motoserver import aware_datetime
+from cloudburst.local.fargate import MotoControl
+from cloudburst.local.motoserver import CONTROL_PATH, aware_datetime
 
 fast = aware_datetime(parse_to_aware_datetime)
 
@@ -48,3 +53,39 @@ def test_text_timestamp_clients_keep_the_wire_text(monkeypatch: pytest.MonkeyPat
         listed = s3.list_objects_v2(Bucket="cloudburst-test")["Contents"][0]
     assert isinstance(listed["LastModified"], str)
     assert parse_to_aware_datetime(listed["LastModified"]).year >= 2026
+
+
+def _serve() -> tuple[subprocess.Popen[bytes], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cloudburst.local.motoserver", "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    word, port = process.stdout.readline().decode().split()
+    assert word == "port"
+    return process, int(port)
+
+
+def test_the_moto_process_exits_when_its_stack_is_gone() -> None:
+    process, _ = _serve()
+    assert process.stdin is not None
+    process.stdin.close()  # what the kernel does when the stack's process dies, even killed
+    assert process.wait(timeout=10) == 0
+
+
+def test_the_control_endpoint_lists_and_updates_tasks_and_refuses_nonsense() -> None:
+    process, port = _serve()
+    try:
+        control = MotoControl(port, account_id="123456789012", region="us-east-1")
+        assert control.tasks("cloudburst") == {}
+        control.update("cloudburst", [])  # nothing to write: no error
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", CONTROL_PATH, json.dumps({"op": "tasks"}))
+        response = connection.getresponse()
+        assert response.status == 400
+        assert "account_id" in json.loads(response.read())["error"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
