@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib cloudburst container/cloudburst_worker
+	$(BIN)/mypy app.py chalicelib cloudburst container/cloudburst_worker bench/*.py
 
 check: lint typecheck test
 
