@@ -56,14 +56,8 @@ from cloudburst_worker.render.commands import (  # noqa: E402
     encode_args,
 )
 from cloudburst_worker.render.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
-from cloudburst_worker.render.frames import (  # noqa: E402
-    decode_picture,
-    fit_to_frame,
-    flatten_alpha,
-    rgb_to_yuv420,
-)
 from cloudburst_worker.render.motion import ZOOM_MAX  # noqa: E402
-from cloudburst_worker.render.pipeline import _render_scene  # noqa: E402
+from cloudburst_worker.render.pipeline import _prepare_picture, _render_scene  # noqa: E402
 from cloudburst_worker.render.subtitles import build_ass  # noqa: E402
 
 from chalicelib import pricing  # noqa: E402
@@ -252,12 +246,11 @@ def versus_limit(
     args[args.index("pipe:0")] = str(raw)
     # For a still scene, also the render's own encoder command fed the prepared picture from
     # RAM: it splits the gap to the limit into set-up (decoding before the first frame) and
-    # content (x264 refining a pristine picture costs more than re-encoding its own output).
+    # content (x264 on the source picture rather than on the render's own output).
     still = None
     if scene.effect == "none" and settings.watermark is None:
         picture = work / f"{name}.picture.yuv"
-        fitted = fit_to_frame(flatten_alpha(decode_picture(scene.image, 60)), 1920, 1080)
-        yuv = rgb_to_yuv420(fitted)
+        yuv, _ = _prepare_picture(scene, settings, "none", 1920, 1080, timeout=60)
         picture.write_bytes(yuv.y.tobytes() + yuv.u.tobytes() + yuv.v.tobytes())
         still = encode_args(
             width=1920, height=1080, frame_count=frames, still=True, pcm=pcm, output=limit_out

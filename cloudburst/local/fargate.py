@@ -86,8 +86,6 @@ class LocalFargate:
         self._clients = clients
         self._control = control
         self.cluster = cluster
-        self._account_id = control.account_id
-        self._region = control.region
         self._moto_tasks: dict[str, dict[str, Any]] = {}  # this poll's snapshot
         self._moto_updates: list[dict[str, Any]] = []
         self.log_dir = log_dir
@@ -238,7 +236,7 @@ class LocalFargate:
 
     def _unseen_tasks(self) -> tuple[list[str], list[str]]:
         """(new tasks to run, tasks stopped before they were seen), from this poll's snapshot
-        of moto's tasks (one control request; ListTasks plus DescribeTasks would be two)."""
+        of moto's tasks (one control request, which also answers every StopTask check)."""
         new: list[str] = []
         stopped: list[str] = []
         with self._lock:
@@ -284,7 +282,8 @@ class LocalFargate:
         sends moto's updates before the events)."""
         task.version += 1
         self._update_moto(task, status)
-        detail = task_state_change_detail(task, status, self._account_id, self._region)
+        control = self._control
+        detail = task_state_change_detail(task, status, control.account_id, control.region)
         entry = {
             "Source": "aws.ecs",
             "DetailType": "ECS Task State Change",

@@ -99,10 +99,12 @@ def control(request: dict[str, Any]) -> dict[str, Any]:
             }
         }
     if request["op"] == "update":
-        missing = [u["task_arn"] for u in request["updates"] if u["task_arn"] not in tasks]
+        missing = []
         for update in request["updates"]:
             if update["task_arn"] in tasks:
                 _apply(tasks[update["task_arn"]], update)
+            else:
+                missing.append(update["task_arn"])
         return {"missing": missing}
     raise ValueError(f"unknown op {request['op']!r}")
 
