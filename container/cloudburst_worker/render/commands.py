@@ -63,19 +63,21 @@ def encode_args(
     frame_count: int,
     still: bool,
     pcm: Path,
-    output: Path,
+    output: Path | None,
     subtitles: str | None = None,
     fonts_dir: str | None = None,
     threads: int = 1,
     encoder: Encoder = SHIPPED_ENCODER,
     lossless: bool = False,
+    gop: int | None = None,
 ) -> list[str]:
     """Raw yuv420p frames on stdin + raw PCM → the scene's MP4, in one encode.
 
     ``still``: stdin carries one frame and the graph repeats it ``frame_count`` times (no
     per-frame pipe traffic); otherwise stdin carries every frame. ``subtitles`` is an ASS
     file path relative to ffmpeg's working directory (keeps filtergraph escaping trivial).
-    ``lossless`` is for the bench's VMAF reference only.
+    ``lossless`` is for the bench's VMAF reference only. ``gop`` puts an IDR exactly every
+    ``gop`` frames; ``output=None`` writes NUT to stdout (see ``stillgop``) instead of the MP4.
     """
     chain: list[str] = []
     if still:
@@ -91,6 +93,12 @@ def encode_args(
         graph = ["-filter_complex", f"[0:v]{','.join(chain)}[v]"]
         video_map = ["-map", "[v]"]
     quality = ["-qp", "0"] if lossless else ["-crf", str(encoder.crf)]
+    keyframes = []
+    if gop is not None:
+        keyframes = ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
+    sink = ["-f", "nut", "pipe:1"] if output is None else [
+        "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", "-y", str(output),
+    ]  # fmt: skip
     return [
         *_QUIET,
         "-filter_complex_threads", str(threads),
@@ -102,11 +110,11 @@ def encode_args(
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", str(pcm),
         *graph,
         *video_map, "-map", "1:a:0",
-        "-c:v", "libx264", "-preset", encoder.preset, *quality,
+        "-c:v", "libx264", "-preset", encoder.preset, *quality, *keyframes,
         "-pix_fmt", "yuv420p", "-threads", str(threads),
         "-c:a", "aac", "-b:a", encoder.audio_bitrate,
         "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS),
-        "-frames:v", str(frame_count),
-        "-map_metadata", "-1", "-movflags", "+faststart",
-        "-f", "mp4", "-y", str(output),
+        # the repeated-GOP encode stops its video early but needs all of the audio
+        *([] if output is None else ["-frames:v", str(frame_count)]),
+        *sink,
     ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import tempfile
@@ -9,15 +10,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import cv2
 
 from chalicelib.contracts import Effect
-from cloudburst_worker.render import frames, motion
+from cloudburst_worker.render import frames, motion, stillgop
 from cloudburst_worker.render.commands import (
     FPS,
     PCM_BYTES_PER_SECOND,
+    SAMPLE_RATE,
     SHIPPED_ENCODER,
     Encoder,
     decode_audio_args,
@@ -26,6 +29,8 @@ from cloudburst_worker.render.commands import (
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
 from cloudburst_worker.render.scene import RenderResult, RenderSettings, SceneInput
 from cloudburst_worker.render.subtitles import SubtitleError, build_ass
+
+log = logging.getLogger(__name__)
 
 LANDSCAPE = (1920, 1080)
 PORTRAIT = (1080, 1920)
@@ -109,29 +114,56 @@ def _render_into(
                 scene.subtitle, settings, width, height, audio_seconds, work
             )
 
-        def frame_source() -> Iterator[bytes | memoryview]:
+        @cache
+        def ready() -> tuple[frames.YuvFrame, frames.Overlay | None]:
             base, overlay = picture.result()
+            if still and overlay is not None:
+                frames.composite(base, overlay)  # once: a still carries its watermark
+                return base, None
+            return base, overlay
+
+        def frame_source() -> Iterator[bytes | memoryview]:
+            base, overlay = ready()
             if still:
-                if overlay is not None:
-                    frames.composite(base, overlay)
                 yield from (base.y.data, base.u.data, base.v.data)
             else:
                 yield from motion.moving_frames(base, width, height, effect, frame_count, overlay)
 
-        args = encode_args(
-            width=width,
-            height=height,
-            frame_count=frame_count,
-            still=still,
-            pcm=pcm,
-            output=partial,
-            subtitles=subtitles,
-            fonts_dir=fonts_dir,
-            threads=settings.threads,
-            encoder=encoder,
-            lossless=lossless,
-        )
-        run_ffmpeg(args, timeout=remaining(), stdin_chunks=frame_source(), cwd=str(work))
+        def encode(count: int, output: Path | None, gop: int | None = None) -> bytes:
+            args = encode_args(
+                width=width,
+                height=height,
+                frame_count=count,
+                still=still,
+                pcm=pcm,
+                output=output,
+                subtitles=subtitles,
+                fonts_dir=fonts_dir,
+                threads=settings.threads,
+                encoder=encoder,
+                lossless=lossless,
+                gop=gop,
+            )
+            run = run_ffmpeg(
+                args,
+                timeout=remaining(),
+                stdin_chunks=frame_source(),
+                capture_stdout=output is None,
+                cwd=str(work),
+            )
+            return run.stdout
+
+        # Unchanging frames (a still without subtitles): encode one GOP, repeat it when muxing
+        repeat = still and settings.repeat_still_gops and not (subtitles or lossless)
+        plan = stillgop.plan_still_gops(frame_count) if repeat else None
+        if plan is not None:
+            encoded = encode(plan.encoded_frames, None, plan.gop)
+            try:
+                stillgop.write_repeated(encoded, plan, round(audio_seconds * SAMPLE_RATE), partial)
+                return
+            except stillgop.GopMismatch as exc:
+                log.warning("scene %s: GOPs not repeatable (%s); one pass", scene.name, exc)
+        encode(frame_count, partial)
 
 
 def _prepare_picture(

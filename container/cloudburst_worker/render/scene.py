@@ -27,6 +27,8 @@ class RenderSettings:
     background_opacity: float = 0.2  # seed meaning: transparency, 0 solid .. 1 invisible
     threads: int = 1  # encoder threads; the worker runs vCPU-many scenes in parallel
     timeout_seconds: float = 1800.0
+    # a still scene's GOP is encoded once and repeated (stillgop.py); False encodes every frame
+    repeat_still_gops: bool = True
 
 
 @dataclass(frozen=True)
