@@ -22,7 +22,7 @@ from cloudburst_worker.render.stillgop import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
-from render_media import make_tone, probe
+from render_media import frame_at, make_picture, make_tone, probe
 
 PLAIN = RenderSettings(enable_zoom=False)
 
@@ -173,12 +173,20 @@ def test_unrepeatable_gops_fall_back_to_one_pass_and_say_so(
     def refuse(*args: object) -> None:
         raise GopMismatch("encoder wrote GOPs of 100 and 155 frames, planned 127 and 1")
 
+    scene = SceneInput("fallback", picture, long_tone)
+    marked = replace(PLAIN, watermark=make_picture(tmp_path / "logo.png", 64, 32, alpha=True))
+    one_pass = render_scene(
+        scene, replace(marked, repeat_still_gops=False), tmp_path / "one_pass.mp4"
+    )
     monkeypatch.setattr(stillgop, "write_repeated", refuse)
-    # when the long still scene renders
+    # when the long watermarked still scene renders
     with caplog.at_level(logging.WARNING, logger=pipeline.__name__):
-        result = render_scene(SceneInput("fallback", picture, long_tone), PLAIN, tmp_path / "f.mp4")
+        result = render_scene(scene, marked, tmp_path / "f.mp4")
     # then it still renders, in one pass, and the log names the scene and the reason
     assert result.ok, result.error
     assert probe(result.output).frames == 255
     assert _keyframe_times(result.output) == pytest.approx([0, 250 / 30])  # x264's own keyint
     assert "scene fallback: GOPs not repeatable (encoder wrote GOPs of 100" in caplog.text
+    # and the second encode got the same picture (the watermark composited once, not twice)
+    assert one_pass.ok, one_pass.error
+    assert np.array_equal(frame_at(result.output, 0), frame_at(one_pass.output, 0))

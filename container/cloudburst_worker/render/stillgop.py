@@ -3,9 +3,9 @@
 Every frame of a still scene is the same picture, so every closed GOP of the same length
 encodes to the same bytes: encoding all of them is work thrown away. Here x264 encodes one
 GOP (plus the shorter GOP that ends the scene), and the MP4 is written with that GOP repeated
-at shifted timestamps. The output is an ordinary H.264 stream with an IDR every GOP; it is
-bit-for-bit what the encoder would have produced for those GOPs, so there is still exactly
-one lossy encode. A 10-s scene costs x264 150 frames instead of 300.
+at shifted timestamps. The output is an ordinary H.264 stream with an IDR every GOP, each
+copy byte for byte the GOP x264 wrote, so there is still exactly one lossy encode. A 10-s
+scene costs x264 150 frames instead of 300.
 
 The plan, the decode timestamps and the copy schedule are pure functions (tested directly);
 :func:`write_repeated` is the PyAV adapter that does the muxing.
@@ -24,8 +24,9 @@ from cloudburst_worker.render.commands import FPS, SAMPLE_RATE
 
 FRAME = Fraction(1, FPS)
 
-# A repeated GOP is at least 4 s (an IDR costs as much as ~500 still P-frames, so shorter GOPs
-# grow the file) and at most x264's default keyint, the spacing the one-pass encode uses.
+# A repeated GOP is at least 4 s (an IDR of a detailed slide weighs as much as ~500 still
+# P-frames, so shorter GOPs grow the file) and at most x264's default keyint, the spacing
+# the one-pass encode uses.
 GOP_MIN = 4 * FPS
 GOP_MAX = 250
 
@@ -131,6 +132,8 @@ def _video_copies(
 ) -> tuple[list[_Timed], int]:
     """The planned copies, re-stamped, and the frame NUT's timestamps started at."""
     step = _ticks(FRAME, time_base)
+    if not source or any(int(p.pts or 0) % step for p in source):
+        raise GopMismatch("the encoder's video is empty or off the 30 fps grid")
     pts = [int(p.pts or 0) // step for p in source]
     origin = min(pts)  # NUT shifted all streams so that no DTS was negative: undo it
     pts = [p - origin for p in pts]
