@@ -124,6 +124,7 @@ def run(work: Path) -> dict[str, Any]:
     rows["seed_full"] = row(seed_wall, seed_cpu, seed_out, vmaf(seed_out, seed_ref))
     show("seed_full", rows["seed_full"])
 
+    minute = minute_long_plain(image, work)
     sweep = encoder_sweep(modes["full"], refs["full"], work)
     wobble = zoom_wobble(work)
     throughput = scenes_per_minute(modes["full"], work)
@@ -147,6 +148,7 @@ def run(work: Path) -> dict[str, Any]:
         "size_mb_seed_full": seed["mb"],
         "encoder": {"preset": SHIPPED_ENCODER.preset, "crf": SHIPPED_ENCODER.crf},
         "modes": rows,
+        "plain_minute_long": minute,
         "encoder_sweep_full": sweep,
         "load_average_before_after": [load_before, os.getloadavg()],
         "wobble": wobble,
@@ -353,6 +355,28 @@ def _seed_subtitles(assets: dict[str, Path], work: Path, ass: Path) -> None:
 
 
 # --- encoder sweep, wobble, throughput, cost -------------------------------------------
+
+
+def minute_long_plain(image: Path, work: Path) -> dict[str, dict[str, float]]:
+    """A 61.3-s plain scene with repeated GOPs and in one pass: how the saving scales."""
+    audio = work / "minute.m4a"
+    run_ffmpeg(
+        [*Q, "-f", "lavfi", "-i", "sine=f=180:d=61.3", "-c:a", "aac", "-b:a", "128k", str(audio)],
+        timeout=120,
+    )  # fmt: skip
+    scene, one = SceneInput("minute", image, audio, effect="none"), RenderSettings(threads=1)
+    rows = {}
+    for name, settings in (("repeated", one), ("one_pass", replace(one, repeat_still_gops=False))):
+        out = work / f"minute_{name}.mp4"
+        result, wall, cpu = measured(partial(render_scene, scene, settings, out))
+        check(result)
+        rows[name] = {
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            "mb": round(result.bytes / 1e6, 3),
+        }
+        print(f"{'61 s ' + name:>16}: {rows[name]}")
+    return rows
 
 
 def encoder_sweep(

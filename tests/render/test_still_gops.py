@@ -18,6 +18,7 @@ from cloudburst_worker.render.stillgop import (
     GopPlan,
     copy_schedule,
     decode_timestamps,
+    one_pass_gops,
     plan_still_gops,
 )
 from hypothesis import given
@@ -39,12 +40,24 @@ def test_the_remainder_is_one_short_final_gop() -> None:
     assert plan_still_gops(301) == GopPlan(gop=150, copies=2, remainder=1)
 
 
+def test_a_long_scene_keeps_at_most_one_idr_more_than_one_pass() -> None:
+    # 61.3 s: one pass cuts 8 GOPs of <= 250 frames; 8 x 229 + 7 is 9, for 236 encoded frames
+    assert plan_still_gops(1839) == GopPlan(gop=229, copies=8, remainder=7)
+    assert one_pass_gops(1839) == 8
+
+
 def test_scenes_shorter_than_two_gops_are_not_repeated() -> None:
     assert plan_still_gops(2 * GOP_MIN - 1) is None
     assert plan_still_gops(1) is None
 
 
-@given(st.integers(min_value=2 * GOP_MIN, max_value=30_000))
+def test_a_remainder_gop_is_not_worth_two_extra_idrs() -> None:
+    # 245 frames: one pass has 1 GOP; 120 + 120 + 5 would have 3
+    assert plan_still_gops(245) is None
+    assert plan_still_gops(240) == GopPlan(gop=120, copies=2, remainder=0)
+
+
+@given(st.integers(min_value=GOP_MAX, max_value=30_000))
 def test_every_plan_adds_up_and_saves_work(frames: int) -> None:
     plan = plan_still_gops(frames)
     assert plan is not None
@@ -53,6 +66,7 @@ def test_every_plan_adds_up_and_saves_work(frames: int) -> None:
     assert 0 <= plan.remainder < plan.gop
     assert plan.copies >= 2
     assert plan.encoded_frames < frames
+    assert plan.gops <= one_pass_gops(frames) + 1
 
 
 # --- timestamps and the copy schedule --------------------------------------------------

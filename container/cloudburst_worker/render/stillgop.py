@@ -24,9 +24,9 @@ from cloudburst_worker.render.commands import FPS, SAMPLE_RATE
 
 FRAME = Fraction(1, FPS)
 
-# A repeated GOP is at least 4 s (an IDR of a detailed slide weighs as much as ~500 still
-# P-frames, so shorter GOPs grow the file) and at most x264's default keyint, the spacing
-# the one-pass encode uses.
+# A repeated GOP is 4 s to x264's default keyint (the spacing the one-pass encode uses), and
+# a plan has at most one IDR more than one pass: an IDR of a detailed slide weighs as much as
+# ~500 still P-frames, so more GOPs would trade a little CPU for a visibly larger file.
 GOP_MIN = 4 * FPS
 GOP_MAX = 250
 
@@ -47,18 +47,26 @@ class GopPlan:
     def frame_count(self) -> int:
         return self.gop * self.copies + self.remainder
 
+    @property
+    def gops(self) -> int:
+        return self.copies + (1 if self.remainder else 0)
+
+
+def one_pass_gops(frame_count: int) -> int:
+    return -(-frame_count // GOP_MAX)
+
 
 def plan_still_gops(frame_count: int) -> GopPlan | None:
     """The GOP length that leaves x264 the fewest frames; None when nothing would repeat.
 
-    Ties go to the longer GOP (fewer IDRs, smaller file).
+    At most one GOP more than one pass; ties go to the longer GOP (fewer IDRs).
     """
     best: GopPlan | None = None
     for gop in range(GOP_MAX, GOP_MIN - 1, -1):
         copies, remainder = divmod(frame_count, gop)
-        if copies < 2:
-            continue
         plan = GopPlan(gop, copies, remainder)
+        if copies < 2 or plan.gops > one_pass_gops(frame_count) + 1:
+            continue
         if best is None or plan.encoded_frames < best.encoded_frames:
             best = plan
     return best
