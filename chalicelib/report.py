@@ -68,7 +68,8 @@ def build_job_report(
         "failed_scenes": len(scenes) - successful,
         "total_cost_usd": total_cost,
         "total_duration": total_duration,
-        "tasks_used": sum(batch.attempt for batch in batches if batch.task_arn),
+        # a batch has run one task per attempt, less the last one if it never launched
+        "tasks_used": sum(b.attempt - (0 if b.task_arn else 1) for b in batches),
         "task_results": [_task_entry(batch) for batch in batches],
         "scenes": scenes,
         "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),
@@ -144,6 +145,7 @@ def _task_entry(batch: BatchView) -> dict[str, Any]:
         "batch_number": batch.batch_number,
         "status": batch.status,
         "attempt": batch.attempt,
+        "retried_after": batch.last_stop_code,  # why the previous attempt's task stopped
         "task_arn": batch.task_arn,
         "scenes": batch.scene_names,
         "successful_scenes": batch.scenes_succeeded,

@@ -8,13 +8,14 @@ where the last attempt stopped instead of doing the work twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import launcher, objects, pricing, webhooks
+from chalicelib import launcher, objects, pricing, retries, webhooks
 from chalicelib.clients import client
 from chalicelib.contracts import (
     BatchSpec,
@@ -254,8 +255,11 @@ def _uri(path: str, default_bucket: str) -> str:
 # -- launching ------------------------------------------------------------------------------
 
 
-def launch_pending(svc: Services) -> int:
+def launch_pending(svc: Services, known: Sequence[BatchView] = ()) -> int:
     """Start waiting batches, oldest job first, while the deployment-wide cap allows.
+
+    ``known``: batches this invocation just put back in the queue, first in line; the queue
+    index is eventually consistent and might not list them yet.
 
     Per page of the queue, slots go to the oldest batches first; each batch is then run and
     recorded (PENDING → RUNNING) on its own item, concurrently, because RunTask takes
@@ -264,8 +268,12 @@ def launch_pending(svc: Services) -> int:
     exist anyway, the loser of the conditional write stops it.
     """
     launched = 0
+    first = list(known)
     while True:
-        page = svc.store.pending_batches(_PENDING_PAGE)
+        listed = svc.store.pending_batches(_PENDING_PAGE)
+        keys = {(b.job_id, b.batch_number) for b in first}
+        page = first + [b for b in listed if (b.job_id, b.batch_number) not in keys]
+        first = []
         slots = svc.store.acquire_slots(svc.settings.max_running_tasks, len(page)) if page else 0
         chosen = page[:slots]
         jobs = {job_id: svc.store.get_job(job_id) for job_id in {b.job_id for b in chosen}}
@@ -330,10 +338,14 @@ def _fail_unlaunched(svc: Services, job: JobView, batch: BatchView, reason: str)
     logger.error(
         "batch could not be launched", extra={"batch_number": batch.batch_number, "reason": reason}
     )
+    succeeded = 0
+    if batch.attempt > 1:  # a retry: the earlier task may have finished some scenes
+        results = objects.read_results(svc.s3, svc.settings.bucket, job.job_id, batch.scene_names)
+        succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
     outcome = BatchOutcome(
-        status="FAILED",
-        scenes_succeeded=0,
-        scenes_failed=len(batch.scene_names),
+        status=job_outcome(succeeded, len(batch.scene_names)),
+        scenes_succeeded=succeeded,
+        scenes_failed=len(batch.scene_names) - succeeded,
         cost_usd=0.0,
         billed_seconds=0,
         stopped_at=datetime.now(UTC).isoformat(),
@@ -344,7 +356,7 @@ def _fail_unlaunched(svc: Services, job: JobView, batch: BatchView, reason: str)
         error=reason,
     )
     if svc.store.finish_batch(job.job_id, batch.batch_number, outcome, task_arn=None):
-        metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=len(batch.scene_names))
+        metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=outcome.scenes_failed)
         complete_job_if_done(svc, job.job_id)
 
 
@@ -364,8 +376,17 @@ def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
     if batch is None or batch.task_arn != detail.task_arn:
         logger.info("event of a task this batch is not waiting for; ignored")
         return
-    outcome = None if batch.is_final else _batch_outcome(svc, event, batch)
-    if outcome is not None and svc.store.finish_batch(
+    outcome, unreported = (None, 0) if batch.is_final else _batch_outcome(svc, event, batch)
+    retry = outcome is not None and retries.should_retry(
+        detail.stop_code,
+        attempt=batch.attempt,
+        max_attempts=svc.settings.max_task_attempts,
+        unreported=unreported,
+    )
+    requeued: list[BatchView] = []
+    if outcome is not None and retry:
+        requeued = _requeue(svc, batch, outcome, unreported, task_arn=detail.task_arn)
+    elif outcome is not None and svc.store.finish_batch(
         job_id, number, outcome, task_arn=detail.task_arn
     ):
         logger.info("batch finished", extra=asdict(outcome))
@@ -378,14 +399,44 @@ def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
         # A duplicate, a stale version, or the redelivery of an invocation that died after
         # recording the batch: the two steps below are idempotent, so finish what it may not.
         logger.info("duplicate or stale task event", extra={"version": detail.version})
-    launch_pending(svc)
+    launch_pending(svc, requeued)
     complete_job_if_done(svc, job_id)
 
 
-def _batch_outcome(svc: Services, event: TaskStateChangeEvent, batch: BatchView) -> BatchOutcome:
+def _requeue(
+    svc: Services, batch: BatchView, stopped: BatchOutcome, unreported: int, *, task_arn: str
+) -> list[BatchView]:
+    """The batch waits for its next attempt (the worker resumes, skipping finished scenes);
+    returns it as queued, or nothing for a duplicate or stale event."""
+    job = svc.store.get_job(batch.job_id)
+    if job is None or not svc.store.requeue_batch(
+        batch.job_id, job.created_at, batch.batch_number, stopped, task_arn=task_arn
+    ):
+        logger.info("duplicate or stale task event", extra={"version": stopped.event_version})
+        return []
+    logger.warning(
+        "batch retried",
+        extra={
+            "stop_code": stopped.stop_code,
+            "stopped_reason": stopped.stopped_reason,
+            "unreported_scenes": unreported,
+            "next_attempt": batch.attempt + 1,
+        },
+    )
+    metrics.add_metric(name="BatchesRetried", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TaskCostUSD", unit=MetricUnit.NoUnit, value=stopped.cost_usd)
+    queued = svc.store.get_batch(batch.job_id, batch.batch_number)
+    return [queued] if queued is not None and queued.status == "PENDING" else []
+
+
+def _batch_outcome(
+    svc: Services, event: TaskStateChangeEvent, batch: BatchView
+) -> tuple[BatchOutcome, int]:
+    """The stopped task's outcome, and how many of its scenes it never reported."""
     detail = event.detail
     results = objects.read_results(svc.s3, svc.settings.bucket, batch.job_id, batch.scene_names)
     succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
+    unreported = sum(1 for r in results.values() if r is None)
     vcpu = int(detail.cpu or 0) / 1024 or batch.vcpu
     memory_gb = int(detail.memory or 0) / 1024
     architecture = event.architecture or svc.settings.architecture
@@ -394,7 +445,7 @@ def _batch_outcome(svc: Services, event: TaskStateChangeEvent, batch: BatchView)
         svc.settings.region, "arm64" if architecture == "arm64" else "x86_64", event.is_spot
     )
     stopped_at = detail.stopped_at or datetime.now(UTC)
-    return BatchOutcome(
+    outcome = BatchOutcome(
         status=job_outcome(succeeded, len(batch.scene_names)),
         scenes_succeeded=succeeded,
         scenes_failed=len(batch.scene_names) - succeeded,
@@ -406,6 +457,7 @@ def _batch_outcome(svc: Services, event: TaskStateChangeEvent, batch: BatchView)
         stopped_reason=detail.stopped_reason,
         event_version=detail.version,
     )
+    return outcome, unreported
 
 
 def complete_job_if_done(svc: Services, job_id: str) -> None:

@@ -32,6 +32,8 @@ class Settings(BaseModel):
     assign_public_ip: bool = False
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     max_running_tasks: int = Field(default=50, ge=1)
+    # tasks per batch when Spot or a failed start leaves scenes unreported (retries.py)
+    max_task_attempts: int = Field(default=3, ge=1)
     webhook_default_url: str | None = None
     webhook_secret: str | None = None
     allow_loopback_webhooks: bool = False
@@ -53,6 +55,7 @@ ENV = {
     "assign_public_ip": "CLOUDBURST_ASSIGN_PUBLIC_IP",
     "architecture": "CLOUDBURST_ARCHITECTURE",
     "max_running_tasks": "CLOUDBURST_MAX_RUNNING_TASKS",
+    "max_task_attempts": "CLOUDBURST_MAX_TASK_ATTEMPTS",
     "webhook_default_url": "CLOUDBURST_WEBHOOK_URL",
     "webhook_secret": "CLOUDBURST_WEBHOOK_SECRET",
     "allow_loopback_webhooks": "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS",

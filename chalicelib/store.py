@@ -81,6 +81,7 @@ class JobView:
     batches_final: int = 0
     tasks_running: int = 0
     tasks_used: int = 0
+    batches_retried: int = 0
     total_cost_usd: float = 0.0
     config_priority: int = 1
     spot: bool = False
@@ -116,6 +117,7 @@ class BatchView:
     scenes_succeeded: int = 0
     scenes_failed: int = 0
     error: str | None = None
+    last_stop_code: str | None = None  # of the attempt before this one (a retry's cause)
 
     @property
     def is_final(self) -> bool:
@@ -404,11 +406,13 @@ class JobStore:
                 "Update": {
                     "TableName": self._name,
                     "Key": batch_key(job_id, batch_number),
+                    # cost and billed seconds ADD up over the batch's attempts
                     "UpdateExpression": (
                         "SET #s = :status, scenes_succeeded = :ok, scenes_failed = :failed, "
-                        "cost_usd = :cost, billed_seconds = :billed, stopped_at = :stopped, "
+                        "stopped_at = :stopped, "
                         "exit_code = :exit, stop_code = :code, stopped_reason = :reason, "
-                        "event_version = :version, #e = :error REMOVE GSI2PK, GSI2SK"
+                        "event_version = :version, #e = :error "
+                        "ADD cost_usd :cost, billed_seconds :billed REMOVE GSI2PK, GSI2SK"
                     ),
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
@@ -430,6 +434,72 @@ class JobStore:
                         ":cost": Decimal(str(round(outcome.cost_usd, 8))),
                         ":running": -1 if task_arn is not None else 0,
                     },
+                }
+            },
+            self._release_slots_update(1),
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _is_transaction_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def requeue_batch(
+        self,
+        job_id: str,
+        job_created_at: str,
+        batch_number: int,
+        stopped: BatchOutcome,
+        *,
+        task_arn: str,
+    ) -> bool:
+        """RUNNING → PENDING for its next attempt, its task slot back, the stopped task's
+        cost kept on the batch and the job, atomically; False for a duplicate or stale event.
+
+        The batch forgets the stopped task (``task_arn``, ``event_version``), so late events
+        of that task are ignored and the next task's events start afresh.
+        """
+        cost = Decimal(str(round(stopped.cost_usd, 8)))
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._name,
+                    "Key": batch_key(job_id, batch_number),
+                    "UpdateExpression": (
+                        "SET #s = :pending, attempt = attempt + :one, GSI2PK = :pending, "
+                        "GSI2SK = :queue, last_stop_code = :code, last_stopped_reason = :reason "
+                        "ADD cost_usd :cost, billed_seconds :billed "
+                        "REMOVE task_arn, launched_at, event_version"
+                    ),
+                    "ConditionExpression": (
+                        "#s = :running AND task_arn = :arn "
+                        "AND (attribute_not_exists(event_version) OR event_version < :version)"
+                    ),
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":pending": "PENDING",
+                        ":running": "RUNNING",
+                        ":one": 1,
+                        ":queue": f"{job_created_at}#{job_id}#{batch_number:04d}",
+                        ":code": stopped.stop_code,
+                        ":reason": stopped.stopped_reason,
+                        ":cost": cost,
+                        ":billed": stopped.billed_seconds,
+                        ":arn": task_arn,
+                        ":version": stopped.event_version,
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._name,
+                    "Key": job_key(job_id),
+                    "UpdateExpression": (
+                        "ADD tasks_running :minus, total_cost_usd :cost, batches_retried :one"
+                    ),
+                    "ExpressionAttributeValues": {":minus": -1, ":cost": cost, ":one": 1},
                 }
             },
             self._release_slots_update(1),
@@ -537,6 +607,7 @@ def _job_view(item: dict[str, Any]) -> JobView:
         batches_final=int(item.get("batches_final", 0)),
         tasks_running=int(item.get("tasks_running", 0)),
         tasks_used=int(item.get("tasks_used", 0)),
+        batches_retried=int(item.get("batches_retried", 0)),
         total_cost_usd=float(item.get("total_cost_usd", 0)),
         config_priority=int(item.get("config_priority", 1)),
         spot=bool(item.get("spot", False)),
@@ -569,4 +640,5 @@ def _batch_view(item: dict[str, Any]) -> BatchView:
         scenes_succeeded=int(item.get("scenes_succeeded", 0)),
         scenes_failed=int(item.get("scenes_failed", 0)),
         error=item.get("error"),
+        last_stop_code=item.get("last_stop_code"),
     )
