@@ -11,6 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The task's environment: its spec's URI, and which attempt of the batch it is (the spec is
+# written once; a retried batch runs it again as attempt 2, 3, …).
+BATCH_SPEC_ENV = "BATCH_SPEC"
+ATTEMPT_ENV = "CLOUDBURST_ATTEMPT"
+
 Effect = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "none"]
 Language = Literal["chinese", "english"]
 SceneStatus = Literal["succeeded", "failed"]

@@ -13,11 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
 from chalicelib.events import started_by
 from chalicelib.pricing import ComputeProfile
 from chalicelib.settings import Settings
 
-BATCH_SPEC_ENV = "BATCH_SPEC"
 # Client errors that no retry will fix: the batch fails with the reason instead.
 _PERMANENT_ERRORS = {
     "InvalidParameterException",
@@ -52,7 +52,10 @@ def run_task_request(
     language: str,
 ) -> dict[str, Any]:
     """The RunTask arguments for one batch (pure, so tests compare them)."""
-    environment = [{"name": BATCH_SPEC_ENV, "value": spec_uri}]
+    environment = [
+        {"name": BATCH_SPEC_ENV, "value": spec_uri},
+        {"name": ATTEMPT_ENV, "value": str(attempt)},
+    ]
     environment += [{"name": k, "value": v} for k, v in sorted(settings.worker_environment.items())]
     request: dict[str, Any] = {
         "cluster": settings.cluster,

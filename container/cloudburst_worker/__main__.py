@@ -1,7 +1,8 @@
 """``python -m cloudburst_worker``: the Fargate task's entrypoint, a thin shell.
 
-The task receives only ``BATCH_SPEC=s3://…`` (RunTask overrides are capped at 8 KiB);
-endpoints come from the standard AWS variables, which boto3 reads by itself. Exit codes:
+The task receives only ``BATCH_SPEC=s3://…`` and ``CLOUDBURST_ATTEMPT`` (RunTask overrides
+are capped at 8 KiB); endpoints come from the standard AWS variables, which boto3 reads by
+itself. Exit codes:
 0 every scene succeeded, 1 some scene failed, 2 the spec could not be read or validated.
 """
 
@@ -20,6 +21,7 @@ from types import FrameType
 import boto3
 from botocore.config import Config
 
+from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
 from cloudburst_worker.assets import S3Client
 from cloudburst_worker.batch import SpecError, clean_workdir, load_batch_spec, run_batch
 from cloudburst_worker.log import logger
@@ -48,7 +50,7 @@ def main(environ: Mapping[str, str] | None = None, s3: S3Client | None = None) -
 
 
 def _run(env: Mapping[str, str], s3: S3Client | None) -> int:
-    uri = env.get("BATCH_SPEC", "").strip()
+    uri = env.get(BATCH_SPEC_ENV, "").strip()
     if not uri:
         logger.error("BATCH_SPEC is not set: the task needs the s3:// URI of its batch spec")
         return EXIT_SPEC_UNUSABLE
@@ -60,6 +62,9 @@ def _run(env: Mapping[str, str], s3: S3Client | None) -> int:
         except SpecError as error:
             logger.error("batch spec unusable", extra={"reason": str(error)})
             return EXIT_SPEC_UNUSABLE
+        attempt = env.get(ATTEMPT_ENV, "").strip()
+        if attempt.isdigit() and int(attempt) >= 1:  # a retried batch's task says which try
+            spec = spec.model_copy(update={"attempt": int(attempt)})
         logger.append_keys(job_id=spec.job_id, batch_number=spec.batch_number, attempt=spec.attempt)
         workdir = Path(tempfile.mkdtemp(prefix="cloudburst-"))
         try:

@@ -56,7 +56,8 @@ def test_an_upload_becomes_a_job_with_one_task_per_batch(aws: Aws):
     assert first["overrides"]["memory"] == "2048"
     environment = first["overrides"]["containerOverrides"][0]["environment"]
     assert environment == [
-        {"name": "BATCH_SPEC", "value": f"s3://{BUCKET}/jobs/{job_id}/batches/0001.json"}
+        {"name": "BATCH_SPEC", "value": f"s3://{BUCKET}/jobs/{job_id}/batches/0001.json"},
+        {"name": "CLOUDBURST_ATTEMPT", "value": "1"},
     ]
     tags = {tag["key"]: tag["value"] for tag in first["tags"]}
     assert tags == {

@@ -26,11 +26,12 @@ def request(**overrides):
     return run_task_request(SETTINGS, **arguments)
 
 
-def test_the_task_gets_only_its_spec_uri_and_the_endpoints():
-    env = request()["overrides"]["containerOverrides"][0]["environment"]
+def test_the_task_gets_only_its_spec_uri_attempt_and_the_endpoints():
+    env = request(attempt=2)["overrides"]["containerOverrides"][0]["environment"]
 
     assert env == [
         {"name": "BATCH_SPEC", "value": "s3://b/jobs/ep1-abc/batches/0002.json"},
+        {"name": "CLOUDBURST_ATTEMPT", "value": "2"},
         {"name": "AWS_ENDPOINT_URL", "value": "http://127.0.0.1:4566"},
     ]
 

@@ -85,13 +85,14 @@ def test_main_renders_a_batch_and_exits_0(s3: Any, media: Media) -> None:
     spec = make_spec([scene_with_assets(s3, media, "scene_001")])
     s3.put_object(Bucket=BUCKET, Key=batch_spec_key(JOB_ID, 1), Body=spec.model_dump_json())
 
-    # when the worker runs it with the real renderer
-    code = main({"BATCH_SPEC": SPEC_URI}, s3=s3)
+    # when the worker runs it with the real renderer, as the batch's second task
+    code = main({"BATCH_SPEC": SPEC_URI, "CLOUDBURST_ATTEMPT": "2"}, s3=s3)
 
-    # then the scene is in S3 and the exit code says every scene succeeded
+    # then the scene is in S3, its record names the attempt, and the exit code says success
     assert code == 0
     record = s3.get_object(Bucket=BUCKET, Key=result_key(JOB_ID, "scene_001"))["Body"].read()
-    assert SceneResult.model_validate_json(record).status == "succeeded"
+    result = SceneResult.model_validate_json(record)
+    assert (result.status, result.attempt) == ("succeeded", 2)
 
 
 @pytest.fixture
