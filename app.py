@@ -2,14 +2,15 @@
 
 Both triggers are EventBridge rules (S3 "Object Created" with EventBridge notifications
 on, and ECS "Task State Change"): ``chalice package`` can put those in CloudFormation,
-which ``on_s3_event`` cannot do for an existing bucket.
+which ``on_s3_event`` cannot do for an existing bucket. A scheduled sweeper is the safety
+net for work no event will come back for.
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent
 from pydantic import BaseModel, ValidationError
 
@@ -42,6 +43,12 @@ def on_task_state_change(event: CloudWatchEvent) -> None:
         stopped = _parse(TaskStateChangeEvent, event, "ECS")
         if stopped is not None:
             service.record_task_stopped(stopped, service.services())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
+def sweeper(event: CloudWatchEvent) -> None:
+    with invocation(event.event_id):
+        logger.info("swept", extra=service.sweep(service.services()))
 
 
 def _parse(model: type[Event], event: CloudWatchEvent, source: str) -> Event | None:

@@ -108,6 +108,10 @@ def _missing(where: str, bucket: str, key: str) -> str:
     return f"{where}: s3://{bucket}/{key} does not exist"
 
 
+def get_json(s3: Any, bucket: str, key: str) -> Any:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def put_json(s3: Any, bucket: str, key: str, document: Any) -> None:
     s3.put_object(
         Bucket=bucket,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -481,7 +481,9 @@ def complete_job_if_done(svc: Services, job_id: str) -> None:
     _notify(svc, finished, report)
 
 
-def _notify(svc: Services, job: JobView, report: dict[str, Any]) -> None:
+def _notify(
+    svc: Services, job: JobView, report: dict[str, Any], now: datetime | None = None
+) -> None:
     event_type = WEBHOOK_TYPES[job.status]
     if not job.webhook_url:
         svc.store.record_webhook(job.job_id, "NO_URL")
@@ -499,15 +501,58 @@ def _notify(svc: Services, job: JobView, report: dict[str, Any]) -> None:
         timeout=svc.settings.webhook_timeout_seconds,
         allow_loopback=svc.settings.allow_loopback_webhooks,
     )
-    state = "DELIVERED" if delivery.ok else "FAILED"
-    svc.store.record_webhook(job.job_id, state, delivery.error)
+    attempts = job.webhook_attempts + 1
+    delay = webhooks.retry_delay(attempts, delivery)
+    retry_at = None if delay is None else _iso((now or datetime.now(UTC)) + delay)
+    state = "DELIVERED" if delivery.ok else ("RETRYING" if retry_at else "FAILED")
+    svc.store.record_webhook(job.job_id, state, delivery.error, retry_at)
     log = logger.info if delivery.ok else logger.warning
     log(
         "webhook " + state.lower(),
-        extra={"type": event_type, "http_status": delivery.status, "error": delivery.error},
+        extra={
+            "type": event_type,
+            "http_status": delivery.status,
+            "error": delivery.error,
+            "attempt": attempts,
+            "retry_at": retry_at,
+        },
     )
     metrics.add_metric(
         name="WebhooksDelivered" if delivery.ok else "WebhooksFailed",
         unit=MetricUnit.Count,
         value=1,
     )
+
+
+# -- sweeper --------------------------------------------------------------------------------
+
+
+def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
+    """The scheduled safety net: start batches left waiting, send webhooks due again.
+
+    Batches wait when RunTask said "later" (capacity) or the queue index lagged, and
+    nothing else may come to start them if no task of theirs is running.
+    """
+    now = now or datetime.now(UTC)
+    launched = launch_pending(svc)
+    retried = 0
+    for job in svc.store.webhooks_due(_iso(now)):
+        lease = _iso(now + _WEBHOOK_LEASE)
+        if job.webhook_due is None or not svc.store.claim_webhook_retry(
+            job.job_id, job.webhook_due, lease
+        ):
+            continue  # another sweeper took it
+        logger.append_keys(job_id=job.job_id)
+        report = objects.get_json(svc.s3, svc.settings.bucket, report_key(job.job_id))
+        _notify(svc, job, report, now)
+        retried += 1
+    logger.remove_keys(["job_id"])
+    return {"launched": launched, "webhooks_retried": retried}
+
+
+_WEBHOOK_LEASE = timedelta(minutes=5)
+
+
+def _iso(at: datetime) -> str:
+    """The store's timestamp format (sortable as text)."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")

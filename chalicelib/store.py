@@ -31,6 +31,7 @@ IDEMPOTENCY_PK = "IDEMPOTENCY"
 _CAPACITY_KEY = {"PK": "CAPACITY", "SK": "RUNNING_TASKS"}
 _META = "META"
 _SLOT_RETRIES = 20
+_WEBHOOK_QUEUE = "WEBHOOK_RETRY"
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -88,6 +89,8 @@ class JobView:
     language: str = "chinese"
     webhook_url: str | None = None
     webhook_state: str | None = None
+    webhook_attempts: int = 0
+    webhook_due: str | None = None  # its place in the sweeper's webhook queue, if queued
     report_key: str | None = None
     finished_at: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -244,20 +247,61 @@ class JobStore:
             raise
         return True
 
-    def record_webhook(self, job_id: str, state: str, error: str | None = None) -> bool:
-        """Record a delivery attempt; a delivered webhook is never marked otherwise again."""
+    def record_webhook(
+        self, job_id: str, state: str, error: str | None = None, retry_at: str | None = None
+    ) -> bool:
+        """Record a delivery attempt; a delivered webhook is never marked otherwise again.
+
+        ``retry_at`` (ISO time) puts the job in the sweeper's webhook queue (sparse ``GSI2``,
+        ``WEBHOOK_RETRY``), ordered by when it is due; without it the job leaves the queue.
+        """
+        values: dict[str, Any] = {
+            ":s": state,
+            ":e": error,
+            ":t": now_iso(),
+            ":one": 1,
+            ":delivered": "DELIVERED",
+        }
+        update = "SET webhook_state = :s, webhook_error = :e, webhook_at = :t"
+        if retry_at is None:
+            update += " REMOVE GSI2PK, GSI2SK"
+        else:
+            update += ", GSI2PK = :queue, GSI2SK = :due"
+            values.update({":queue": _WEBHOOK_QUEUE, ":due": f"{retry_at}#{job_id}"})
         try:
             self._table.update_item(
                 Key=job_key(job_id),
-                UpdateExpression="SET webhook_state = :s, webhook_error = :e, webhook_at = :t "
-                "ADD webhook_attempts :one",
+                UpdateExpression=update + " ADD webhook_attempts :one",
                 ConditionExpression="attribute_exists(PK) AND webhook_state <> :delivered",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def webhooks_due(self, now: str, limit: int = 25) -> list[JobView]:
+        """Jobs whose undelivered webhook is due again by ``now`` (ISO), oldest first."""
+        response = self._table.query(
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :queue AND GSI2SK <= :now",
+            ExpressionAttributeValues={":queue": _WEBHOOK_QUEUE, ":now": f"{now}#~"},
+            Limit=limit,
+        )
+        return [_job_view(item) for item in response["Items"]]
+
+    def claim_webhook_retry(self, job_id: str, due: str, lease_until: str) -> bool:
+        """Move a due retry out of reach of other sweepers for a while; False if taken."""
+        try:
+            self._table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="SET GSI2SK = :lease",
+                ConditionExpression="GSI2PK = :queue AND GSI2SK = :due",
                 ExpressionAttributeValues={
-                    ":s": state,
-                    ":e": error,
-                    ":t": now_iso(),
-                    ":one": 1,
-                    ":delivered": "DELIVERED",
+                    ":lease": f"{lease_until}#{job_id}",
+                    ":queue": _WEBHOOK_QUEUE,
+                    ":due": due,
                 },
             )
         except ClientError as exc:
@@ -614,6 +658,8 @@ def _job_view(item: dict[str, Any]) -> JobView:
         language=item.get("language", "chinese"),
         webhook_url=item.get("webhook_url"),
         webhook_state=item.get("webhook_state"),
+        webhook_attempts=int(item.get("webhook_attempts", 0)),
+        webhook_due=item.get("GSI2SK") if item.get("GSI2PK") == _WEBHOOK_QUEUE else None,
         report_key=item.get("report_key"),
         finished_at=item.get("finished_at"),
         errors=list(item.get("errors", [])),

@@ -12,13 +12,17 @@ import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
 USER_AGENT = "CloudBurst-Webhooks/1"
+# An undelivered webhook is sent again after 1, 2, 4, 8 and 16 minutes (6 tries, ~31 min),
+# so a receiver that is briefly down or redeploying still gets the outcome.
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,14 @@ class Delivery:
     ok: bool
     status: int | None = None
     error: str | None = None
+    retryable: bool = True  # False when the URL itself is refused: trying again cannot help
+
+
+def retry_delay(attempts: int, delivery: Delivery) -> timedelta | None:
+    """How long after ``attempts`` failed tries to try again; None to give up."""
+    if delivery.ok or not delivery.retryable or attempts >= MAX_ATTEMPTS:
+        return None
+    return FIRST_RETRY * 2 ** (attempts - 1)
 
 
 def message_id(job_id: str, event_type: str) -> str:
@@ -61,7 +73,7 @@ def send(
     """POST one signed event; a 2xx answer is delivery, anything else is reported, not raised."""
     refusal = destination_problem(url, allow_loopback)
     if refusal:
-        return Delivery(False, error=refusal)
+        return Delivery(False, error=refusal, retryable=False)
     at = datetime.now(UTC)
     body = build_message(event_type, data, at)
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)

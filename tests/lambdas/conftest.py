@@ -17,6 +17,7 @@ from moto.moto_api import state_manager
 
 from chalicelib import clients, service
 from chalicelib.contracts import SceneResult, result_key
+from chalicelib.events import ObjectCreatedEvent
 from chalicelib.settings import get_settings
 from cloudburst.local.bootstrap import bootstrap
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
@@ -181,6 +182,30 @@ def task_stopped_event(
         "resources": [task["taskArn"]],
         "detail": detail,
     }
+
+
+def submit_while_fargate_has_no_capacity(aws: Aws) -> str:
+    """A one-batch job whose RunTask was told "no capacity": the batch waits, PENDING."""
+    from botocore.stub import ANY, Stubber
+
+    aws.put_assets(["one"])
+    svc = aws.svc()
+    with Stubber(svc.ecs) as ecs:
+        ecs.add_response(
+            "run_task",
+            {"tasks": [], "failures": [{"reason": "RESOURCE:FARGATE", "detail": "no capacity"}]},
+            dict.fromkeys(_RUN_TASK_KEYS, ANY),
+        )
+        event = ObjectCreatedEvent.model_validate(aws.upload_manifest(["one"]))
+        job_id = service.submit_manifest(event, svc)
+    assert [b.status for b in svc.store.list_batches(job_id)] == ["PENDING"]
+    return job_id
+
+
+_RUN_TASK_KEYS = [
+    "cluster", "taskDefinition", "count", "networkConfiguration", "overrides", "startedBy",
+    "group", "enableECSManagedTags", "tags", "clientToken", "launchType",
+]  # fmt: skip
 
 
 def _reset_caches() -> None:

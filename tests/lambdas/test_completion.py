@@ -11,7 +11,7 @@ from chalicelib.contracts import report_key
 from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
 from chalicelib.service import record_task_stopped, submit_manifest
 
-from .conftest import BUCKET, Aws, task_stopped_event
+from .conftest import BUCKET, Aws, submit_while_fargate_has_no_capacity, task_stopped_event
 
 SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 # 1 vCPU, 2 GB on-demand x86 in us-east-1, billed 96 s (95.5 rounded up).
@@ -252,43 +252,15 @@ def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(
 
 
 def test_capacity_trouble_puts_the_batch_back_in_the_queue(aws: Aws):
-    from botocore.stub import ANY, Stubber
-
     from chalicelib.service import launch_pending
 
-    aws.put_assets(["one"])
+    job_id = submit_while_fargate_has_no_capacity(aws)
     svc = aws.svc()
-    with Stubber(svc.ecs) as ecs:
-        ecs.add_response(
-            "run_task",
-            {"tasks": [], "failures": [{"reason": "RESOURCE:FARGATE", "detail": "no capacity"}]},
-            dict.fromkeys(launcher_request_keys(), ANY),
-        )
-        job_id = submit_manifest(
-            ObjectCreatedEvent.model_validate(aws.upload_manifest(["one"])), svc
-        )
-    assert [b.status for b in svc.store.list_batches(job_id)] == ["PENDING"]
     assert svc.store.running_tasks() == 0
 
     assert launch_pending(svc) == 1
 
     assert [b.status for b in svc.store.list_batches(job_id)] == ["RUNNING"]
-
-
-def launcher_request_keys() -> list[str]:
-    return [
-        "cluster",
-        "taskDefinition",
-        "count",
-        "networkConfiguration",
-        "overrides",
-        "startedBy",
-        "group",
-        "enableECSManagedTags",
-        "tags",
-        "clientToken",
-        "launchType",
-    ]
 
 
 def test_a_second_task_for_one_batch_is_stopped(aws: Aws):

@@ -110,3 +110,14 @@ def test_loopback_targets_are_refused_outside_the_local_stage():
     assert problem is not None
     assert "not allowed" in problem
     assert webhooks.destination_problem("ftp://example.com/x", allow_loopback=True) is not None
+
+
+def test_undelivered_webhooks_are_retried_with_doubling_delays_then_given_up() -> None:
+    from chalicelib.webhooks import MAX_ATTEMPTS, Delivery, retry_delay
+
+    failed = Delivery(False, status=503, error="receiver answered HTTP 503")
+    delays = [retry_delay(n, failed) for n in range(1, MAX_ATTEMPTS + 1)]
+    assert delays == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16)] + [None]
+    assert retry_delay(1, Delivery(True, status=204)) is None
+    refused = Delivery(False, error="webhook URL 'ftp://x' is not an http(s) URL", retryable=False)
+    assert retry_delay(1, refused) is None
