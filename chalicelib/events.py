@@ -174,6 +174,29 @@ class TaskStateChangeEvent(EventBridgeEnvelope):
         return parse_started_by(self.detail.started_by)
 
 
+def event_from_described_task(
+    task: dict[str, Any], *, region: str, account: str, at: datetime
+) -> TaskStateChangeEvent:
+    """The "ECS Task State Change" event for a task as DescribeTasks reports it.
+
+    The event's ``detail`` is ECS's Task object itself, so the sweeper can hand a task whose
+    STOPPED event never arrived to the same code path as the event.
+    """
+    return TaskStateChangeEvent.model_validate(
+        {
+            "version": "0",
+            "id": f"sweeper-{task.get('taskArn')}-{task.get('version', 0)}",
+            "detail-type": "ECS Task State Change",
+            "source": "aws.ecs",
+            "account": account,
+            "time": at.isoformat(),
+            "region": region,
+            "resources": [task.get("taskArn")],
+            "detail": task,
+        }
+    )
+
+
 def started_by(job_id: str, batch_number: int) -> str:
     """RunTask ``startedBy`` (≤ 128 of [A-Za-z0-9_/-]) naming the job and batch."""
     return f"{STARTED_BY_PREFIX}{job_id}/{batch_number:04d}"

@@ -26,7 +26,11 @@ from chalicelib.contracts import (
     report_key,
     results_prefix,
 )
-from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
+from chalicelib.events import (
+    ObjectCreatedEvent,
+    TaskStateChangeEvent,
+    event_from_described_task,
+)
 from chalicelib.manifest import Manifest, ManifestError, parse_manifest
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.planner import plan_batches
@@ -528,12 +532,17 @@ def _notify(
 
 
 def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
-    """The scheduled safety net: start batches left waiting, send webhooks due again.
+    """The scheduled safety net for work no event will come back for.
 
-    Batches wait when RunTask said "later" (capacity) or the queue index lagged, and
-    nothing else may come to start them if no task of theirs is running.
+    - Running batches launched a while ago are checked against ECS: a task that stopped
+      without its event reaching us is recorded now, one ECS no longer knows is finished
+      from its result records, one running past ``max_task_hours`` is stopped.
+    - Batches left waiting (RunTask said "later", or the queue index lagged) are started:
+      nothing else may come to start them if no task of theirs is running.
+    - Webhooks due again are sent.
     """
     now = now or datetime.now(UTC)
+    checked = _reconcile_running(svc, now)
     launched = launch_pending(svc)
     retried = 0
     for job in svc.store.webhooks_due(_iso(now)):
@@ -547,10 +556,74 @@ def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
         _notify(svc, job, report, now)
         retried += 1
     logger.remove_keys(["job_id"])
-    return {"launched": launched, "webhooks_retried": retried}
+    return {"launched": launched, "webhooks_retried": retried, **checked}
 
 
 _WEBHOOK_LEASE = timedelta(minutes=5)
+# A STOPPED event normally arrives within seconds; one missing after this long was lost.
+_RECONCILE_AFTER = timedelta(minutes=10)
+_DESCRIBE_LIMIT = 100  # DescribeTasks takes at most 100 tasks
+
+
+def _reconcile_running(svc: Services, now: datetime) -> dict[str, int]:
+    batches = svc.store.running_batches(_iso(now - _RECONCILE_AFTER))
+    by_arn = {batch.task_arn: batch for batch in batches if batch.task_arn}
+    arns = list(by_arn)
+    counts = {"recorded": 0, "vanished": 0, "stopped_overtime": 0}
+    overtime = timedelta(hours=svc.settings.max_task_hours)
+    for start in range(0, len(arns), _DESCRIBE_LIMIT):
+        chunk = arns[start : start + _DESCRIBE_LIMIT]
+        described = svc.ecs.describe_tasks(cluster=svc.settings.cluster, tasks=chunk)["tasks"]
+        for task in described:
+            batch = by_arn[task["taskArn"]]
+            if task.get("lastStatus") == "STOPPED":
+                logger.warning("task stopped without its event reaching us; recorded now")
+                account = task["taskArn"].split(":")[4]
+                record_task_stopped(
+                    event_from_described_task(
+                        task, region=svc.settings.region, account=account, at=now
+                    ),
+                    svc,
+                )
+                counts["recorded"] += 1
+            elif batch.launched_at and now - datetime.fromisoformat(batch.launched_at) > overtime:
+                hours = f"{svc.settings.max_task_hours:g}"
+                launcher.stop(svc.ecs, svc.settings.cluster, task["taskArn"], f"ran over {hours} h")
+                logger.warning("task ran too long; stopped", extra=_batch_keys(batch))
+                counts["stopped_overtime"] += 1
+        for arn in set(chunk) - {task["taskArn"] for task in described}:
+            _finish_vanished(svc, by_arn[arn])
+            counts["vanished"] += 1
+    return counts
+
+
+def _finish_vanished(svc: Services, batch: BatchView) -> None:
+    """ECS keeps stopped tasks for about an hour; past that, the result records decide."""
+    results = objects.read_results(svc.s3, svc.settings.bucket, batch.job_id, batch.scene_names)
+    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
+    outcome = BatchOutcome(
+        status=job_outcome(succeeded, len(batch.scene_names)),
+        scenes_succeeded=succeeded,
+        scenes_failed=len(batch.scene_names) - succeeded,
+        cost_usd=0.0,  # unknown: the task's times went with it
+        billed_seconds=0,
+        stopped_at=datetime.now(UTC).isoformat(),
+        exit_code=None,
+        stop_code=None,
+        stopped_reason=None,
+        event_version=_VANISHED_VERSION,
+        error=f"ECS no longer knows task {batch.task_arn} and its STOPPED event never came",
+    )
+    logger.error("task vanished", extra={**_batch_keys(batch), "task_arn": batch.task_arn})
+    if svc.store.finish_batch(batch.job_id, batch.batch_number, outcome, task_arn=batch.task_arn):
+        complete_job_if_done(svc, batch.job_id)
+
+
+_VANISHED_VERSION = 2**31  # newer than any real event of the task: a late one changes nothing
+
+
+def _batch_keys(batch: BatchView) -> dict[str, Any]:
+    return {"job_id": batch.job_id, "batch_number": batch.batch_number}
 
 
 def _iso(at: datetime) -> str:

@@ -34,6 +34,8 @@ class Settings(BaseModel):
     max_running_tasks: int = Field(default=50, ge=1)
     # tasks per batch when Spot or a failed start leaves scenes unreported (retries.py)
     max_task_attempts: int = Field(default=3, ge=1)
+    # a task running longer is stopped by the sweeper (a hung ffmpeg must not bill forever)
+    max_task_hours: float = Field(default=6.0, gt=0)
     webhook_default_url: str | None = None
     webhook_secret: str | None = None
     allow_loopback_webhooks: bool = False
@@ -56,6 +58,7 @@ ENV = {
     "architecture": "CLOUDBURST_ARCHITECTURE",
     "max_running_tasks": "CLOUDBURST_MAX_RUNNING_TASKS",
     "max_task_attempts": "CLOUDBURST_MAX_TASK_ATTEMPTS",
+    "max_task_hours": "CLOUDBURST_MAX_TASK_HOURS",
     "webhook_default_url": "CLOUDBURST_WEBHOOK_URL",
     "webhook_secret": "CLOUDBURST_WEBHOOK_SECRET",
     "allow_loopback_webhooks": "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS",

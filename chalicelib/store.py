@@ -6,7 +6,9 @@ Layout (single table, ``PK``/``SK``):
   ``GSI1`` (``MANIFEST#<bucket>/<key>``, created_at) finds the jobs of a manifest.
 - ``JOB#<id>`` / ``BATCH#0001`` — one batch: status, task, attempt, cost, scene outcome.
   While PENDING it carries ``GSI2`` (``PENDING``, ``<job created_at>#<job>#<batch>``), a
-  sparse index that hands out waiting batches oldest job first.
+  sparse index that hands out waiting batches oldest job first; while RUNNING,
+  (``RUNNING``, ``<launched_at>#<job>#<batch>``), which the sweeper reconciles with ECS.
+  A job whose webhook waits for a retry carries (``WEBHOOK_RETRY``, ``<due>#<job>``).
 - ``CAPACITY`` / ``RUNNING_TASKS`` — the deployment-wide count of running tasks.
 - ``IDEMPOTENCY`` / ``<hash>`` — powertools idempotency records for event handlers.
 """
@@ -376,6 +378,16 @@ class JobStore:
         )
         return [_batch_view(item) for item in response["Items"]]
 
+    def running_batches(self, launched_before: str, limit: int = 100) -> list[BatchView]:
+        """RUNNING batches whose task was launched before ``launched_before`` (ISO)."""
+        response = self._table.query(
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :running AND GSI2SK < :before",
+            ExpressionAttributeValues={":running": "RUNNING", ":before": launched_before},
+            Limit=limit,
+        )
+        return [_batch_view(item) for item in response["Items"]]
+
     def count_started_tasks(self, started: dict[str, int]) -> None:
         """Add a page's launches to each job's task counters (progress; one write per job)."""
         for job_id, count in started.items():
@@ -386,12 +398,15 @@ class JobStore:
             )
 
     def mark_running(self, job_id: str, batch_number: int, task_arn: str) -> bool:
-        """PENDING → RUNNING with its task, leaving the queue; False if it had moved on."""
+        """PENDING → RUNNING with its task, from the queue to the running list (``GSI2``
+        ``RUNNING``, by launch time, which the sweeper checks); False if it had moved on."""
+        launched = now_iso()
         try:
             self._table.update_item(
                 Key=batch_key(job_id, batch_number),
                 UpdateExpression=(
-                    "SET #s = :running, task_arn = :arn, launched_at = :t REMOVE GSI2PK, GSI2SK"
+                    "SET #s = :running, task_arn = :arn, launched_at = :t, "
+                    "GSI2PK = :running, GSI2SK = :listed"
                 ),
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
@@ -399,7 +414,8 @@ class JobStore:
                     ":running": "RUNNING",
                     ":pending": "PENDING",
                     ":arn": task_arn,
-                    ":t": now_iso(),
+                    ":t": launched,
+                    ":listed": f"{launched}#{job_id}#{batch_number:04d}",
                 },
             )
         except ClientError as exc:

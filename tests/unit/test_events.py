@@ -1,8 +1,11 @@
 """Event models read the documented shapes; job ids are deterministic per upload."""
 
+from datetime import UTC, datetime
+
 from chalicelib.events import (
     ObjectCreatedEvent,
     TaskStateChangeEvent,
+    event_from_described_task,
     parse_started_by,
     started_by,
     task_stopped_pattern,
@@ -119,3 +122,36 @@ def test_the_stopped_pattern_matches_our_cluster_by_name_in_any_account():
 
     assert pattern["detail"]["clusterArn"] == [{"wildcard": "arn:aws:ecs:*:*:cluster/cloudburst"}]
     assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+
+
+def test_a_described_task_becomes_the_stopped_event_it_should_have_been():
+    # DescribeTasks' Task, as the Lambdas' clients return it (timestamps left as epoch text)
+    task = {
+        "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/cloudburst/abc",
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/cloudburst",
+        "lastStatus": "STOPPED",
+        "version": 5,
+        "cpu": "2048",
+        "memory": "4096",
+        "startedBy": started_by("ep1-0123456789ab", 3),
+        "capacityProviderName": "FARGATE_SPOT",
+        "stopCode": "SpotInterruption",
+        "stoppedReason": "Your Spot Task was interrupted.",
+        "pullStartedAt": "1764064800.5",
+        "stoppedAt": "1764064900.25",
+        "containers": [{"name": "worker", "lastStatus": "STOPPED"}],
+        "attributes": [{"name": "ecs.cpu-architecture", "value": "arm64"}],
+    }
+    at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    event = event_from_described_task(task, region="us-east-1", account="123456789012", at=at)
+
+    assert event.batch_ref() == ("ep1-0123456789ab", 3)
+    assert (event.detail.stop_code, event.detail.version, event.is_spot) == (
+        "SpotInterruption", 5, True,
+    )  # fmt: skip
+    assert event.architecture == "arm64"
+    assert event.exit_code("worker") is None
+    assert event.detail.pull_started_at == datetime(2025, 11, 25, 10, 0, 0, 500000, tzinfo=UTC)
+    assert event.detail.stopped_at is not None
+    assert (event.detail.stopped_at - event.detail.pull_started_at).total_seconds() == 99.75
