@@ -6,7 +6,9 @@ Measures, in one run on this machine and side by side:
 - wall and CPU seconds, size and VMAF (against a lossless render of the same scene) of
   plain, zoom, subtitles, full (zoom + subtitles + watermark) and portrait full;
 - the encode-only limit: x264 with the same settings encoding exactly the output's frames
-  (plus the same audio) from a raw file in RAM — a render cannot cost less than that;
+  (plus the same audio) from a raw file in RAM — a render that encodes every frame cannot
+  cost less than that; plain beats it by repeating its one encoded GOP, so plain is also
+  timed encoding every frame (one pass), and a 61-s plain scene both ways;
 - the seed's method re-implemented from SEED_FACTS.md: per-frame Lanczos warp of RGB
   frames into an mp4v intermediate, a libx264 medium CRF 23 encode with audio and
   watermark, then a second encode to burn the subtitles;
