@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from cloudburst.local.fargate import SpotInterruptions
 from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
 
 _STOP_DEADLINE_SECONDS = 25.0
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--state-dir", type=Path, default=None, help="task logs and webhooks (.local-stack/…)"
     )
+    up.add_argument(
+        "--spot-interrupt-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="interrupt the first Spot task this long into its run, as Fargate Spot may",
+    )
     up.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     up.set_defaults(run=_local_up)
 
@@ -64,7 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _local_up(args: argparse.Namespace) -> int:
     _configure_logging(logging.DEBUG if args.verbose else logging.INFO)
-    stack = LocalStack(args.port, state_dir=args.state_dir)
+    spot = None
+    if args.spot_interrupt_after is not None:
+        spot = SpotInterruptions(after_seconds=args.spot_interrupt_after)
+    stack = LocalStack(args.port, state_dir=args.state_dir, spot_interruptions=spot)
     try:
         stack.start()
     except StackError as exc:

@@ -4,7 +4,8 @@ Code paths are the production ones; only the endpoints differ (DESIGN.md, "The e
 local stack").
 """
 
+from cloudburst.local.fargate import SpotInterruptions
 from cloudburst.local.receiver import Delivery, WebhookReceiver
 from cloudburst.local.stack import LocalStack
 
-__all__ = ["Delivery", "LocalStack", "WebhookReceiver"]
+__all__ = ["Delivery", "LocalStack", "SpotInterruptions", "WebhookReceiver"]

@@ -35,6 +35,19 @@ DEFAULT_WORKER_COMMAND: tuple[str, ...] = (sys.executable, "-m", "cloudburst_wor
 _KILL_GRACE_SECONDS = 5.0
 
 
+@dataclass(frozen=True)
+class SpotInterruptions:
+    """Fargate Spot taking capacity back, on demand: the first ``count`` Spot tasks are
+    stopped ``after_seconds`` into their run (SIGTERM, ``stopCode`` SpotInterruption), so the
+    retry path can be watched on the local stack."""
+
+    after_seconds: float
+    count: int = 1
+
+
+SPOT_INTERRUPTED_REASON = "Your Spot Task was interrupted."
+
+
 @dataclass
 class LocalTask:
     """What the stand-in knows about one task it runs."""
@@ -82,6 +95,7 @@ class LocalFargate:
         worker_command: Sequence[str] = DEFAULT_WORKER_COMMAND,
         poll_interval: float = 0.1,
         task_timeout: float = 3600.0,
+        spot_interruptions: SpotInterruptions | None = None,
     ) -> None:
         self._clients = clients
         self._control = control
@@ -93,6 +107,8 @@ class LocalFargate:
         self.worker_command = tuple(worker_command)
         self._poll_interval = poll_interval
         self._task_timeout = task_timeout
+        self._spot = spot_interruptions
+        self._spot_left = spot_interruptions.count if spot_interruptions else 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -259,6 +275,11 @@ class LocalFargate:
             reason = self._moto_tasks[task.task_arn]["stopped_reason"]
             task.stopped_reason = reason or "Task stopped by user"
             task.exit_code = _docker_exit_code(_terminate(task))
+        elif self._spot_reclaims(task):
+            task.stopping_at = _now()
+            task.stop_code = "SpotInterruption"
+            task.stopped_reason = SPOT_INTERRUPTED_REASON
+            task.exit_code = _docker_exit_code(_terminate(task))
         elif task.started_at and (_now() - task.started_at).total_seconds() > self._task_timeout:
             task.stopping_at = _now()
             task.stop_code = "UserInitiated"
@@ -270,6 +291,19 @@ class LocalFargate:
         self._close_log(task)
         log.info("task %s stopped: %s exit %s", task.task_arn, task.stop_code, task.exit_code)
         self._report(task, "STOPPED", events)
+
+    def _spot_reclaims(self, task: LocalTask) -> bool:
+        """Whether this Spot task is one to interrupt, and its time has come."""
+        if self._spot is None or task.description.get("capacityProviderName") != "FARGATE_SPOT":
+            return False
+        running = (_now() - task.started_at).total_seconds() if task.started_at else 0.0
+        if running < self._spot.after_seconds:
+            return False
+        with self._lock:
+            if self._spot_left <= 0:
+                return False
+            self._spot_left -= 1
+        return True
 
     # -- moto state and the event ----------------------------------------------------------
     def _stopped_by_user(self, task: LocalTask) -> bool:

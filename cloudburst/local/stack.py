@@ -38,7 +38,12 @@ from cloudburst.local.bootstrap import (
     bootstrap,
 )
 from cloudburst.local.dispatcher import Dispatcher, Route, install_routes
-from cloudburst.local.fargate import DEFAULT_WORKER_COMMAND, LocalFargate, MotoControl
+from cloudburst.local.fargate import (
+    DEFAULT_WORKER_COMMAND,
+    LocalFargate,
+    MotoControl,
+    SpotInterruptions,
+)
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
@@ -81,6 +86,7 @@ class LocalStack:
         max_running_tasks: int | None = None,
         schedule_seconds: float | None = None,
         extra_env: Mapping[str, str] | None = None,
+        spot_interruptions: SpotInterruptions | None = None,
     ) -> None:
         self.requested_port = port
         self.state_dir = (state_dir or _default_state_dir()).resolve()
@@ -92,6 +98,7 @@ class LocalStack:
         self.max_running_tasks = max_running_tasks
         self.schedule_seconds = schedule_seconds
         self.extra_env = dict(extra_env or {})
+        self.spot_interruptions = spot_interruptions
         self.stage_env = stage_environment(app_module, STAGE)
         self.bucket = self.stage_env.get("CLOUDBURST_BUCKET", BUCKET)
         self.table = self.stage_env.get("CLOUDBURST_TABLE", TABLE)
@@ -171,6 +178,7 @@ class LocalStack:
                 log_dir=self.state_dir / "tasks",
                 base_env=self.worker_env(),
                 worker_command=self.worker_command,
+                spot_interruptions=self.spot_interruptions,
             ).start()
         except BaseException:
             self.stop()

@@ -1,0 +1,67 @@
+"""Fargate Spot takes a task's capacity back mid-batch: the batch runs again, nothing is lost.
+
+The local stand-in interrupts the first Spot task a few seconds into its run (SIGTERM,
+``stopCode`` SpotInterruption), exactly as Fargate reports it; the rest is production code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloudburst.demo import download_prefix, make_scene_assets, upload_job
+from cloudburst.local import LocalStack, SpotInterruptions
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+INTERRUPT_AFTER_SECONDS = 2.5
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(
+        port=0,
+        state_dir=tmp_path_factory.mktemp("spot-stack"),
+        spot_interruptions=SpotInterruptions(after_seconds=INTERRUPT_AFTER_SECONDS),
+    ) as running:
+        yield running
+
+
+def test_a_spot_interrupted_batch_is_retried_and_every_video_arrives(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    # given four zooming scenes in one Spot batch: more work than fits before the interruption
+    scenes = make_scene_assets(tmp_path / "assets", 4, durations=(3.0, 2.6, 3.2, 2.8))
+    s3 = stack.client("s3")
+    upload_job(
+        s3,
+        stack.bucket,
+        scenes,
+        name="e2e-spot",
+        options={"language": "english", "scenes_per_batch": 4, "spot": True},
+    )
+
+    # when the job runs, the first task is interrupted, and the job still ends
+    [delivery] = stack.receiver.wait_for(1, timeout=120)
+
+    # then the webhook reports success after two tasks, the first stopped by Spot
+    report = delivery.body["data"]
+    assert delivery.type == "job.succeeded", report["errors"]
+    assert report["tasks_used"] == 2
+    [batch] = report["task_results"]
+    assert (batch["attempt"], batch["retried_after"], batch["stop_code"]) == (
+        2, "SpotInterruption", "EssentialContainerExited",
+    )  # fmt: skip
+    assert fargate_stops(stack) == ["SpotInterruption", "EssentialContainerExited"]
+    # every scene's MP4 is in S3, each rendered once or taken over from the first task
+    outputs = download_prefix(s3, stack.bucket, f"outputs/{report['job_id']}/", tmp_path / "out")
+    assert sorted(p.name for p in outputs) == ["job.json"] + [f"{s.scene_name}.mp4" for s in scenes]
+    assert all(p.stat().st_size > 10_000 for p in outputs if p.suffix == ".mp4")
+
+
+def fargate_stops(stack: LocalStack) -> list[str | None]:
+    assert stack.fargate is not None
+    tasks = sorted(stack.fargate.tasks.values(), key=lambda t: t.created_at)
+    return [t.stop_code for t in tasks]
