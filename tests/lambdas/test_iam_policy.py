@@ -1,0 +1,116 @@
+"""The Lambdas' IAM policy (.chalice/policy-<stage>.json) allows every AWS call they make.
+
+Chalice's policy generator reads only app.py, and every AWS call lives in chalicelib, so the
+policy is written by hand; this test runs the use cases against moto, records each API call
+they make, and checks the policy allows its IAM action.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+import pytest
+
+from chalicelib.events import ObjectCreatedEvent
+from chalicelib.service import submit_manifest, sweep
+
+from .conftest import Aws
+from .test_completion import SCENES, start_job, stop
+from .test_retries import deliver, interrupted
+
+CHALICE = Path(__file__).resolve().parents[2] / ".chalice"
+STAGES = ("local", "dev", "prod")
+# API operations whose IAM actions are named differently, or that need more than one.
+ACTIONS = {
+    ("s3", "HeadObject"): ["s3:GetObject"],
+    ("s3", "ListObjectsV2"): ["s3:ListBucket"],
+    ("dynamodb", "TransactWriteItems"): ["dynamodb:UpdateItem"],  # we only transact updates
+    ("ecs", "RunTask"): ["ecs:RunTask", "ecs:TagResource", "iam:PassRole"],
+}
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if _called_from_chalicelib():  # not the test's own setup and checks
+            seen.add((self.meta.service_model.endpoint_prefix, operation))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return seen
+
+
+def _called_from_chalicelib() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if f"{os.sep}chalicelib{os.sep}" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def allowed(policy: dict[str, Any], action: str) -> bool:
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement["Effect"] == "Allow" and any(fnmatch.fnmatch(action, a) for a in actions):
+            return True
+    return False
+
+
+def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhook_retry(
+    aws: Aws, calls: set[tuple[str, str]]
+):
+    # a job whose first batch is interrupted by Spot and retried, and a second one
+    job_id, tasks = start_job(aws)
+    aws.put_assets(["late"])
+    event = aws.upload_manifest(["late"], key="manifests/late.json")
+    submit_manifest(ObjectCreatedEvent.model_validate(event), aws.svc())
+    aws.write_results(job_id, {"scene_001": "succeeded"})
+    deliver(aws, interrupted(tasks[1]))
+    # it finishes while the webhook receiver is down, and the sweeper retries the webhook
+    aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
+    retry = aws.svc().store.get_batch(job_id, 1)
+    assert retry is not None
+    [retry_task] = [t for t in aws.tasks() if t["taskArn"] == retry.task_arn]
+    aws.receiver.stop()
+    stop(aws, retry_task)
+    stop(aws, tasks[2])
+    sweep(aws.svc(), now=datetime.now(UTC) + timedelta(minutes=2))
+    # the second job's task hangs: the sweeper checks it with ECS and stops it
+    assert sweep(aws.svc(), now=datetime.now(UTC) + timedelta(hours=7))["stopped_overtime"] == 1
+
+    needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
+    assert {"ecs:DescribeTasks", "ecs:StopTask", "dynamodb:Query", "s3:ListBucket"} <= needed
+    for stage in STAGES:
+        policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
+        missing = sorted(action for action in needed if not allowed(policy, action))
+        assert missing == [], f"policy-{stage}.json lacks {missing}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_policy_names_that_stages_bucket_and_nothing_broader(stage: str):
+    config = json.loads((CHALICE / "config.json").read_text())
+    bucket = config["stages"][stage]["environment_variables"]["CLOUDBURST_BUCKET"]
+    policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
+    s3_resources = {
+        resource
+        for statement in policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str)
+                       else statement["Action"])
+        if action.startswith("s3:")
+        for resource in ([statement["Resource"]] if isinstance(statement["Resource"], str)
+                         else statement["Resource"])
+    }  # fmt: skip
+    assert s3_resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    assert config["autogen_policy"] is False
