@@ -1,0 +1,72 @@
+"""The worker's task role policy (infra/) allows every S3 call a resumed batch makes."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+import pytest
+from cloudburst_worker.__main__ import main
+
+from chalicelib.contracts import batch_spec_key, output_key
+
+from .conftest import BUCKET, JOB_ID, Media, make_spec, scene_with_assets
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+# API operations whose IAM actions are named differently
+ACTIONS = {
+    "HeadObject": "s3:GetObject",
+    "ListObjectsV2": "s3:ListBucket",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+}
+
+
+def test_the_task_role_policy_allows_every_call_of_a_resumed_batch(
+    s3: Any, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a retried batch: one scene's MP4 is already in S3, one is still to render
+    scenes = [scene_with_assets(s3, media, "scene_001"), scene_with_assets(s3, media, "scene_002")]
+    spec = make_spec(scenes)
+    s3.put_object(Bucket=BUCKET, Key=batch_spec_key(JOB_ID, 1), Body=spec.model_dump_json())
+    s3.put_object(Bucket=BUCKET, Key=output_key(JOB_ID, "scene_001"), Body=b"\0" * 2048)
+
+    # when the worker runs it, recording every S3 call (transfers run on their own threads)
+    calls: set[str] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.add(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    code = main({"BATCH_SPEC": f"s3://{BUCKET}/{batch_spec_key(JOB_ID, 1)}"}, s3=s3)
+    monkeypatch.undo()
+
+    # then every call is allowed by each stage's task role policy
+    assert code == 0
+    needed = {ACTIONS.get(operation, f"s3:{operation}") for operation in calls}
+    assert {"s3:GetObject", "s3:PutObject"} <= needed
+    for path in sorted(INFRA.glob("worker-task-role-policy-*.json")):
+        policy = json.loads(path.read_text())
+        allowed = {
+            action
+            for statement in policy["Statement"]
+            if statement["Effect"] == "Allow"
+            for action in statement["Action"]
+        }
+        missing = sorted(a for a in needed if not any(fnmatch.fnmatch(a, p) for p in allowed))
+        assert missing == [], f"{path.name} lacks {missing}"
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_each_task_role_policy_is_limited_to_its_stages_bucket(stage: str) -> None:
+    config = json.loads((INFRA.parent / ".chalice" / "config.json").read_text())
+    bucket = config["stages"][stage]["environment_variables"]["CLOUDBURST_BUCKET"]
+    policy = json.loads((INFRA / f"worker-task-role-policy-{stage}.json").read_text())
+    resources = {statement["Resource"] for statement in policy["Statement"]}
+    assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
