@@ -227,27 +227,19 @@ class JobStore:
 
     def finish_job(self, job_id: str, status: JobStatus, report_key: str) -> bool:
         """RUNNING → final, once: the caller that wins sends the webhook."""
-        try:
-            self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression=(
-                    "SET #s = :s, report_key = :r, finished_at = :t, webhook_state = :w"
-                ),
-                ConditionExpression="#s = :running",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":s": status,
-                    ":r": report_key,
-                    ":t": now_iso(),
-                    ":w": "PENDING",
-                    ":running": "RUNNING",
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            Key=job_key(job_id),
+            UpdateExpression="SET #s = :s, report_key = :r, finished_at = :t, webhook_state = :w",
+            ConditionExpression="#s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":s": status,
+                ":r": report_key,
+                ":t": now_iso(),
+                ":w": "PENDING",
+                ":running": "RUNNING",
+            },
+        )
 
     def record_webhook(
         self, job_id: str, state: str, error: str | None = None, retry_at: str | None = None
@@ -269,19 +261,13 @@ class JobStore:
             update += " REMOVE GSI2PK, GSI2SK"
         else:
             update += ", GSI2PK = :queue, GSI2SK = :due"
-            values.update({":queue": _WEBHOOK_QUEUE, ":due": f"{retry_at}#{job_id}"})
-        try:
-            self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression=update + " ADD webhook_attempts :one",
-                ConditionExpression="attribute_exists(PK) AND webhook_state <> :delivered",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+            values.update({":queue": _WEBHOOK_QUEUE, ":due": _webhook_sort_key(retry_at, job_id)})
+        return self._update_if(
+            Key=job_key(job_id),
+            UpdateExpression=update + " ADD webhook_attempts :one",
+            ConditionExpression="attribute_exists(PK) AND webhook_state <> :delivered",
+            ExpressionAttributeValues=values,
+        )
 
     def webhooks_due(self, now: str, limit: int = 25) -> list[JobView]:
         """Jobs whose undelivered webhook is due again by ``now`` (ISO), oldest first."""
@@ -295,22 +281,16 @@ class JobStore:
 
     def claim_webhook_retry(self, job_id: str, due: str, lease_until: str) -> bool:
         """Move a due retry out of reach of other sweepers for a while; False if taken."""
-        try:
-            self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="SET GSI2SK = :lease",
-                ConditionExpression="GSI2PK = :queue AND GSI2SK = :due",
-                ExpressionAttributeValues={
-                    ":lease": f"{lease_until}#{job_id}",
-                    ":queue": _WEBHOOK_QUEUE,
-                    ":due": due,
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            Key=job_key(job_id),
+            UpdateExpression="SET GSI2SK = :lease",
+            ConditionExpression="GSI2PK = :queue AND GSI2SK = :due",
+            ExpressionAttributeValues={
+                ":lease": _webhook_sort_key(lease_until, job_id),
+                ":queue": _WEBHOOK_QUEUE,
+                ":due": due,
+            },
+        )
 
     # -- batches ------------------------------------------------------------------------
 
@@ -341,7 +321,7 @@ class JobStore:
                 "attempt": 1,
                 "vcpu": Decimal(str(vcpu)),
                 "GSI2PK": "PENDING",
-                "GSI2SK": f"{job_created_at}#{job_id}#{number:04d}",
+                "GSI2SK": _batch_sort_key(job_created_at, job_id, number),
                 TTL_ATTRIBUTE: expires,
             }
             for number, scene_names, spec_key in batches
@@ -401,28 +381,22 @@ class JobStore:
         """PENDING → RUNNING with its task, from the queue to the running list (``GSI2``
         ``RUNNING``, by launch time, which the sweeper checks); False if it had moved on."""
         launched = now_iso()
-        try:
-            self._table.update_item(
-                Key=batch_key(job_id, batch_number),
-                UpdateExpression=(
-                    "SET #s = :running, task_arn = :arn, launched_at = :t, "
-                    "GSI2PK = :running, GSI2SK = :listed"
-                ),
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":running": "RUNNING",
-                    ":pending": "PENDING",
-                    ":arn": task_arn,
-                    ":t": launched,
-                    ":listed": f"{launched}#{job_id}#{batch_number:04d}",
-                },
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._update_if(
+            Key=batch_key(job_id, batch_number),
+            UpdateExpression=(
+                "SET #s = :running, task_arn = :arn, launched_at = :t, "
+                "GSI2PK = :running, GSI2SK = :listed"
+            ),
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":running": "RUNNING",
+                ":pending": "PENDING",
+                ":arn": task_arn,
+                ":t": launched,
+                ":listed": _batch_sort_key(launched, job_id, batch_number),
+            },
+        )
 
     def finish_batch(
         self,
@@ -442,7 +416,7 @@ class JobStore:
             ":status": outcome.status,
             ":ok": outcome.scenes_succeeded,
             ":failed": outcome.scenes_failed,
-            ":cost": Decimal(str(round(outcome.cost_usd, 8))),
+            ":cost": _money(outcome.cost_usd),
             ":billed": outcome.billed_seconds,
             ":stopped": outcome.stopped_at,
             ":exit": outcome.exit_code,
@@ -491,20 +465,14 @@ class JobStore:
                         ":one": 1,
                         ":ok": outcome.scenes_succeeded,
                         ":failed": outcome.scenes_failed,
-                        ":cost": Decimal(str(round(outcome.cost_usd, 8))),
+                        ":cost": _money(outcome.cost_usd),
                         ":running": -1 if task_arn is not None else 0,
                     },
                 }
             },
             self._release_slots_update(1),
         ]
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _is_transaction_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._transact(items)
 
     def requeue_batch(
         self,
@@ -521,7 +489,7 @@ class JobStore:
         The batch forgets the stopped task (``task_arn``, ``event_version``), so late events
         of that task are ignored and the next task's events start afresh.
         """
-        cost = Decimal(str(round(stopped.cost_usd, 8)))
+        cost = _money(stopped.cost_usd)
         items: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -542,7 +510,7 @@ class JobStore:
                         ":pending": "PENDING",
                         ":running": "RUNNING",
                         ":one": 1,
-                        ":queue": f"{job_created_at}#{job_id}#{batch_number:04d}",
+                        ":queue": _batch_sort_key(job_created_at, job_id, batch_number),
                         ":code": stopped.stop_code,
                         ":reason": stopped.stopped_reason,
                         ":cost": cost,
@@ -564,13 +532,7 @@ class JobStore:
             },
             self._release_slots_update(1),
         ]
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _is_transaction_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._transact(items)
 
     # -- deployment-wide task cap -------------------------------------------------------
 
@@ -623,6 +585,26 @@ class JobStore:
 
     # -- helpers ------------------------------------------------------------------------
 
+    def _update_if(self, **update: Any) -> bool:
+        """A conditional ``update_item``; False when its condition does not hold."""
+        try:
+            self._table.update_item(**update)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """All of ``items`` or none; False when a condition does not hold."""
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _is_transaction_condition_failure(exc):
+                return False
+            raise
+        return True
+
     def _put_new(self, item: dict[str, Any]) -> bool:
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
@@ -636,6 +618,20 @@ class JobStore:
         paginator = self._client.get_paginator("query")
         for page in paginator.paginate(TableName=self._name, **kwargs):
             yield from page["Items"]
+
+
+def _money(usd: float) -> Decimal:
+    return Decimal(str(round(usd, 8)))
+
+
+def _batch_sort_key(at: str, job_id: str, batch_number: int) -> str:
+    """A batch's ``GSI2SK`` in the queue or the running list: by time, then job and number."""
+    return f"{at}#{job_id}#{batch_number:04d}"
+
+
+def _webhook_sort_key(due: str, job_id: str) -> str:
+    """A job's ``GSI2SK`` in the webhook retry queue: when it is due, then the job."""
+    return f"{due}#{job_id}"
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
