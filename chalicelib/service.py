@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -303,7 +303,7 @@ def launch_pending(svc: Services, known: Sequence[BatchView] = ()) -> int:
 
 def _run_batch(svc: Services, job: JobView | None, batch: BatchView) -> tuple[str, str | None]:
     """RunTask for one waiting batch and record its task; says what happened (and why)."""
-    keys = {"job_id": batch.job_id, "batch_number": batch.batch_number}
+    keys = _batch_keys(batch)
     if job is None:  # batches are written after their job: this is a bug, keep it visible
         logger.error("pending batch without its job", extra=keys)
         return "skipped", None
@@ -344,21 +344,8 @@ def _fail_unlaunched(svc: Services, job: JobView, batch: BatchView, reason: str)
     )
     succeeded = 0
     if batch.attempt > 1:  # a retry: the earlier task may have finished some scenes
-        results = objects.read_results(svc.s3, svc.settings.bucket, job.job_id, batch.scene_names)
-        succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
-    outcome = BatchOutcome(
-        status=job_outcome(succeeded, len(batch.scene_names)),
-        scenes_succeeded=succeeded,
-        scenes_failed=len(batch.scene_names) - succeeded,
-        cost_usd=0.0,
-        billed_seconds=0,
-        stopped_at=datetime.now(UTC).isoformat(),
-        exit_code=None,
-        stop_code=None,
-        stopped_reason=None,
-        event_version=0,
-        error=reason,
-    )
+        succeeded, _ = _scene_counts(svc, batch)
+    outcome = _taskless_outcome(batch, succeeded, error=reason, event_version=0)
     if svc.store.finish_batch(job.job_id, batch.batch_number, outcome, task_arn=None):
         metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=outcome.scenes_failed)
         complete_job_if_done(svc, job.job_id)
@@ -429,8 +416,7 @@ def _requeue(
     )
     metrics.add_metric(name="BatchesRetried", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TaskCostUSD", unit=MetricUnit.NoUnit, value=stopped.cost_usd)
-    queued = svc.store.get_batch(batch.job_id, batch.batch_number)
-    return [queued] if queued is not None and queued.status == "PENDING" else []
+    return [replace(batch, status="PENDING", attempt=batch.attempt + 1, task_arn=None)]
 
 
 def _batch_outcome(
@@ -438,9 +424,7 @@ def _batch_outcome(
 ) -> tuple[BatchOutcome, int]:
     """The stopped task's outcome, and how many of its scenes it never reported."""
     detail = event.detail
-    results = objects.read_results(svc.s3, svc.settings.bucket, batch.job_id, batch.scene_names)
-    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
-    unreported = sum(1 for r in results.values() if r is None)
+    succeeded, unreported = _scene_counts(svc, batch)
     vcpu = int(detail.cpu or 0) / 1024 or batch.vcpu
     memory_gb = int(detail.memory or 0) / 1024
     architecture = event.architecture or svc.settings.architecture
@@ -599,20 +583,12 @@ def _reconcile_running(svc: Services, now: datetime) -> dict[str, int]:
 
 def _finish_vanished(svc: Services, batch: BatchView) -> None:
     """ECS keeps stopped tasks for about an hour; past that, the result records decide."""
-    results = objects.read_results(svc.s3, svc.settings.bucket, batch.job_id, batch.scene_names)
-    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
-    outcome = BatchOutcome(
-        status=job_outcome(succeeded, len(batch.scene_names)),
-        scenes_succeeded=succeeded,
-        scenes_failed=len(batch.scene_names) - succeeded,
-        cost_usd=0.0,  # unknown: the task's times went with it
-        billed_seconds=0,
-        stopped_at=datetime.now(UTC).isoformat(),
-        exit_code=None,
-        stop_code=None,
-        stopped_reason=None,
-        event_version=_VANISHED_VERSION,
+    succeeded, _ = _scene_counts(svc, batch)
+    outcome = _taskless_outcome(
+        batch,
+        succeeded,
         error=f"ECS no longer knows task {batch.task_arn} and its STOPPED event never came",
+        event_version=_VANISHED_VERSION,
     )
     logger.error("task vanished", extra={**_batch_keys(batch), "task_arn": batch.task_arn})
     if svc.store.finish_batch(batch.job_id, batch.batch_number, outcome, task_arn=batch.task_arn):
@@ -620,6 +596,33 @@ def _finish_vanished(svc: Services, batch: BatchView) -> None:
 
 
 _VANISHED_VERSION = 2**31  # newer than any real event of the task: a late one changes nothing
+
+
+def _scene_counts(svc: Services, batch: BatchView) -> tuple[int, int]:
+    """(scenes that succeeded, scenes with no result record) of a batch, from S3."""
+    results = objects.read_results(svc.s3, svc.settings.bucket, batch.job_id, batch.scene_names)
+    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
+    return succeeded, sum(1 for r in results.values() if r is None)
+
+
+def _taskless_outcome(
+    batch: BatchView, succeeded: int, *, error: str, event_version: int
+) -> BatchOutcome:
+    """A batch ended without a stopped task to learn from: no cost or times (unknown or
+    none), its scenes counted from their result records."""
+    return BatchOutcome(
+        status=job_outcome(succeeded, len(batch.scene_names)),
+        scenes_succeeded=succeeded,
+        scenes_failed=len(batch.scene_names) - succeeded,
+        cost_usd=0.0,
+        billed_seconds=0,
+        stopped_at=datetime.now(UTC).isoformat(),
+        exit_code=None,
+        stop_code=None,
+        stopped_reason=None,
+        event_version=event_version,
+        error=error,
+    )
 
 
 def _batch_keys(batch: BatchView) -> dict[str, Any]:
