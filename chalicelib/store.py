@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.table import TTL_ATTRIBUTE
+
 JobStatus = Literal["RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "REJECTED"]
 BatchStatus = Literal["PENDING", "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED"]
 FINAL_JOB_STATUSES = ("SUCCEEDED", "PARTIAL", "FAILED", "REJECTED")
@@ -36,30 +38,6 @@ _SLOT_RETRIES = 20
 _WEBHOOK_QUEUE = "WEBHOOK_RETRY"
 
 
-def table_definition(table_name: str) -> dict[str, Any]:
-    """``create_table`` arguments; the local stack, tests and infra share this one shape."""
-
-    def key(name: str, kind: str) -> dict[str, str]:
-        return {"AttributeName": name, "KeyType": kind}
-
-    def index(name: str) -> dict[str, Any]:
-        return {
-            "IndexName": name,
-            "KeySchema": [key(f"{name}PK", "HASH"), key(f"{name}SK", "RANGE")],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-
-    names = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"]
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "KeySchema": [key("PK", "HASH"), key("SK", "RANGE")],
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in names],
-        "GlobalSecondaryIndexes": [index("GSI1"), index("GSI2")],
-    }
-
-
-TTL_ATTRIBUTE = "expires_at"
 
 
 def job_key(job_id: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.store import TTL_ATTRIBUTE, table_definition
+from chalicelib.adapters.table import TTL_ATTRIBUTE, table_definition
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
 log = logging.getLogger("cloudburst-local.bootstrap")
