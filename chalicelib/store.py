@@ -38,8 +38,6 @@ _SLOT_RETRIES = 20
 _WEBHOOK_QUEUE = "WEBHOOK_RETRY"
 
 
-
-
 def job_key(job_id: str) -> dict[str, str]:
     return {"PK": f"JOB#{job_id}", "SK": _META}
 

@@ -30,6 +30,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [key("PK", "HASH"), key("SK", "RANGE")],
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in KEY_ATTRIBUTES],
+        "AttributeDefinitions": [
+            {"AttributeName": n, "AttributeType": "S"} for n in KEY_ATTRIBUTES
+        ],
         "GlobalSecondaryIndexes": [index(name) for name in INDEXES],
     }
