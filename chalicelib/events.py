@@ -105,13 +105,19 @@ class ObjectCreatedEvent(EventBridgeEnvelope):
         return f"e:{self.id}"
 
     def job_id(self) -> str:
-        """A readable, deterministic job id: manifest stem + hash of the upload's identity."""
-        stem = self.key.rsplit("/", 1)[-1].removesuffix(MANIFEST_SUFFIX)
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-").lower()[:40] or "job"
-        digest = hashlib.sha256(
-            f"{self.bucket}\0{self.key}\0{self.upload_identity()}".encode()
-        ).hexdigest()
-        return f"{slug}-{digest[:12]}"
+        return job_id_for_upload(self.bucket, self.key, self.upload_identity())
+
+
+def job_id_for_upload(bucket: str, key: str, identity: str) -> str:
+    """A readable, deterministic job id: manifest stem + hash of the upload's identity.
+
+    A client that put a manifest into the versioned bucket knows the job id at once:
+    ``job_id_for_upload(bucket, key, f"v:{response['VersionId']}")``.
+    """
+    stem = key.rsplit("/", 1)[-1].removesuffix(MANIFEST_SUFFIX)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-").lower()[:40] or "job"
+    digest = hashlib.sha256(f"{bucket}\0{key}\0{identity}".encode()).hexdigest()
+    return f"{slug}-{digest[:12]}"
 
 
 class EcsContainer(_Lenient):
