@@ -87,6 +87,24 @@ def report_key(job_id: str) -> str:
     return f"{outputs_prefix(job_id)}job.json"
 
 
+def status_key(job_id: str) -> str:
+    """The job's status document, rewritten at every state change (users poll it)."""
+    return f"{outputs_prefix(job_id)}status.json"
+
+
+def summary_key(job_id: str, batch_number: int) -> str:
+    """A finished batch's scenes, summarised once so the job's end reads O(batches)."""
+    return f"jobs/{job_id}/summaries/{batch_number:04d}.json"
+
+
+# A user cancels a job by putting cancel/<job_id>.json (optionally {"reason": "…"}).
+CANCEL_PREFIX = "cancel/"
+
+
+def cancel_key(job_id: str) -> str:
+    return f"{CANCEL_PREFIX}{job_id}.json"
+
+
 def results_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/results/"
 
@@ -97,6 +115,15 @@ def result_key(job_id: str, scene_name: str) -> str:
 
 def batch_spec_key(job_id: str, batch_number: int) -> str:
     return f"jobs/{job_id}/batches/{batch_number:04d}.json"
+
+
+# S3 error codes that mean "no such object" (GET says NoSuchKey, HEAD a bare 404).
+S3_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def is_s3_not_found(error_code: str) -> bool:
+    """The one rule for an absent S3 object, for the Lambdas and the worker alike."""
+    return error_code in S3_NOT_FOUND_CODES
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
