@@ -169,6 +169,8 @@ def _finish(
     s3.put_json(svc.s3, svc.settings.bucket, key, summary, indent=None)
     if not svc.jobs.finish_batch(batch, outcome, task_arn=task_arn):
         return False
+    if task_arn is not None:
+        svc.slots.release(1)  # a crash before this line leaks the slot until the next sweep
     logger.info("batch finished", extra={"status": outcome.status, "cost": outcome.bill.cost_usd})
     metrics.add_metric(name="ScenesRendered", unit=MetricUnit.Count, value=outcome.scenes_succeeded)
     metrics.add_metric(name="ScenesFailed", unit=MetricUnit.Count, value=outcome.scenes_failed)
@@ -182,6 +184,7 @@ def _requeue(svc: Services, batch: Batch, stopped: BatchOutcome, unreported: int
     if not svc.jobs.requeue_batch(batch, stopped, task_arn=batch.task_arn):
         logger.info("duplicate or stale task event", extra={"version": stopped.event_version})
         return []
+    svc.slots.release(1)
     logger.warning(
         "batch retried",
         extra={

@@ -44,7 +44,10 @@ class Launches:
 
 
 def launch_pending(svc: Services, first: Sequence[Batch] = ()) -> Launches:
-    """``first``: batches this invocation just put back in the queue, first in line; the
+    """Launch rounds until the queue is empty or the cap reached; a round that meets batches
+    which cannot run (RunTask refused them, their job is cancelled) returns them at once.
+
+    ``first``: batches this invocation just put back in the queue, first in line; the
     queue index is eventually consistent and might not list them yet."""
     launches = Launches()
     known = list(first)
@@ -69,8 +72,9 @@ def launch_pending(svc: Services, first: Sequence[Batch] = ()) -> Launches:
                 launches.unlaunchable.append((batch, reason or "RunTask failed"))
             elif outcome is _Outcome.CANCELLED:
                 launches.cancelled.append(batch)
-        progressed = any(o in (_Outcome.STARTED, _Outcome.FAILED) for o in outcomes)
-        if not progressed or _Outcome.DEFERRED in outcomes or slots < len(page):
+        if launches.unlaunchable or launches.cancelled:
+            return launches  # they stay queued until the caller ends them
+        if _Outcome.STARTED not in outcomes or _Outcome.DEFERRED in outcomes or slots < len(page):
             return launches  # the queue is empty, the cap is reached, or RunTask said wait
 
 

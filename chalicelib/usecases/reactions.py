@@ -86,17 +86,30 @@ def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
     }
 
 
+# Rounds of launching in one invocation when batches keep ending unlaunched; a bound, so
+# that a batch that will not end cannot hold the invocation (the sweeper comes back to it).
+_LAUNCH_ROUNDS = 20
+
+
 def _launch(svc: Services, first: Sequence[Batch] = ()) -> int:
     """Launch what waits; batches that cannot run end now, and may end their jobs."""
-    launches = launching.launch_pending(svc, first)
-    for batch, reason in launches.unlaunchable:
-        completion.end_without_task(svc, batch, reason)
-    for batch in launches.cancelled:
-        completion.end_without_task(svc, batch, "cancelled before it ran", cancelled=True)
-    status.publish(svc, launches.jobs)
-    ended = [b.job_id for b, _ in launches.unlaunchable] + [b.job_id for b in launches.cancelled]
-    _end_jobs(svc, ended)
-    return launches.started
+    started = 0
+    for _ in range(_LAUNCH_ROUNDS):
+        launches = launching.launch_pending(svc, first)
+        for batch, reason in launches.unlaunchable:
+            completion.end_without_task(svc, batch, reason)
+        for batch in launches.cancelled:
+            completion.end_without_task(svc, batch, "cancelled before it ran", cancelled=True)
+        status.publish(svc, launches.jobs)
+        ended = [b.job_id for b, _ in launches.unlaunchable] + [
+            b.job_id for b in launches.cancelled
+        ]
+        _end_jobs(svc, ended)
+        started += launches.started
+        if not ended:
+            break
+        first = ()
+    return started
 
 
 def _end_jobs(svc: Services, job_ids: Iterable[str]) -> None:

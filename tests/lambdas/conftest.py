@@ -116,6 +116,7 @@ class Aws:
         cpu: str | None = "1024",
         memory: str | None = "2048",
         spot: bool = False,
+        reason: str = "Essential container in task exited",
     ) -> TaskStateChangeEvent:
         """The documented STOPPED Fargate event, for a task moto started."""
         pulled = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
@@ -139,6 +140,7 @@ class Aws:
                 "pullStartedAt": pulled.isoformat(),
                 "stoppedAt": stopped.isoformat(),
                 "stopCode": stop_code,
+                "stoppedReason": reason,
             },
         )
         [described] = event["detail"]["containers"]
@@ -161,9 +163,7 @@ class Aws:
         ]
         if not arns:
             return []
-        return self.ecs.describe_tasks(cluster="cloudburst", tasks=arns, include=["TAGS"])[
-            "tasks"
-        ]
+        return self.ecs.describe_tasks(cluster="cloudburst", tasks=arns, include=["TAGS"])["tasks"]
 
     def tasks_by_batch(self) -> dict[int, dict[str, Any]]:
         return {int(t["startedBy"].rsplit("/", 1)[1]): t for t in self.tasks()}
@@ -269,6 +269,10 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[
             bucket=BUCKET,
             table="cloudburst",
             cluster="cloudburst",
+        )
+        # Versioned as every stage's bucket is: an upload's version id names its job.
+        boto3.client("s3", region_name=REGION).put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
         )
         for name, value in _environment(resources, secret).items():
             monkeypatch.setenv(name, value)
