@@ -231,43 +231,51 @@ def run_demo(
         return results
 
 
-def watch_job(stack: LocalStack, manifest_key: str, *, timeout: float, out: TextIO) -> Any:
-    """Find the job the upload started and show one updating progress line until it ends."""
-    from chalicelib.store import JobStore
+@dataclass(frozen=True)
+class WatchedJob:
+    job_id: str
+    status: str
 
-    store = JobStore(stack.table, _dynamodb(stack))
+
+def watch_job(stack: LocalStack, manifest_key: str, *, timeout: float, out: TextIO) -> WatchedJob:
+    """Follow the job the upload started through its status document (S3 only) and show one
+    updating progress line until it ends. The bucket is versioned: the upload names its job."""
+    from chalicelib.contracts import status_key
+    from chalicelib.events import job_id_for_upload
+
     s3 = stack.client("s3")
+    version = s3.head_object(Bucket=stack.bucket, Key=manifest_key)["VersionId"]
+    job_id = job_id_for_upload(stack.bucket, manifest_key, f"v:{version}")
     started = time.monotonic()
     deadline = started + timeout
-    job = None
-    while job is None:
-        jobs = store.jobs_for_manifest(stack.bucket, manifest_key)
-        job = jobs[0] if jobs else None
-        if job is None and time.monotonic() > started + 60:
-            raise DemoFailed(f"no job appeared for s3://{stack.bucket}/{manifest_key} in 60s")
-        time.sleep(0.2)
     tty = out.isatty()
     last = ""
+    status: dict[str, Any] = {}
     while True:
-        current = store.get_job(job.job_id) or job
-        rendered = _count(s3, stack.bucket, f"jobs/{job.job_id}/results/")
-        done = max(rendered, current.scenes_succeeded + current.scenes_failed)
+        try:
+            body = s3.get_object(Bucket=stack.bucket, Key=status_key(job_id))["Body"].read()
+            status = json.loads(body)
+        except s3.exceptions.NoSuchKey:
+            pass
+        done = status.get("scenes_succeeded", 0) + status.get("scenes_failed", 0)
         line = (
-            f"  job {job.job_id}: scenes {done}/{current.total_scenes} · "
-            f"tasks running {current.tasks_running} · {time.monotonic() - started:5.1f}s"
+            f"  job {job_id}: scenes {done}/{status.get('total_scenes', '?')} · "
+            f"tasks running {status.get('tasks_running', 0)} · "
+            f"{time.monotonic() - started:5.1f}s"
         )
         if line != last and (tty or line.split("·")[:2] != last.split("·")[:2]):
             shown = "\r" + line.ljust(len(last)) if tty else line
             print(shown, end="" if tty else "\n", file=out, flush=True)
             last = line
-        if current.is_final:
+        state = status.get("status", "RUNNING")
+        if state != "RUNNING":
             if tty:
                 print(file=out)
-            return current
+            return WatchedJob(job_id, state)
         if time.monotonic() > deadline:
             if tty:
                 print(file=out)
-            raise DemoFailed(f"job {job.job_id} still {current.status} after {timeout:.0f}s")
+            raise DemoFailed(f"job {job_id} still {state} after {timeout:.0f}s")
         time.sleep(0.25)
 
 
@@ -296,23 +304,6 @@ def _summary(
     if hooks:
         print(f"  webhook     {webhook_copy}  ({hooks[0].type}, signature verified)", file=out)
         print(f"              original: {hooks[0].path}", file=out)
-
-
-def _count(s3: Any, bucket: str, prefix: str) -> int:
-    total = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        total += page.get("KeyCount", 0)
-    return total
-
-
-def _dynamodb(stack: LocalStack) -> Any:
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=stack.endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_KEY,
-        aws_secret_access_key=DUMMY_KEY,
-    )
 
 
 def _ffmpeg(ffmpeg: str, *args: str) -> None:

@@ -12,7 +12,7 @@ def test_cancelling_mid_job_stops_its_tasks_and_never_launches_its_waiting_batch
     aws, with_settings
 ):
     with_settings(aws, max_running_tasks=2)
-    aws.put_assets(SCENES + ["other"])
+    aws.put_assets([*SCENES, "other"])
     job_id = aws.submit(SCENES, scenes_per_batch=1, max_parallel_tasks=4, min_scenes_per_batch=1)
     other = aws.deliver(aws.upload_manifest(["other"], key="manifests/other.json"))
     running = aws.tasks_by_batch()
