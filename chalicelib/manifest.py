@@ -491,9 +491,20 @@ def _where(location: list[Any], scenes: Any) -> str:
             name = scenes[index].get("scene_name")
             if isinstance(name, str) and name:
                 label += f" (scene {_quoted(name)})"
-        rest = ".".join(_clip(str(part), 60) for part in location[2:])
+        rest = ".".join(_part(part) for part in location[2:])
         return f"{label}.{rest}" if rest else label
-    return ".".join(_clip(str(part), 60) for part in location)
+    return ".".join(_part(part) for part in location)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _part(part: Any) -> str:
+    """A location step as a reason shows it: field names bare, any other key quoted."""
+    text = str(part)
+    if isinstance(part, int) or _NAME.fullmatch(text):
+        return _clip(text, 60)
+    return _quoted(text)
 
 
 def _quoted(text: str) -> str:
