@@ -211,6 +211,18 @@ def test_nesting_up_to_the_limit_is_read():
     assert parsed.metadata is not None
 
 
+def test_brackets_inside_strings_are_text_not_nesting():
+    parsed = parse_manifest(manifest(scenes=[scene("[" * 40 + "{")], metadata={"x": "]" * 99}))
+
+    assert parsed.scenes[0].scene_name == "[" * 40 + "{"
+
+
+def test_an_unterminated_string_full_of_brackets_is_reported_as_bad_json():
+    [error] = errors_of(b'{"scenes": "' + b"[" * 100)
+
+    assert error.startswith("manifest is not valid JSON: Unterminated string")
+
+
 def test_a_20_digit_integer_is_a_number_like_any_other():
     parsed = parse_manifest(manifest(metadata={"order": 18446744073709551615}))
 
