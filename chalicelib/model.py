@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from chalicelib.pricing import TaskBill
 
@@ -90,7 +91,7 @@ class Job:
     # A summary: at most MAX_STORED_ERRORS reasons; the whole list is in the job report.
     errors: list[str] = field(default_factory=list)
     errors_total: int = 0
-    metadata: dict[str, object] | None = None
+    metadata: dict[str, Any] | None = None  # the caller's own, echoed in every document
     cancel_reason: str | None = None
 
     @property

@@ -9,7 +9,6 @@ retry covers any failure it meets.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,14 @@ from chalicelib.contracts import (
     results_prefix,
 )
 from chalicelib.events import ObjectCreatedEvent
-from chalicelib.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
+from chalicelib.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestError,
+    listed_scene_count,
+    parse_manifest,
+    rejection_webhook_url,
+)
 from chalicelib.model import (
     MAX_STORED_ERRORS,
     Batch,
@@ -124,7 +130,6 @@ def _reject(
         extra={"errors": errors[:MAX_STORED_ERRORS], "errors_total": len(errors)},
     )
     now = datetime.now(UTC)
-    readable = _readable_parts(body)
     job = Job(
         job_id=job_id,
         status=JobStatus.REJECTED,
@@ -132,38 +137,15 @@ def _reject(
         manifest_key=key,
         created_at=iso(now),
         finished_at=iso(now),
-        webhook_url=readable.webhook_url or svc.settings.webhook_default_url,
+        webhook_url=rejection_webhook_url(body) or svc.settings.webhook_default_url,
         webhook_state=WebhookState.PENDING,
         errors=[_clip(error) for error in errors[:MAX_STORED_ERRORS]],
         errors_total=len(errors),
     )
-    report = build_rejection_report(job, errors, readable.scene_count, now)
+    report = build_rejection_report(job, errors, listed_scene_count(body), now)
     s3.put_json(svc.s3, svc.settings.bucket, report_key(job_id), report)
     if svc.jobs.create_job(job):
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
-
-
-@dataclass(frozen=True)
-class _Readable:
-    webhook_url: str | None = None
-    scene_count: int = 0
-
-
-def _readable_parts(body: bytes) -> _Readable:
-    """What can still be read of a rejected manifest: its own webhook URL and scene count."""
-    try:
-        document = json.loads(body.decode("utf-8-sig"))
-    except (ValueError, RecursionError):
-        return _Readable()
-    if not isinstance(document, dict):
-        return _Readable()
-    url = document.get("webhook_url")
-    scenes = document.get("scenes")
-    usable = isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) < 2048
-    return _Readable(
-        webhook_url=url if usable else None,
-        scene_count=len(scenes) if isinstance(scenes, list) else 0,
-    )
 
 
 def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifest) -> None:
@@ -187,6 +169,7 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
         spot=manifest.spot,
         language=manifest.language,
         webhook_url=str(manifest.webhook_url or svc.settings.webhook_default_url or "") or None,
+        metadata=manifest.metadata,
     )
     created = svc.jobs.create_job(job)
     stored = svc.jobs.get_job(job_id)
