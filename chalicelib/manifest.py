@@ -37,7 +37,7 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib.contracts import Effect, Language, split_s3_uri
+from chalicelib.contracts import Effect, Look, split_s3_uri
 
 MAX_MANIFEST_BYTES = 5 * 1024 * 1024
 # JSON nesting a manifest may use (it needs 3, plus whatever ``metadata`` holds). Checked
@@ -140,15 +140,12 @@ class Scene(_Strict):
         return name
 
 
-class Manifest(_Strict):
+class Manifest(Look):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     version: Literal[1] = 1
     scenes: list[Scene] = Field(min_length=1, max_length=MAX_SCENES)
-    language: Language = "chinese"
-    enable_zoom: bool = True
-    is_portrait: bool = False
     watermark_path: AssetPath | None = None
-    background_box: bool = True
-    background_opacity: float = Field(default=0.2, ge=0.0, le=1.0, allow_inf_nan=False)
     scenes_per_batch: int = Field(default=10, ge=1, le=1000)
     max_parallel_tasks: int = Field(default=10, ge=1, le=100)
     min_scenes_per_batch: int = Field(default=5, ge=1, le=1000)

@@ -97,11 +97,6 @@ def round_usd(usd: float) -> float:
     return round(usd, USD_PLACES)
 
 
-def render_slots(vcpu: float) -> int:
-    """Scenes a task renders at once: one per whole vCPU (x264 at one thread each)."""
-    return max(1, int(vcpu))
-
-
 @dataclass(frozen=True)
 class TaskBill:
     """What a task cost, and whether a figure had to be estimated (a missing timestamp)."""

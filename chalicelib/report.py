@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.contracts import SceneResult, outputs_prefix, report_key
+from chalicelib.contracts import SceneResult, outputs_prefix, render_slots, report_key
 from chalicelib.model import Batch, Job, JobStatus, Progress
-from chalicelib.pricing import render_slots, round_usd
+from chalicelib.pricing import round_usd
 
 MISSING_RESULT = "the task stopped before it reported this scene"
 STATUS_ERRORS = 20  # reasons the status document and the webhook list; job.json has all

@@ -230,14 +230,7 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
 
 def render_options(manifest: Manifest, bucket: str) -> RenderOptions:
     watermark = s3.uri(manifest.watermark_path, bucket) if manifest.watermark_path else None
-    return RenderOptions(
-        language=manifest.language,
-        enable_zoom=manifest.enable_zoom,
-        is_portrait=manifest.is_portrait,
-        background_box=manifest.background_box,
-        background_opacity=manifest.background_opacity,
-        watermark_uri=watermark,
-    )
+    return RenderOptions(**manifest.look(), watermark_uri=watermark)
 
 
 def _clip(text: str) -> str:

@@ -198,7 +198,6 @@ class LocalStack:
             self._clients.clear()
         self._restore_env()
         self._restore_app()
-        self._clear_app_caches()
         self._started = False
         with _RUNNING_LOCK:
             global _running
