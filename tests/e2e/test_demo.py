@@ -31,6 +31,7 @@ def test_the_demo_renders_downloads_and_verifies_and_runs_again(
             "scene_002.mp4",
             "scene_003.mp4",
             "scene_004.mp4",
+            "status.json",
             "webhook.json",
         ]
         report = json.loads((results / "job.json").read_text())

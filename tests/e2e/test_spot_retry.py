@@ -6,6 +6,7 @@ The local stand-in interrupts the first Spot task a few seconds into its run (SI
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,8 +48,9 @@ def test_a_spot_interrupted_batch_is_retried_and_every_video_arrives(
     [delivery] = stack.receiver.wait_for(1, timeout=120)
 
     # then the webhook reports success after two tasks, the first stopped by Spot
-    report = delivery.body["data"]
-    assert delivery.type == "job.succeeded", report["errors"]
+    assert delivery.type == "job.succeeded", delivery.body["data"]["errors"]
+    report_key = delivery.body["data"]["report_key"]
+    report = json.loads(s3.get_object(Bucket=stack.bucket, Key=report_key)["Body"].read())
     assert report["tasks_used"] == 2
     [batch] = report["task_results"]
     assert (batch["attempt"], batch["retried_after"], batch["stop_code"]) == (
@@ -57,7 +59,8 @@ def test_a_spot_interrupted_batch_is_retried_and_every_video_arrives(
     assert fargate_stops(stack) == ["SpotInterruption", "EssentialContainerExited"]
     # every scene's MP4 is in S3, each rendered once or taken over from the first task
     outputs = download_prefix(s3, stack.bucket, f"outputs/{report['job_id']}/", tmp_path / "out")
-    assert sorted(p.name for p in outputs) == ["job.json"] + [f"{s.scene_name}.mp4" for s in scenes]
+    videos = [f"{s.scene_name}.mp4" for s in scenes]
+    assert sorted(p.name for p in outputs) == ["job.json", *videos, "status.json"]
     assert all(p.stat().st_size > 10_000 for p in outputs if p.suffix == ".mp4")
 
 
