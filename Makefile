@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet pip==26.2.1
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -30,6 +30,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python bench/orchestration.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/readme_figures.py
 
 local: $(STAMP)
 	$(BIN)/cloudburst local up
