@@ -330,11 +330,11 @@ class LocalFargate:
             spec = BatchSpec.model_validate_json(
                 s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             )
-            attempt = task.environment.get(ATTEMPT_ENV, "")
+            given = task.environment.get(ATTEMPT_ENV, "")
             task.results = (
                 spec.bucket,
                 spec.results_prefix,
-                int(attempt) if attempt.isdigit() else spec.attempt,
+                int(given) if given.isdigit() else spec.attempt,
             )
         bucket, prefix, attempt = task.results
         listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
