@@ -83,6 +83,7 @@ def test_a_batch_in_the_image_renders_every_feature_as_the_local_renderer_does(
     for scene in cjk:
         assert scene.subtitle is not None
         scene.subtitle.write_text(CHINESE_SRT, "utf-8")
+        make_checkerboard(scene.image)  # texture, so that a zoom and a dark box show
     logo = make_logo(tmp_path / "logo.png")
     s3.upload_file(str(logo), stack.bucket, "inputs/brand/logo.png")
     cjk_options = {
@@ -300,6 +301,17 @@ def make_logo(path: Path) -> Path:
     from PIL import Image
 
     Image.fromarray(logo, "RGBA").save(path)
+    return path
+
+
+def make_checkerboard(path: Path) -> Path:
+    """A bright 1920x1080 picture of 60-px squares over a gradient."""
+    yy, xx = np.mgrid[0:1080, 0:1920]
+    squares = ((yy // 60 + xx // 60) % 2).astype(np.uint8) * 90
+    rgb = np.stack([squares + 120, squares + 100 + xx * 40 // 1920, squares + 140], axis=2)
+    from PIL import Image
+
+    Image.fromarray(rgb.astype(np.uint8), "RGB").save(path)
     return path
 
 
