@@ -121,7 +121,9 @@ def test_a_batch_in_the_image_renders_every_feature_as_the_local_renderer_does(
         for scene in case.scenes:
             from_image = folder / "image" / f"{scene.scene_name}.mp4"
             local = render_locally(scene, case.settings, folder / "local")
-            assert max_frame_difference(from_image, local) <= 1, scene.scene_name
+            difference = max_frame_difference(from_image, local)
+            print(f"image-test: {case.manifest_key} {scene.scene_name} max diff {difference}")
+            assert difference <= 1, scene.scene_name
 
     # and each feature is there: sizes, zoom moving, watermark, box, outlined subtitles
     first_cjk = tmp_path / reports["manifests/image-cjk.json"]["job_id"] / "image"
@@ -181,6 +183,7 @@ def test_sigterm_stops_the_image_within_seconds_keeping_finished_scenes(
         if task.poll() is None:
             task.kill()
 
+    print(f"image-test: SIGTERM to exit {stopped_after:.2f} s, code {task.returncode}")
     # then it exits by itself within seconds (143: SIGTERM, not SIGKILL's 137), saying why
     assert task.returncode == 143, err
     assert stopped_after < 10, f"took {stopped_after:.1f} s"
