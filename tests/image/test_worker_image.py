@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 from cloudburst_worker.render import RenderSettings, SceneInput, render_scene
@@ -146,6 +148,23 @@ def test_a_batch_in_the_image_renders_every_feature_as_the_local_renderer_does(
     assert np.abs(portrait_video[15][0][lower] - planes(plain_portrait)[15][0][lower]).max() > 100
 
 
+def test_every_kind_of_picture_decodes_in_the_image_as_it_does_locally(
+    image: str, tmp_path: Path
+) -> None:
+    # given pictures that take each decoder path (libspng, OpenCV's JPEG/WebP/PNG, ffmpeg)
+    pictures = make_pictures(tmp_path / "pictures")
+    local = decode_digests(pictures)
+
+    # when the image decodes them and composites each as a watermark (the trimmed libraries'
+    # neighbours: OpenCV's decoders and resize, ffmpeg's decoder)
+    done = podman("run", "--rm", "--network", "none", "-v", f"{pictures}:/pictures:ro",
+                  "--entrypoint", "python", image, "-c", DECODE_SCRIPT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    # then every picture decodes to the very pixels the local set-up gets
+    assert json.loads(done.stdout) == local
+
+
 def test_sigterm_stops_the_image_within_seconds_keeping_finished_scenes(
     stack: LocalStack, image: str, tmp_path: Path
 ) -> None:
@@ -221,6 +240,55 @@ version = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=T
 print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "fonts": fonts,
                   "ffmpeg": [version.splitlines()[0], digest(ffmpeg_exe())]}))
 """
+
+
+DECODE_SCRIPT = """
+import hashlib, json, pathlib
+from cloudburst_worker.render import frames
+digests = {}
+for path in sorted(pathlib.Path("/pictures").iterdir()):
+    picture = frames.decode_picture(path, 60)
+    overlay = frames.make_overlay(picture, 1920)
+    digests[path.name] = [list(picture.shape), hashlib.sha256(picture.tobytes()).hexdigest(),
+                          hashlib.sha256(overlay.frame.y.tobytes()).hexdigest()]
+print(json.dumps(digests))
+"""
+
+
+def make_pictures(folder: Path) -> Path:
+    """One small file per decoder path: libspng, OpenCV (JPEG incl. CMYK, progressive and
+    EXIF-rotated, WebP, PNG with tRNS, 16-bit PNG) and ffmpeg (GIF)."""
+    from PIL import Image
+
+    folder.mkdir()
+    yy, xx = np.mgrid[0:36, 0:64]
+    rgba = np.stack([xx * 4, yy * 7, 255 - xx * 4, 128 + yy * 3], axis=2).astype(np.uint8)
+    picture = Image.fromarray(rgba, "RGBA")
+    rgb = picture.convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    picture.save(folder / "rgba.png")
+    picture.convert("L").save(folder / "grey.png")
+    rgb.quantize(colors=16).save(folder / "palette-trns.png", transparency=bytes(range(0, 255, 16)))
+    rgb.save(folder / "baseline.jpg", quality=90)
+    rgb.save(folder / "progressive.jpg", quality=90, progressive=True)
+    rgb.convert("CMYK").save(folder / "cmyk.jpg", quality=90)
+    rgb.save(folder / "exif-rotated.jpg", quality=90, exif=exif.tobytes())
+    picture.save(folder / "rgba.webp", lossless=True)
+    rgb.save(folder / "lossy.webp", quality=80)
+    rgb.quantize(colors=16).save(folder / "palette.gif")
+    wide = cv2.cvtColor(rgba.astype(np.uint16) * 257, cv2.COLOR_RGBA2BGRA)
+    ok, png16 = cv2.imencode(".png", wide)
+    assert ok
+    (folder / "rgba16.png").write_bytes(bytes(png16))
+    return folder
+
+
+def decode_digests(folder: Path) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", DECODE_SCRIPT.replace("/pictures", str(folder))],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    digests: dict[str, Any] = json.loads(done.stdout)
+    return digests
 
 
 def toolchain_fingerprint() -> dict[str, Any]:
