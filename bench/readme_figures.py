@@ -114,7 +114,23 @@ def render_ratios(d: dict[str, Any]) -> str:
 """  # noqa: E501
 
 
+def image(d: dict[str, Any]) -> str:
+    size, packed = d["uncompressed_mb"], d["compressed_mb"]
+    pull = d["pull_seconds_estimated"]
+    largest = ", ".join(
+        f"{name} {mb:.0f} MB" for name, mb in list(d["largest_packages_mb"].items())[:6]
+    )
+    return f"""the layers above the base are {size["above_base"]:.1f} MB uncompressed,
+{packed["above_base"]:.1f} MB gzipped; on the public `python:3.11-slim` base (~125 MB) that is
+{size["on_public_slim_base"]:.1f} MB against the {size["budget"]:.0f} MB budget. About
+{packed["on_public_slim_base_estimated"]:.0f} MB compressed on that base is an estimated
+{pull["on_public_slim_base"]:.1f} s pull (assumed {pull["assumed_download_mb_per_s"]:.0f} MB/s download,
+{pull["assumed_extract_mb_per_s"]:.0f} MB/s extraction). Largest packages: {largest}.
+"""  # noqa: E501
+
+
 BLOCKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "image": ("image.json", image),
     "orchestration": ("orchestration.json", orchestration),
     "render-modes": ("render.json", render_modes),
     "render-sweep": ("render.json", render_sweep),
