@@ -245,6 +245,7 @@ def test_only_json_under_manifests_reaches_the_intake_handler(stack: LocalStack,
     s3.put_object(Bucket=stack.bucket, Key="manifests/sub/empty.json", Body=b"{}")
     job = wait_for_final_job(stack, "manifests/sub/empty.json")
     assert job["status"] == "REJECTED"  # matched, read, and refused with a reason
+    assert stack.wait_until_quiet(timeout=20)  # the handler has returned
     assert stack.dispatcher.invocations["on_manifest_uploaded"] == before + 1
 
 
