@@ -1,8 +1,9 @@
-"""The Lambdas' IAM policy (.chalice/policy-<stage>.json) allows every AWS call they make.
+"""The Lambdas' IAM policy (in the stage's template) allows every AWS call they make.
 
 Chalice's policy generator reads only app.py, and every AWS call lives in chalicelib, so the
-policy is written by hand; this test runs the use cases against moto, records each API call
-they make, and checks the policy allows its IAM action.
+policy is written by hand in ``cloudburst/deploy/policies.py`` and merged into each function's
+role by the template; this test runs the use cases against moto, records each API call they
+make, and checks the policy allows its IAM action.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 
 from chalicelib.events import ObjectCreatedEvent
 from chalicelib.service import submit_manifest, sweep
+from cloudburst.deploy.intrinsics import resolve
+from cloudburst.deploy.template import FunctionSpec, infra_template, resource_names
 
 from .conftest import Aws
 from .test_completion import SCENES, start_job, stop
@@ -27,6 +30,8 @@ from .test_retries import deliver, interrupted
 
 CHALICE = Path(__file__).resolve().parents[2] / ".chalice"
 STAGES = ("local", "dev", "prod")
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+SWEEPER = FunctionSpec("sweeper", "Sweeper", "SweeperEvent", None, "rate(1 minute)")
 # API operations whose IAM actions are named differently, or that need more than one.
 ACTIONS = {
     ("s3", "HeadObject"): ["s3:GetObject"],
@@ -57,6 +62,14 @@ def _called_from_chalicelib() -> bool:
             return True
         frame = frame.f_back  # type: ignore[assignment]
     return False
+
+
+def stage_policy(stage: str) -> dict[str, Any]:
+    """The policy a function's role gets in ``stage``'s template, names resolved."""
+    template = infra_template(stage, [SWEEPER])
+    [policy] = template["Resources"]["SweeperRole"]["Properties"]["Policies"]
+    names = resource_names(stage, account=ACCOUNT, region=REGION)
+    return resolve(policy["PolicyDocument"], names)
 
 
 def allowed(policy: dict[str, Any], action: str) -> bool:
@@ -93,16 +106,14 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
     needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
     assert {"ecs:DescribeTasks", "ecs:StopTask", "dynamodb:Query", "s3:ListBucket"} <= needed
     for stage in STAGES:
-        policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
-        missing = sorted(action for action in needed if not allowed(policy, action))
-        assert missing == [], f"policy-{stage}.json lacks {missing}"
+        missing = sorted(action for action in needed if not allowed(stage_policy(stage), action))
+        assert missing == [], f"the {stage} template's Lambda policy lacks {missing}"
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_stage_policy_names_that_stages_bucket_and_nothing_broader(stage: str):
-    config = json.loads((CHALICE / "config.json").read_text())
-    bucket = config["stages"][stage]["environment_variables"]["CLOUDBURST_BUCKET"]
-    policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
+    bucket = resource_names(stage, account=ACCOUNT, region=REGION)["JobBucket"]
+    policy = stage_policy(stage)
     s3_resources = {
         resource
         for statement in policy["Statement"]
@@ -113,4 +124,9 @@ def test_each_stage_policy_names_that_stages_bucket_and_nothing_broader(stage: s
                          else statement["Resource"])
     }  # fmt: skip
     assert s3_resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    assert bucket.startswith(f"cloudburst-{stage}-")
+    # chalice's own policy file is a deny-all placeholder: the template's policy replaces it
+    config = json.loads((CHALICE / "config.json").read_text())
     assert config["autogen_policy"] is False
+    placeholder = json.loads((CHALICE / config["stages"][stage]["iam_policy_file"]).read_text())
+    assert {s["Effect"] for s in placeholder["Statement"]} == {"Deny"}

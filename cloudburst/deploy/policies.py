@@ -1,0 +1,193 @@
+"""Least-privilege IAM policies, written once as CloudFormation values.
+
+The template (``template.py``) embeds them, ``tests/lambdas/test_iam_policy.py`` and
+``tests/worker/test_task_role_policy.py`` check them against the API calls the code really
+makes, and ``cloudburst doctor`` simulates them. No statement allows a ``*`` action; a
+``*`` resource appears only where the API has no narrower resource, with a comment saying so.
+
+Resources are named through ``Fn::Sub``/``Fn::GetAtt`` on the template's own logical ids, so
+a stage's policy can reach that stage's bucket, table, cluster and roles and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudburst.stage import resource_prefix
+
+# Logical ids of the template's resources the policies name.
+BUCKET = "JobBucket"
+TABLE = "JobTable"
+CLUSTER = "Cluster"
+TASK_ROLE = "WorkerTaskRole"
+EXECUTION_ROLE = "WorkerExecutionRole"
+SECRET = "WebhookSecret"  # noqa: S105 (a logical id)
+WORKER_LOG_GROUP = "WorkerLogGroup"
+
+Statement = dict[str, Any]
+
+
+def sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def arn(service: str, resource: str) -> dict[str, str]:
+    """An ARN in this stack's partition, region and account."""
+    return sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+
+def document(statements: list[Statement]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def lambda_policy(stage: str) -> dict[str, Any]:
+    """What the Lambdas call: the job bucket, table, worker tasks, worker roles, secret."""
+    prefix = resource_prefix(stage)
+    task_arn = arn("ecs", f"task/{prefix}/*")
+    return document(
+        [
+            {
+                "Sid": "OwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": arn("logs", f"log-group:/aws/lambda/{prefix}-*:*"),
+            },
+            {
+                "Sid": "JobBucketObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": sub(f"${{{BUCKET}.Arn}}/*"),
+            },
+            {
+                "Sid": "JobBucketListing",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": {"Fn::GetAtt": [BUCKET, "Arn"]},
+            },
+            {
+                "Sid": "JobTable",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                    "dynamodb:BatchWriteItem",
+                ],
+                "Resource": [
+                    {"Fn::GetAtt": [TABLE, "Arn"]},
+                    sub(f"${{{TABLE}.Arn}}/index/*"),
+                ],
+            },
+            {
+                "Sid": "LaunchWorkerTasksInTheStagesCluster",
+                "Effect": "Allow",
+                "Action": ["ecs:RunTask"],
+                "Resource": arn("ecs", f"task-definition/{prefix}-worker:*"),
+                "Condition": {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [CLUSTER, "Arn"]}}},
+            },
+            {
+                "Sid": "TagTasksAtLaunch",
+                "Effect": "Allow",
+                "Action": ["ecs:TagResource"],
+                "Resource": task_arn,
+                "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+            },
+            {
+                "Sid": "WatchAndStopWorkerTasks",
+                "Effect": "Allow",
+                "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+                "Resource": task_arn,
+            },
+            {
+                "Sid": "PassTheWorkersRolesToEcs",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [
+                    {"Fn::GetAtt": [TASK_ROLE, "Arn"]},
+                    {"Fn::GetAtt": [EXECUTION_ROLE, "Arn"]},
+                ],
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+            {
+                "Sid": "ReadTheWebhookSigningSecret",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": {"Ref": SECRET},
+            },
+        ]
+    )
+
+
+def worker_task_policy() -> dict[str, Any]:
+    """What the worker's code calls: specs and assets in, videos and result records out."""
+    return document(
+        [
+            {
+                "Sid": "ReadSpecsAndAssetsWriteVideosAndResults",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                "Resource": sub(f"${{{BUCKET}.Arn}}/*"),
+            },
+            {
+                # a resumed task HEADs outputs: with ListBucket a missing one is 404, not 403
+                "Sid": "TellMissingFromForbiddenWhenResuming",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": {"Fn::GetAtt": [BUCKET, "Arn"]},
+            },
+        ]
+    )
+
+
+def worker_execution_policy(stage: str) -> dict[str, Any]:
+    """What ECS needs to start a worker: pull its image and write its logs.
+
+    Narrower than the managed ``AmazonECSTaskExecutionRolePolicy`` (``*`` everywhere).
+    """
+    return document(
+        [
+            {
+                # GetAuthorizationToken has no resource type: IAM accepts only "*" here.
+                "Sid": "RegistryLogin",
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PullTheWorkerImage",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": arn("ecr", f"repository/{repository_name(stage)}"),
+            },
+            {
+                "Sid": "WriteWorkerLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": sub(f"${{{WORKER_LOG_GROUP}.Arn}}"),
+            },
+        ]
+    )
+
+
+def repository_name(stage: str) -> str:
+    return f"{resource_prefix(stage)}-worker"
+
+
+def ecs_tasks_trust() -> dict[str, Any]:
+    """Only ECS tasks of this account may assume the worker's roles."""
+    return document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+            }
+        ]
+    )
