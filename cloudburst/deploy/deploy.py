@@ -130,7 +130,7 @@ def bundle_digest(bundle: Path) -> str:
 
 
 def summary(deployment: Deployment, region: str) -> str:
-    """What a user needs next: where to upload, how to start a job, the secret and how to read it."""
+    """What a user needs next: the bucket, the line that starts a job, the secret to verify."""
     outputs = deployment.outputs
     bucket = outputs.get(stages.OUTPUT_BUCKET, "?")
     secret = outputs.get(stages.OUTPUT_SECRET)

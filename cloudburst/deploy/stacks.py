@@ -9,6 +9,7 @@ not the cascade of cancellations after it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -159,10 +160,8 @@ class Stacks:
             raise StackError(self._failure(name, started, exc)) from None
         stop.set()
         stream.join()
-        try:
+        with contextlib.suppress(ClientError):  # a deleted stack's events are gone by name
             self._print_new_events(name, started, seen)
-        except ClientError:
-            pass  # a deleted stack's events can no longer be read by name
 
     def _stream(self, name: str, started: datetime, seen: set[str], stop: threading.Event) -> None:
         while not stop.wait(self.poll_seconds):
