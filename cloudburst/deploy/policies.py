@@ -191,3 +191,27 @@ def ecs_tasks_trust() -> dict[str, Any]:
             }
         ]
     )
+
+
+# Every AWS action the Lambdas' code calls, with the resource it calls it on and the
+# condition keys IAM sees then. tests/lambdas/test_iam_policy.py checks this list covers the
+# calls recorded from a whole job; `cloudburst doctor` simulates each against the deployed
+# roles. Keys of the resource are filled from the deployed stack's names.
+LAMBDA_CALLS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("s3:GetObject", "{bucket_arn}/manifests/example.json", {}),
+    ("s3:PutObject", "{bucket_arn}/jobs/example/batches/0001.json", {}),
+    ("s3:ListBucket", "{bucket_arn}", {}),
+    ("dynamodb:GetItem", "{table_arn}", {}),
+    ("dynamodb:PutItem", "{table_arn}", {}),
+    ("dynamodb:UpdateItem", "{table_arn}", {}),
+    ("dynamodb:DeleteItem", "{table_arn}", {}),
+    ("dynamodb:Query", "{table_arn}/index/GSI2", {}),
+    ("dynamodb:BatchWriteItem", "{table_arn}", {}),
+    ("ecs:RunTask", "{task_definition_arn}", {"ecs:cluster": "{cluster_arn}"}),
+    ("ecs:TagResource", "{task_arn}", {"ecs:CreateAction": "RunTask"}),
+    ("ecs:DescribeTasks", "{task_arn}", {}),
+    ("ecs:StopTask", "{task_arn}", {}),
+    ("iam:PassRole", "{task_role_arn}", {"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
+    ("iam:PassRole", "{execution_role_arn}", {"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
+    ("secretsmanager:GetSecretValue", "{secret_arn}", {}),
+)

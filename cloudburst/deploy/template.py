@@ -90,16 +90,23 @@ class FunctionSpec:
 
 def infra_template(stage: str, functions: Iterable[FunctionSpec]) -> dict[str, Any]:
     """The merge template for ``stage``; ``functions`` are the app's event handlers."""
+    template = _base(stage)
     prefix = resource_prefix(stage)
-    resources: dict[str, Any] = {
-        **_storage(stage, prefix),
-        **_compute(stage, prefix),
-        **_secret_and_alarms(prefix),
-        **network.resources(prefix),
-    }
     for function in functions:
-        resources.update(_function(stage, prefix, function))
-    template: dict[str, Any] = {
+        template["Resources"].update(_function(stage, prefix, function))
+    template["Metadata"] = {"CloudBurst": {"Stage": stage, "InfraDigest": infra_digest(stage)}}
+    return template
+
+
+def infra_digest(stage: str) -> str:
+    """What `doctor` compares with a deployed stack's Metadata: this checkout's infrastructure
+    (everything but the per-function overrides, which follow the app's handlers)."""
+    return digest(_base(stage))
+
+
+def _base(stage: str) -> dict[str, Any]:
+    prefix = resource_prefix(stage)
+    return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"CloudBurst stage {stage}: S3 in, Fargate renders, S3 out",
         "Parameters": _parameters(),
@@ -107,11 +114,14 @@ def infra_template(stage: str, functions: Iterable[FunctionSpec]) -> dict[str, A
             **network.conditions(),
             ARM64: {"Fn::Equals": [{"Ref": "WorkerArchitecture"}, "arm64"]},
         },
-        "Resources": resources,
+        "Resources": {
+            **_storage(stage, prefix),
+            **_compute(stage, prefix),
+            **_secret_and_alarms(prefix),
+            **network.resources(prefix),
+        },
         "Outputs": _outputs(),
     }
-    template["Metadata"] = {"CloudBurst": {"Stage": stage, "InfraDigest": digest(template)}}
-    return template
 
 
 def digest(template: dict[str, Any]) -> str:

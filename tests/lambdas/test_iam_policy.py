@@ -22,6 +22,7 @@ import pytest
 from chalicelib.events import ObjectCreatedEvent
 from chalicelib.service import submit_manifest, sweep
 from cloudburst.deploy.intrinsics import resolve
+from cloudburst.deploy.policies import LAMBDA_CALLS
 from cloudburst.deploy.template import FunctionSpec, infra_template, resource_names
 
 from .conftest import Aws
@@ -105,6 +106,8 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
 
     needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
     assert {"ecs:DescribeTasks", "ecs:StopTask", "dynamodb:Query", "s3:ListBucket"} <= needed
+    # `cloudburst doctor` simulates this list against the deployed roles: it must cover them
+    assert sorted(needed - {action for action, _, _ in LAMBDA_CALLS}) == []
     for stage in STAGES:
         missing = sorted(action for action in needed if not allowed(stage_policy(stage), action))
         assert missing == [], f"the {stage} template's Lambda policy lacks {missing}"
