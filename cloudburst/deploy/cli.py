@@ -107,9 +107,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     session = boto3.session.Session(region_name=args.region)
     region = _region(session)
-    ok = run_doctor(
-        args.stage, region, lambda name: session.client(name, region_name=region), _say
-    )
+    ok = run_doctor(args.stage, region, lambda name: session.client(name, region_name=region), _say)
     return 0 if ok else 1
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from cloudburst import stage as stages
 from cloudburst.deploy.image import ImagePublisher
-from cloudburst.deploy.stacks import Parameter, Stacks
+from cloudburst.deploy.stacks import MAX_TEMPLATE_BODY, Parameter, Stacks
 from cloudburst.deploy.template import bootstrap_template
 
 Packager = Callable[[str, Path, str], Path]  # (stage, out_dir, region) -> template.json
@@ -104,7 +104,12 @@ def deploy(
         Parameter("SubnetIds", ",".join(options.subnets)),
         Parameter("SecurityGroupId", options.security_group or ""),
     ]
-    result = stacks.deploy(name, template, parameters, tags={"cloudburst:stage": options.stage})
+    url = upload_large_template(
+        s3, bootstrap["ArtifactBucketName"], options.stage, region, template
+    )
+    result = stacks.deploy(
+        name, template, parameters, template_url=url, tags={"cloudburst:stage": options.stage}
+    )
     return Deployment(name, result, stacks.outputs(name), image)
 
 
@@ -116,6 +121,18 @@ def upload_bundle(s3: Any, bucket: str, stage: str, bundle: Path) -> dict[str, s
     except s3.exceptions.ClientError:
         s3.upload_file(str(bundle), bucket, key)
     return {"Bucket": bucket, "Key": key}
+
+
+def upload_large_template(
+    s3: Any, bucket: str, stage: str, region: str, template: dict[str, Any]
+) -> str | None:
+    """CloudFormation takes bodies up to 51,200 bytes inline; a larger template goes to S3."""
+    body = json.dumps(template, separators=(",", ":"), sort_keys=True)
+    if len(body) <= MAX_TEMPLATE_BODY:
+        return None
+    key = f"{stage}/template-{hashlib.sha256(body.encode()).hexdigest()[:24]}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
 
 def bundle_digest(bundle: Path) -> str:

@@ -283,14 +283,17 @@ def _arns(facts: StageFacts) -> dict[str, str]:
 
 def _way_out(ec2: Any, subnet: dict[str, Any], public_ip: bool, region: str) -> bool:
     vpc = subnet["VpcId"]
-    tables = ec2.describe_route_tables(
-        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
-    )["RouteTables"] or ec2.describe_route_tables(
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc]},
-            {"Name": "association.main", "Values": ["true"]},
-        ]
-    )["RouteTables"]
+    tables = (
+        ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+        )["RouteTables"]
+        or ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+    )
     for table in tables:
         for route in table.get("Routes", []):
             if route.get("DestinationCidrBlock") != "0.0.0.0/0":

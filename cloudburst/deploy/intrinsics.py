@@ -34,8 +34,8 @@ def resolve(
 
 def _resolve(value: Any, names: Mapping[str, Any], conditions: Mapping[str, bool]) -> Any:
     if isinstance(value, list):
-        items = [_resolve(v, names, conditions) for v in value]
-        return [v for v in items if v is not _NO_VALUE]
+        resolved = [_resolve(v, names, conditions) for v in value]
+        return [v for v in resolved if v is not _NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
@@ -62,8 +62,8 @@ def _resolve(value: Any, names: Mapping[str, Any], conditions: Mapping[str, bool
         if key == "Fn::Equals":
             left, right = (_resolve(v, names, conditions) for v in argument)
             return left == right
-    items = {k: _resolve(v, names, conditions) for k, v in value.items()}
-    return {k: v for k, v in items.items() if v is not _NO_VALUE}
+    members = {k: _resolve(v, names, conditions) for k, v in value.items()}
+    return {k: v for k, v in members.items() if v is not _NO_VALUE}
 
 
 def _list(items: Any, names: Mapping[str, Any], conditions: Mapping[str, bool]) -> list[Any]:
