@@ -225,3 +225,48 @@ def _as_list(value: Any) -> list[Any]:
 
 def test_stages_are_the_ones_config_json_declares():
     assert set(STAGES) == {"local", "dev", "prod"}
+
+
+def test_any_number_of_event_handlers_get_their_rule_dlq_alarm_log_group_and_policy():
+    # e.g. the cancel handler: S3 "Object Created" on cancel/*.json in the stage's bucket
+    cancel = FunctionSpec(
+        "on_cancel_requested",
+        "OnCancelRequested",
+        "OnCancelRequestedEvent",
+        {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": ["@@JobBucket@@"]},
+                "object": {"key": [{"wildcard": "cancel/*.json"}]},
+            },
+        },
+    )
+
+    template = infra_template("dev", [cancel])
+
+    resources = template["Resources"]
+    event = resources["OnCancelRequested"]["Properties"]["Events"]["OnCancelRequestedEvent"]
+    assert event["Properties"]["Pattern"]["detail"]["bucket"]["name"] == [{"Ref": "JobBucket"}]
+    assert event["Properties"]["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["OnCancelRequestedDeadLetterQueue", "Arn"]}
+    }
+    queue, alarm, log_group = function_resources(cancel)
+    assert {queue, alarm, log_group, "OnCancelRequestedRole"} <= set(resources)
+    assert resources[log_group]["Properties"]["LogGroupName"] == (
+        "/aws/lambda/cloudburst-dev-on_cancel_requested"
+    )
+
+
+def test_print_policy_prints_a_deployer_policy_with_no_star_action(capsys):
+    from cloudburst.cli import main
+
+    assert main(["deploy", "--print-policy"]) == 0
+
+    policy = json.loads(capsys.readouterr().out)
+    actions = [a for s in policy["Statement"] for a in _as_list(s["Action"])]
+    assert "cloudformation:CreateStack" in actions
+    assert not [a for a in actions if "*" in a]
+    for statement in policy["Statement"]:
+        if "*" in _as_list(statement["Resource"]):
+            assert statement["Sid"] in {"TaskDefinitions", "NetworkAndReadOnlyChecks"}
