@@ -395,9 +395,12 @@ def _function(stage: str, prefix: str, function: FunctionSpec) -> dict[str, Any]
     event: dict[str, Any]
     if function.pattern is not None:
         # SAM's EventBridgeRule is CloudWatchEvent plus DeadLetterConfig and RetryPolicy.
-        event = {"Type": "EventBridgeRule", "Properties": {"Pattern": _resolve(function.pattern)}}
+        event = {
+            "Type": "EventBridgeRule",
+            "Properties": {"Pattern": _resolve(function.pattern), "RuleName": name},
+        }
     else:
-        event = {"Type": "Schedule", "Properties": {"Schedule": function.schedule}}
+        event = {"Type": "Schedule", "Properties": {"Schedule": function.schedule, "Name": name}}
     event["Properties"]["DeadLetterConfig"] = {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}
     event["Properties"]["RetryPolicy"] = {
         "MaximumEventAgeInSeconds": RULE_MAX_EVENT_AGE_SECONDS,
@@ -451,11 +454,10 @@ def _function(stage: str, prefix: str, function: FunctionSpec) -> dict[str, Any]
                             "Principal": {"Service": "events.amazonaws.com"},
                             "Action": "sqs:SendMessage",
                             "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+                            # only this function's own rule (named after the function)
                             "Condition": {
-                                "ArnLike": {
-                                    "aws:SourceArn": policies.arn(
-                                        "events", "rule/${AWS::StackName}-*"
-                                    )
+                                "ArnEquals": {
+                                    "aws:SourceArn": policies.arn("events", f"rule/{name}")
                                 }
                             },
                         }
