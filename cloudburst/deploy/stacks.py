@@ -96,7 +96,7 @@ class Stacks:
             self.delete(name)
             existing = None
         if existing is None:
-            started = self._now()
+            started = None
             self.say(f"{name}: creating")
             try:
                 self.cfn.create_stack(**request, OnFailure="ROLLBACK")
@@ -107,7 +107,7 @@ class Stacks:
         if self._unchanged(existing, template, parameters):
             self.say(f"{name}: no changes")
             return "unchanged"
-        started = self._now()
+        started = self._newest_event(name)
         self.say(f"{name}: updating")
         try:
             self.cfn.update_stack(**request)
@@ -123,7 +123,7 @@ class Stacks:
         """Delete ``name``; False when there was no such stack."""
         if self.describe(name) is None:
             return False
-        started = self._now()
+        started = self._newest_event(name)
         self.say(f"{name}: deleting")
         self.cfn.delete_stack(StackName=name)
         self._wait(name, "stack_delete_complete", started)
@@ -141,7 +141,7 @@ class Stacks:
         current = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
         return all(p.value is None or _same(current.get(p.key), p.value) for p in parameters)
 
-    def _wait(self, name: str, waiter_name: str, started: datetime) -> None:
+    def _wait(self, name: str, waiter_name: str, started: datetime | None) -> None:
         """Stream the stack's events on a thread while a boto3 waiter waits for the end."""
         stop = threading.Event()
         seen: set[str] = set()
@@ -163,14 +163,16 @@ class Stacks:
         with contextlib.suppress(ClientError):  # a deleted stack's events are gone by name
             self._print_new_events(name, started, seen)
 
-    def _stream(self, name: str, started: datetime, seen: set[str], stop: threading.Event) -> None:
+    def _stream(
+        self, name: str, started: datetime | None, seen: set[str], stop: threading.Event
+    ) -> None:
         while not stop.wait(self.poll_seconds):
             try:
                 self._print_new_events(name, started, seen)
             except ClientError:
                 return  # a deleted stack has no events left to read
 
-    def _print_new_events(self, name: str, started: datetime, seen: set[str]) -> None:
+    def _print_new_events(self, name: str, started: datetime | None, seen: set[str]) -> None:
         for event in reversed(self._events_since(name, started)):
             if event["EventId"] in seen:
                 continue
@@ -182,17 +184,24 @@ class Stacks:
                 + (f": {reason}" if reason else "")
             )
 
-    def _events_since(self, name: str, started: datetime) -> list[dict[str, Any]]:
-        """The operation's events, newest first (as CloudFormation pages them)."""
+    def _events_since(self, name: str, after: datetime | None) -> list[dict[str, Any]]:
+        """The operation's events (stamped after ``after``), newest first as CloudFormation
+        pages them."""
         events: list[dict[str, Any]] = []
         for page in self.cfn.get_paginator("describe_stack_events").paginate(StackName=name):
             for event in page["StackEvents"]:
-                if event["Timestamp"] < started:
+                if after is not None and event["Timestamp"] <= after:
                     return events
                 events.append(event)
         return events
 
-    def _failure(self, name: str, started: datetime, exc: WaiterError) -> str:
+    def _newest_event(self, name: str) -> datetime | None:
+        """When the stack's latest event happened: the operation's own events come after it
+        (CloudFormation's clock, so a skewed local clock cannot hide or repeat events)."""
+        page = self.cfn.describe_stack_events(StackName=name)["StackEvents"]
+        return page[0]["Timestamp"] if page else None
+
+    def _failure(self, name: str, started: datetime | None, exc: WaiterError) -> str:
         try:
             events = self._events_since(name, started)
         except ClientError:
@@ -205,13 +214,6 @@ class Stacks:
             f"{name}: ended {status}; first failure: {first['LogicalResourceId']}"
             f" ({first.get('ResourceType', '')}): {first.get('ResourceStatusReason', '')}"
         )
-
-    def _now(self) -> datetime:
-        """CloudFormation's clock, as the latest event stamps it, would be best; ours is
-        close enough once a second is taken off for skew."""
-        from datetime import UTC, timedelta
-
-        return datetime.now(UTC) - timedelta(seconds=1)
 
 
 def first_failure(events_newest_first: list[dict[str, Any]]) -> dict[str, Any] | None:

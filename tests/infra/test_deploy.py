@@ -89,9 +89,14 @@ def test_a_new_image_updates_the_stack_and_keeps_the_generated_secret(aws, packa
     run_deploy(options(tmp_path), aws, images, packager, lambda _: None, 0.2)
 
     images.version = "2"
-    updated = run_deploy(options(tmp_path), aws, images, packager, lambda _: None, 0.2)
+    lines: list[str] = []
+    updated = run_deploy(options(tmp_path), aws, images, packager, lines.append, 0.2)
 
     assert updated.result == "updated"
+    # the update's own events are shown, not the creation's again
+    events = [line for line in lines if line.startswith("  ") and "cloudburst-dev (" in line]
+    assert any("UPDATE_COMPLETE" in line for line in events), lines
+    assert not any("CREATE_" in line for line in events), lines
     assert updated.image.endswith(":x86_64-22222222222222222222")
     cfn = aws.client("cloudformation", region_name=REGION)
     stack = cfn.describe_stacks(StackName="cloudburst-dev")["Stacks"][0]
@@ -203,3 +208,20 @@ def _event_count(cfn: Any, name: str) -> int:
 
 def _live_stacks(cfn: Any) -> list[dict[str, Any]]:
     return [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_destroy_asks_for_the_stage_name_and_deletes_nothing_without_it(aws, monkeypatch, capsys):
+    from cloudburst.cli import main
+
+    monkeypatch.setattr("builtins.input", lambda prompt: "prod")
+
+    assert main(["destroy", "--stage", "dev", "--region", REGION]) == 1
+
+    assert "not confirmed; nothing deleted" in capsys.readouterr().out
+
+
+def test_the_image_tag_is_the_architecture_and_the_image_id():
+    from cloudburst.deploy.image import image_tag
+
+    assert image_tag("arm64", "sha256:" + "ab" * 32) == "arm64-" + "ab" * 10
+    assert image_tag("x86_64", "ab" * 32) == "x86_64-" + "ab" * 10  # podman prints no prefix
