@@ -28,8 +28,8 @@ from typing import Any
 
 from cloudburst import stage as stages
 from cloudburst.deploy.image import ImagePublisher
+from cloudburst.deploy.repository import bootstrap_template
 from cloudburst.deploy.stacks import MAX_TEMPLATE_BODY, Parameter, Stacks
-from cloudburst.deploy.template import bootstrap_template
 
 Packager = Callable[[str, Path, str], Path]  # (stage, out_dir, region) -> template.json
 

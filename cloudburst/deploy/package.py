@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cloudburst.deploy.template import PACKAGING_ENVIRONMENT, FunctionSpec, infra_template
+from cloudburst.deploy.functions import PACKAGING_ENVIRONMENT, FunctionSpec
+from cloudburst.deploy.template import infra_template
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

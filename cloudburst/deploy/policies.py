@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudburst.deploy.names import (
+    BUCKET,
+    CLUSTER,
+    EXECUTION_ROLE,
+    SECRET,
+    TABLE,
+    TASK_ROLE,
+    WORKER_LOG_GROUP,
+)
 from cloudburst.stage import resource_prefix
-
-# Logical ids of the template's resources the policies name.
-BUCKET = "JobBucket"
-TABLE = "JobTable"
-CLUSTER = "Cluster"
-TASK_ROLE = "WorkerTaskRole"
-EXECUTION_ROLE = "WorkerExecutionRole"
-SECRET = "WebhookSecret"  # noqa: S105 (a logical id)
-WORKER_LOG_GROUP = "WorkerLogGroup"
 
 Statement = dict[str, Any]
 

@@ -23,13 +23,8 @@ from botocore.exceptions import ClientError
 
 from cloudburst.deploy import network
 from cloudburst.deploy.intrinsics import resolve
-from cloudburst.deploy.template import (
-    ARM64,
-    CONTAINER_NAME,
-    TASK_DEFINITION,
-    infra_template,
-    resource_names,
-)
+from cloudburst.deploy.names import CONTAINER_NAME, TASK_DEFINITION, resource_names
+from cloudburst.deploy.template import ARM64, infra_template
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
 log = logging.getLogger("cloudburst-local.bootstrap")

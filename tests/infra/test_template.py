@@ -10,13 +10,9 @@ from typing import Any
 
 from chalicelib.adapters.table import TTL_ATTRIBUTE, table_definition
 from cloudburst import stage as stage_module
-from cloudburst.deploy.template import (
-    LARGEST_PROFILE_MEMORY_MIB,
-    FunctionSpec,
-    bootstrap_template,
-    function_resources,
-    infra_template,
-)
+from cloudburst.deploy.functions import FunctionSpec, function_resources
+from cloudburst.deploy.repository import bootstrap_template
+from cloudburst.deploy.template import LARGEST_PROFILE_MEMORY_MIB, infra_template
 
 from .conftest import PROJECT, STAGES
 

@@ -21,9 +21,11 @@ import pytest
 
 from chalicelib.events import ObjectCreatedEvent
 from chalicelib.service import submit_manifest, sweep
+from cloudburst.deploy.functions import FunctionSpec
 from cloudburst.deploy.intrinsics import resolve
+from cloudburst.deploy.names import resource_names
 from cloudburst.deploy.policies import LAMBDA_CALLS
-from cloudburst.deploy.template import FunctionSpec, infra_template, resource_names
+from cloudburst.deploy.template import infra_template
 
 from .conftest import Aws
 from .test_completion import SCENES, start_job, stop

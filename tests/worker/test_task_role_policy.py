@@ -12,7 +12,8 @@ from cloudburst_worker.__main__ import main
 
 from chalicelib.contracts import batch_spec_key, output_key
 from cloudburst.deploy.intrinsics import resolve
-from cloudburst.deploy.template import infra_template, resource_names
+from cloudburst.deploy.names import resource_names
+from cloudburst.deploy.template import infra_template
 
 from .conftest import BUCKET, JOB_ID, Media, make_spec, scene_with_assets
 
