@@ -87,6 +87,7 @@ def test_deploying_again_with_nothing_changed_changes_nothing(aws, packager, tmp
 def test_a_new_image_updates_the_stack_and_keeps_the_generated_secret(aws, packager, tmp_path):
     images = RecordedImages(aws)
     run_deploy(options(tmp_path), aws, images, packager, lambda _: None, 0.2)
+    secret_before = _parameters(aws)["WebhookSigningSecret"]
 
     images.version = "2"
     lines: list[str] = []
@@ -98,10 +99,11 @@ def test_a_new_image_updates_the_stack_and_keeps_the_generated_secret(aws, packa
     assert any("UPDATE_COMPLETE" in line for line in events), lines
     assert not any("CREATE_" in line for line in events), lines
     assert updated.image.endswith(":x86_64-22222222222222222222")
-    cfn = aws.client("cloudformation", region_name=REGION)
-    stack = cfn.describe_stacks(StackName="cloudburst-dev")["Stacks"][0]
-    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
+    parameters = _parameters(aws)
     assert parameters["WorkerImage"] == updated.image
+    # (moto echoes NoEcho values; CloudFormation would answer "****")
+    assert parameters["WebhookSigningSecret"] == secret_before
+    assert secret_before.startswith("whsec_")
 
 
 def test_a_failed_update_says_why_and_leaves_the_stack_as_it_was(aws, packager, tmp_path):
@@ -225,3 +227,9 @@ def test_the_image_tag_is_the_architecture_and_the_image_id():
 
     assert image_tag("arm64", "sha256:" + "ab" * 32) == "arm64-" + "ab" * 10
     assert image_tag("x86_64", "ab" * 32) == "x86_64-" + "ab" * 10  # podman prints no prefix
+
+
+def _parameters(aws: Any) -> dict[str, str]:
+    cfn = aws.client("cloudformation", region_name=REGION)
+    stack = cfn.describe_stacks(StackName="cloudburst-dev")["Stacks"][0]
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
