@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench local clean
+.PHONY: demo test lint typecheck check bench local clean package
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,14 @@ bench: $(STAMP)
 local: $(STAMP)
 	$(BIN)/cloudburst local up
 
+# The stage's deployable template and Lambda bundle in dist/$(STAGE)/ (no AWS credentials).
+STAGE ?= dev
+AWS_DEFAULT_REGION ?= us-east-1
+package: $(STAMP)
+	AWS_DEFAULT_REGION=$(AWS_DEFAULT_REGION) $(BIN)/python -m cloudburst.deploy.package --stage $(STAGE)
+
 clean:
-	rm -rf $(VENV) cloudburst_results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist cloudburst_results .pytest_cache .mypy_cache .ruff_cache
 
 # The worker image, built with podman (no Docker engine here; see container/podman/).
 # The public base registry is out of reach, so a stand-in base is made from Debian's archive

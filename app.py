@@ -23,7 +23,7 @@ from chalicelib.events import (
     task_stopped_pattern,
 )
 from chalicelib.observability import invocation, logger
-from chalicelib.settings import settings_from_env
+from chalicelib.settings import missing_settings, settings_from_env
 from chalicelib.usecases import reactions
 
 app = Chalice(app_name="cloudburst")
@@ -32,11 +32,25 @@ _services: Services | None = None
 Event = TypeVar("Event", bound=BaseModel)
 
 
+class IncompleteSettings(RuntimeError):
+    """The stage's settings cannot run a job; every event is refused until they are set."""
+
+
 def services() -> Services:
-    """The container's adapters, built on the first event (endpoints come from the env)."""
+    """The container's adapters, built on the first event (endpoints come from the env).
+
+    A container whose settings cannot run a job refuses at once, with one log line naming
+    each missing setting, instead of failing every job later (RunTask without subnets, a
+    webhook without a secret).
+    """
     global _services
     if _services is None:
-        _services = services_from_env()
+        built = services_from_env()
+        missing = missing_settings(built.settings)
+        if missing:
+            logger.error("settings incomplete; every event is refused", extra={"missing": missing})
+            raise IncompleteSettings("; ".join(missing))
+        _services = built
     return _services
 
 

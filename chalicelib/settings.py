@@ -1,6 +1,8 @@
 """One typed settings object, built from the environment the stage gives the Lambda.
 
-`.chalice/config.json` sets these per stage; the local stack sets the same names.
+`.chalice/config.json` sets the tunables per stage; the deployed template sets the names of
+the stage's resources (bucket, table, cluster, subnets, secret ARN); the local stack sets the
+same variables.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class Settings(BaseModel):
     # a task running longer is stopped by the sweeper (a hung ffmpeg must not bill forever)
     max_task_hours: float = Field(default=6.0, gt=0)
     webhook_default_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = None  # read from the environment in the local stage only
+    webhook_secret_arn: str | None = None  # Secrets Manager (adapters/secret.py)
     allow_loopback_webhooks: bool = False
     webhook_timeout_seconds: float = 5.0
     job_ttl_days: int = 30
@@ -62,6 +65,7 @@ ENV = {
     "max_task_hours": "CLOUDBURST_MAX_TASK_HOURS",
     "webhook_default_url": "CLOUDBURST_WEBHOOK_URL",
     "webhook_secret": "CLOUDBURST_WEBHOOK_SECRET",
+    "webhook_secret_arn": "CLOUDBURST_WEBHOOK_SECRET_ARN",
     "allow_loopback_webhooks": "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS",
     "webhook_timeout_seconds": "CLOUDBURST_WEBHOOK_TIMEOUT_SECONDS",
     "job_ttl_days": "CLOUDBURST_JOB_TTL_DAYS",
@@ -70,6 +74,7 @@ ENV = {
 # Variables passed through to every worker task (the local stack points them at moto).
 WORKER_PASSTHROUGH = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 _LIST_FIELDS = {"subnets", "security_groups", "dead_letter_queues"}
+LOCAL_STAGE = "local"
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,3 +88,27 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     values["worker_environment"] = {k: env[k] for k in WORKER_PASSTHROUGH if env.get(k)}
     return Settings.model_validate(values)
+
+
+def missing_settings(settings: Settings) -> list[str]:
+    """What keeps this configuration from running a job, one reason per setting; [] if none.
+
+    A Lambda checks this at cold start and refuses with one log line, instead of letting
+    every job fail later: real RunTask rejects an empty subnet list, and a webhook without a
+    signing secret ends FAILED. Outside the local stage the secret must come from Secrets
+    Manager, never from a plain environment variable.
+    """
+    missing: list[str] = []
+    local = settings.stage == LOCAL_STAGE
+    if not local and not settings.subnets:
+        missing.append(f"{ENV['subnets']}: worker tasks need at least one subnet")
+    if not local and not settings.security_groups:
+        missing.append(f"{ENV['security_groups']}: worker tasks need a security group")
+    if not local and not settings.webhook_secret_arn:
+        missing.append(
+            f"{ENV['webhook_secret_arn']}: webhooks are signed with a Secrets Manager secret"
+            f" outside the local stage ({ENV['webhook_secret']} is read only there)"
+        )
+    if local and not (settings.webhook_secret or settings.webhook_secret_arn):
+        missing.append(f"{ENV['webhook_secret']}: webhooks need a signing secret")
+    return missing

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from cloudburst.deploy import cli as deploy_cli
 from cloudburst.local.fargate import SpotInterruptions
 from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
 
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds for the job")
     demo.add_argument("-v", "--verbose", action="store_true", help="show stack logs")
     demo.set_defaults(run=_demo)
+    deploy_cli.register(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ Without a stage, the environment names it (what ``cloudburst local up`` prints:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ OUTPUT_BUCKET = "BucketName"
 OUTPUT_CLUSTER = "ClusterName"
 OUTPUT_TABLE = "TableName"
 OUTPUT_SECRET = "WebhookSecretArn"  # noqa: S105 (an output name)
+OUTPUT_TASK_DEFINITION = "TaskDefinitionArn"
+# The outputs every deployed stack must declare (tests/infra keeps the template in step).
+REQUIRED_OUTPUTS = (OUTPUT_BUCKET, OUTPUT_CLUSTER, OUTPUT_TABLE, OUTPUT_SECRET)
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
 
 class StageError(Exception):
@@ -38,6 +43,22 @@ class Deployment:
 
 
 def stack_name(stage: str) -> str:
+    return f"{STACK_PREFIX}{stage}"
+
+
+def bootstrap_stack_name(stage: str) -> str:
+    """The small stack deployed first: the image repository and the artefact bucket."""
+    return f"{STACK_PREFIX}{stage}-bootstrap"
+
+
+def resource_prefix(stage: str) -> str:
+    """What every name in a stage's stacks starts with, so stages share an account safely.
+
+    Stage names are short lowercase words: they end up in bucket names (63 characters,
+    lowercase) beside the account id and region.
+    """
+    if not STAGE_NAME.match(stage):
+        raise StageError(f"stage {stage!r}: use 1-12 lowercase letters or digits, e.g. dev")
     return f"{STACK_PREFIX}{stage}"
 
 

@@ -82,7 +82,9 @@ def _deliver(
 ) -> tuple[WebhookState, webhooks.Delivery | None]:
     if not job.webhook_url:
         return WebhookState.NO_URL, None
-    secret = svc.settings.webhook_secret
+    from chalicelib.adapters.secret import webhook_secret  # powertools Parameters: on first use
+
+    secret = webhook_secret(svc.settings)
     if not secret:
         logger.error("no webhook secret configured; webhook not sent")
         return WebhookState.FAILED, webhooks.Delivery(

@@ -141,6 +141,18 @@ class LocalStack:
             self._start_moto()
             self.receiver.start()
             self._export_env(self.lambda_env())
+            # Rules and their queues first, the bucket last: a client that uploads the
+            # moment the bucket answers must find the rules that route its upload.
+            app = self._load_app()
+            self.routes = install_routes(
+                app,
+                self.client("events"),
+                self.client("sqs"),
+                region=REGION,
+                account_id=ACCOUNT_ID,
+                app_module=self.app_module,
+                schedule_seconds=self.schedule_seconds,
+            )
             self.resources = bootstrap(
                 self.client,
                 region=REGION,
@@ -154,16 +166,7 @@ class LocalStack:
                     "CLOUDBURST_SECURITY_GROUPS": self.resources.security_group_id,
                 }
             )
-            app = self._load_app()
-            self.routes = install_routes(
-                app,
-                self.client("events"),
-                self.client("sqs"),
-                region=REGION,
-                account_id=ACCOUNT_ID,
-                app_module=self.app_module,
-                schedule_seconds=self.schedule_seconds,
-            )
+            # the handlers build their services on the first event: they see the subnets
             self.dispatcher = Dispatcher(
                 self.routes,
                 lambda: self.client("sqs"),

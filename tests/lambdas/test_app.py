@@ -82,3 +82,21 @@ def test_a_malformed_event_is_logged_and_dropped(aws, app, caplog, load_event):
 
     assert "unexpected ECS event shape; dropped" in [r.getMessage() for r in caplog.records]
     assert aws.tasks() == []
+
+
+def test_a_deployed_stage_without_subnets_or_secret_refuses_at_its_first_event(
+    aws, monkeypatch, caplog, load_event
+):
+    import app as module
+
+    monkeypatch.setenv("CLOUDBURST_STAGE", "dev")
+    monkeypatch.delenv("CLOUDBURST_SUBNETS")
+    module.use_services(None)
+
+    with pytest.raises(module.IncompleteSettings) as refused:
+        module.sweeper(load_event("scheduled_event"), None)
+
+    assert "CLOUDBURST_SUBNETS" in str(refused.value)
+    assert "CLOUDBURST_WEBHOOK_SECRET_ARN" in str(refused.value)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("settings incomplete")]
+    assert line.levelname == "ERROR"

@@ -1,8 +1,9 @@
-"""The Lambdas' IAM policy (.chalice/policy-<stage>.json) allows every AWS call they make.
+"""The Lambdas' IAM policy (in the stage's template) allows every AWS call they make.
 
 Chalice's policy generator reads only app.py, and every AWS call lives in chalicelib, so the
-policy is written by hand; this test runs the use cases against moto, records each API call
-they make, and checks the policy allows its IAM action.
+policy is written by hand in ``cloudburst/deploy/policies.py`` and merged into each function's
+role by the template; this test runs the use cases against moto, records each API call they
+make, and checks the policy allows its IAM action.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from typing import Any
 import botocore.client
 import pytest
 
+from cloudburst.deploy.functions import FunctionSpec
+from cloudburst.deploy.intrinsics import resolve
+from cloudburst.deploy.names import resource_names
+from cloudburst.deploy.policies import LAMBDA_CALLS
+from cloudburst.deploy.template import infra_template
+
 CHALICE = Path(__file__).resolve().parents[2] / ".chalice"
 STAGES = ("local", "dev", "prod")
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+SWEEPER = FunctionSpec("sweeper", "Sweeper", "SweeperEvent", None, "rate(1 minute)")
 # API operations whose IAM actions are named differently, or that need more than one.
 ACTIONS = {
     ("s3", "HeadObject"): ["s3:GetObject"],
@@ -55,6 +64,14 @@ def _called_from_chalicelib() -> bool:
     return False
 
 
+def stage_policy(stage: str) -> dict[str, Any]:
+    """The policy a function's role gets in ``stage``'s template, names resolved."""
+    template = infra_template(stage, [SWEEPER])
+    [policy] = template["Resources"]["SweeperRole"]["Properties"]["Policies"]
+    names = resource_names(stage, account=ACCOUNT, region=REGION)
+    return resolve(policy["PolicyDocument"], names)
+
+
 def allowed(policy: dict[str, Any], action: str) -> bool:
     for statement in policy["Statement"]:
         actions = statement["Action"]
@@ -65,9 +82,15 @@ def allowed(policy: dict[str, Any], action: str) -> bool:
 
 
 def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhook_retry(
-    aws_dynamo, calls: set[tuple[str, str]]
+    aws_dynamo, calls: set[tuple[str, str]], with_settings
 ):
     aws = aws_dynamo
+    # an upload whose event ended in its rule's dead-letter queue, redriven by the sweeper
+    queue = aws.svc.sqs.create_queue(QueueName="cloudburst-local-on-manifest-uploaded-dlq")
+    with_settings(aws, dead_letter_queues=[queue["QueueUrl"]])
+    aws.put_assets(["lost"])
+    lost = aws.upload_manifest(["lost"], key="manifests/lost.json")
+    aws.svc.sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(lost))
     scenes = ["scene_001", "scene_002", "scene_003", "scene_004"]
     aws.put_assets(scenes)
     # a job whose first batch is interrupted by Spot and retried, a second one, a third cancelled
@@ -91,18 +114,18 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
 
     needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
     assert {"ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks", "dynamodb:Query"} <= needed
-    assert {"s3:ListBucket", "s3:GetObjectVersion"} <= needed
+    assert {"s3:ListBucket", "s3:GetObjectVersion", "sqs:ReceiveMessage"} <= needed
+    # `cloudburst doctor` simulates this list against the deployed roles: it must cover them
+    assert sorted(needed - {action for action, _, _ in LAMBDA_CALLS}) == []
     for stage in STAGES:
-        policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
-        missing = sorted(action for action in needed if not allowed(policy, action))
-        assert missing == [], f"policy-{stage}.json lacks {missing}"
+        missing = sorted(action for action in needed if not allowed(stage_policy(stage), action))
+        assert missing == [], f"the {stage} template's Lambda policy lacks {missing}"
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_stage_policy_names_that_stages_bucket_and_nothing_broader(stage: str):
-    config = json.loads((CHALICE / "config.json").read_text())
-    bucket = config["stages"][stage]["environment_variables"]["CLOUDBURST_BUCKET"]
-    policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
+    bucket = resource_names(stage, account=ACCOUNT, region=REGION)["JobBucket"]
+    policy = stage_policy(stage)
     s3_resources = {
         resource
         for statement in policy["Statement"]
@@ -113,4 +136,9 @@ def test_each_stage_policy_names_that_stages_bucket_and_nothing_broader(stage: s
                          else statement["Resource"])
     }  # fmt: skip
     assert s3_resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    assert bucket.startswith(f"cloudburst-{stage}-")
+    # chalice's own policy file is a deny-all placeholder: the template's policy replaces it
+    config = json.loads((CHALICE / "config.json").read_text())
     assert config["autogen_policy"] is False
+    placeholder = json.loads((CHALICE / config["stages"][stage]["iam_policy_file"]).read_text())
+    assert {s["Effect"] for s in placeholder["Statement"]} == {"Deny"}

@@ -20,9 +20,7 @@ def test_concurrent_invocations_never_label_lines_with_each_others_job():
             logger.info("step")
             barrier.wait()
 
-    threads = [
-        threading.Thread(target=handle, args=(f"event-{n}", f"job-{n}")) for n in range(2)
-    ]
+    threads = [threading.Thread(target=handle, args=(f"event-{n}", f"job-{n}")) for n in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -1,10 +1,9 @@
-"""The worker's task role policy (infra/) allows every S3 call a resumed batch makes."""
+"""The worker's task role policy (in the stage's template) allows every S3 call a resumed
+batch makes, and reaches only that stage's bucket."""
 
 from __future__ import annotations
 
 import fnmatch
-import json
-from pathlib import Path
 from typing import Any
 
 import botocore.client
@@ -12,10 +11,14 @@ import pytest
 from cloudburst_worker.__main__ import main
 
 from chalicelib.contracts import batch_spec_key, output_key
+from cloudburst.deploy.intrinsics import resolve
+from cloudburst.deploy.names import resource_names
+from cloudburst.deploy.template import infra_template
 
 from .conftest import BUCKET, JOB_ID, Media, make_spec, scene_with_assets
 
-INFRA = Path(__file__).resolve().parents[2] / "infra"
+STAGES = ("local", "dev", "prod")
+ACCOUNT, REGION = "123456789012", "eu-west-1"
 # API operations whose IAM actions are named differently
 ACTIONS = {
     "HeadObject": "s3:GetObject",
@@ -51,8 +54,8 @@ def test_the_task_role_policy_allows_every_call_of_a_resumed_batch(
     assert code == 0
     needed = {ACTIONS.get(operation, f"s3:{operation}") for operation in calls}
     assert {"s3:GetObject", "s3:PutObject"} <= needed
-    for path in sorted(INFRA.glob("worker-task-role-policy-*.json")):
-        policy = json.loads(path.read_text())
+    for stage in STAGES:
+        policy = task_role_policy(stage)
         allowed = {
             action
             for statement in policy["Statement"]
@@ -60,13 +63,18 @@ def test_the_task_role_policy_allows_every_call_of_a_resumed_batch(
             for action in statement["Action"]
         }
         missing = sorted(a for a in needed if not any(fnmatch.fnmatch(a, p) for p in allowed))
-        assert missing == [], f"{path.name} lacks {missing}"
+        assert missing == [], f"the {stage} task role lacks {missing}"
 
 
-@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def task_role_policy(stage: str) -> dict[str, Any]:
+    role = infra_template(stage, [])["Resources"]["WorkerTaskRole"]["Properties"]
+    [policy] = role["Policies"]
+    return resolve(policy["PolicyDocument"], resource_names(stage, account=ACCOUNT, region=REGION))
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_each_task_role_policy_is_limited_to_its_stages_bucket(stage: str) -> None:
-    config = json.loads((INFRA.parent / ".chalice" / "config.json").read_text())
-    bucket = config["stages"][stage]["environment_variables"]["CLOUDBURST_BUCKET"]
-    policy = json.loads((INFRA / f"worker-task-role-policy-{stage}.json").read_text())
+    bucket = resource_names(stage, account=ACCOUNT, region=REGION)["JobBucket"]
+    policy = task_role_policy(stage)
     resources = {statement["Resource"] for statement in policy["Statement"]}
     assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}

@@ -1,0 +1,1 @@
+"""Deploying a stage to AWS: template, package, deploy, destroy, doctor."""
