@@ -184,6 +184,90 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
         }
 
 
+def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
+    """The end of a 10,000-scene job: the reaction to its last task's stop (requests, seconds)
+    and the webhook's size. Workers only report their scenes (bench/record_only_worker.py)."""
+    import threading
+
+    import botocore.client
+
+    from chalicelib.usecases import completion, reactions
+
+    calls = threading.local()
+    original_call = botocore.client.BaseClient._make_api_call
+
+    def counted(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.count = getattr(calls, "count", 0) + 1
+        return original_call(self, operation, params)
+
+    ended: list[dict[str, float]] = []
+    original_stopped = reactions.task_stopped
+    original_complete = completion.complete_job_if_done
+
+    def complete(svc: Any, job_id: str) -> Any:
+        finished = original_complete(svc, job_id)
+        calls.finished = calls.finished or finished is not None
+        return finished
+
+    def stopped(event: Any, svc: Any) -> None:
+        calls.count, calls.finished = 0, False
+        started = time.perf_counter()
+        original_stopped(event, svc)
+        if calls.finished:
+            ended.append({"requests": calls.count, "seconds": time.perf_counter() - started})
+
+    worker = (sys.executable, str(ROOT / "bench" / "record_only_worker.py"))
+    botocore.client.BaseClient._make_api_call = counted
+    reactions.task_stopped = stopped
+    completion.complete_job_if_done = complete
+    try:
+        with LocalStack(
+            port=0,
+            state_dir=workdir / "stack-10000",
+            worker_command=worker,
+            max_running_tasks=100,
+            extra_env={"PYTHONPATH": str(ROOT)},
+        ) as stack:
+            s3 = stack.client("s3")
+            s3.put_object(Bucket=stack.bucket, Key="inputs/k/a.png", Body=b"p")
+            s3.put_object(Bucket=stack.bucket, Key="inputs/k/a.mp3", Body=b"a")
+            names = [f"scene-{i:05d}-{'x' * 60}" for i in range(10_000)]
+            manifest = {
+                "scenes": [
+                    {
+                        "scene_name": n,
+                        "image_path": "inputs/k/a.png",
+                        "audio_path": "inputs/k/a.mp3",
+                    }
+                    for n in names
+                ],
+                "scenes_per_batch": 100,
+                "max_parallel_tasks": 100,
+                "webhook_url": stack.receiver.url,
+            }
+            _warm_up(stack)
+            s3.put_object(
+                Bucket=stack.bucket, Key="manifests/ten-k.json", Body=json.dumps(manifest)
+            )
+            store = _store(stack)
+            job = _wait_job(store, stack, "manifests/ten-k.json", lambda j, _: j.is_final, 1800)
+            (webhook,) = stack.receiver.wait_for(1, timeout=60, job_id=job.job_id)
+            report = s3.get_object(Bucket=stack.bucket, Key=f"outputs/{job.job_id}/job.json")
+            return {
+                "status": job.status,
+                "scenes": len(names),
+                "batches": job.batches_total,
+                "last_stop_reaction_requests": ended[-1]["requests"],
+                "last_stop_reaction_s": round(ended[-1]["seconds"], 3),
+                "webhook_body_bytes": len(webhook.raw.encode()),
+                "report_bytes": report["ContentLength"],
+            }
+    finally:
+        botocore.client.BaseClient._make_api_call = original_call
+        reactions.task_stopped = original_stopped
+        completion.complete_job_if_done = original_complete
+
+
 def bench_twenty_scene_job(workdir: Path) -> dict[str, Any]:
     """A real 20-scene job (2 tasks × 10 scenes, 1 vCPU each) from upload to webhook."""
     scenes = make_scene_assets(workdir / "assets", 20, durations=[6.0], subtitles_every=10**6)
@@ -234,7 +318,23 @@ def bench_twenty_scene_job(workdir: Path) -> dict[str, Any]:
         }
 
 
+def _completion(workdir: Path) -> dict[str, Any]:
+    done = bench_ten_thousand_scene_completion(workdir)
+    print(
+        f"10,000 scenes: last task's stop → job ended in {done['last_stop_reaction_s']:.2f} s, "
+        f"{done['last_stop_reaction_requests']} requests; webhook {done['webhook_body_bytes']:,} "
+        f"bytes, job.json {done['report_bytes']:,} bytes"
+    )
+    return done
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--only", "completion"]:  # one figure, kept beside the recorded run
+        with tempfile.TemporaryDirectory(prefix="cloudburst-bench-") as tmp:
+            recorded = json.loads(RESULTS.read_text())
+            recorded["ten_thousand_scene_completion"] = _completion(Path(tmp))
+        RESULTS.write_text(json.dumps(recorded, indent=2) + "\n")
+        return 0
     results: dict[str, Any] = {"targets": TARGETS}
     results["plan_100k_ms"] = bench_planning()
     print(f"plan 100,000 scenes        {results['plan_100k_ms']:8.1f} ms   (target < 100 ms)")
@@ -270,6 +370,7 @@ def main() -> int:
             f"              longest task's render seconds {job['longest_task_render_s']:.1f} s "
             f"→ overhead incl. worker start-up and S3 I/O {job['overhead_vs_render_pct']:.1f} %"
         )
+        results["ten_thousand_scene_completion"] = _completion(Path(tmp))
     results["ratios_to_target"] = {k: results[k] / v for k, v in TARGETS.items()}
     results["meets_targets"] = {k: results[k] < v for k, v in TARGETS.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -247,6 +247,7 @@ class LocalStack:
             "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
             "AWS_DEFAULT_REGION": REGION,
             "CLOUDBURST_BUCKET": self.bucket,
+            "CLOUDBURST_CLUSTER": self.cluster,  # `cloudburst tasks` / `cleanup`
         }
 
     def lambda_env(self) -> dict[str, str]:

@@ -109,8 +109,8 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
     aws.stop(retry_task)
     aws.stop(tasks[2])
     aws.sweep(now=datetime.now(UTC) + timedelta(minutes=2))
-    # the second job's task hangs: the sweeper checks it with ECS and stops it
-    assert aws.sweep(now=datetime.now(UTC) + timedelta(hours=7))["stopped_overtime"] == 1
+    # the second and the redriven jobs' tasks hang: the sweeper checks them with ECS, stops them
+    assert aws.sweep(now=datetime.now(UTC) + timedelta(hours=7))["stopped_overtime"] == 2
 
     needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
     assert {"ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks", "dynamodb:Query"} <= needed

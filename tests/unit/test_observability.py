@@ -12,6 +12,8 @@ def test_concurrent_invocations_never_label_lines_with_each_others_job():
     barrier = threading.Barrier(2)
     out = io.StringIO()
     previous = logger.registered_handler.setStream(out)
+    level = logger.log_level
+    logger.setLevel("INFO")  # whatever an earlier test in this process left it at
 
     def handle(event_id: str, job_id: str) -> None:
         with invocation(event_id):
@@ -26,6 +28,7 @@ def test_concurrent_invocations_never_label_lines_with_each_others_job():
     for thread in threads:
         thread.join()
     logger.registered_handler.setStream(previous)
+    logger.setLevel(level)
 
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line]
     pairs = {(line["event_id"], line["job_id"]) for line in lines if line["message"] == "step"}
