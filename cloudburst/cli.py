@@ -1,4 +1,4 @@
-"""The ``cloudburst`` command: ``cloudburst local up`` and ``cloudburst demo``.
+"""The ``cloudburst`` command: the job commands (:mod:`cloudburst.client`), ``local up``, ``demo``.
 
 Ctrl-C (or SIGTERM) stops everything the command started: worker processes, dispatcher
 threads, the webhook receiver and the moto server.
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from cloudburst import __version__
+from cloudburst.client.arguments import register as register_job_commands
 from cloudburst.local.fargate import SpotInterruptions
 from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
 
@@ -41,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cloudburst", description="Render narrated-slide videos from a manifest in S3."
     )
+    parser.add_argument("--version", action="version", version=f"cloudburst {__version__}")
     commands = parser.add_subparsers(title="commands")
+    register_job_commands(commands)
 
     local = commands.add_parser("local", help="the embedded local stack")
     local_commands = local.add_subparsers(title="local commands")

@@ -1,0 +1,65 @@
+"""``cancel``: ask the pipeline to stop a job, through an object the user writes to S3.
+
+The pipeline reads ``cancel/<job>.json``, stops that job's tasks, launches none of its
+waiting batches, keeps the MP4s made and ends the job CANCELLED. The status document is
+read first, so cancelling twice or after the end writes nothing and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from cloudburst.client import keys
+from cloudburst.client.connection import Connection
+from cloudburst.client.status import JobStatus, read_status
+
+MAX_REASON_BYTES = 1000  # the request body stays under the pipeline's 1 KB limit
+
+Outcome = Literal["requested", "already_requested", "already_ended"]
+
+
+class UnknownJob(LookupError):
+    """The bucket knows no job of that id."""
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    job_id: str
+    outcome: Outcome
+    status: JobStatus
+
+    @property
+    def message(self) -> str:
+        if self.outcome == "requested":
+            return f"cancel requested for job {self.job_id}; the pipeline stops its tasks"
+        if self.outcome == "already_requested":
+            return f"job {self.job_id}: cancel was already requested; nothing changed"
+        return f"job {self.job_id} already ended {self.status.status}; nothing changed"
+
+
+def cancel_job(connection: Connection, job_id: str, reason: str | None = None) -> CancelResult:
+    """Write the cancel request unless the job has ended or one is already pending."""
+    status = read_status(connection.s3, connection.bucket, job_id)
+    if status is None:
+        raise UnknownJob(f"no job {job_id!r} in s3://{connection.bucket}/ (see `cloudburst jobs`)")
+    if status.is_final:
+        return CancelResult(job_id, "already_ended", status)
+    if status.cancel_requested:
+        return CancelResult(job_id, "already_requested", status)
+    body = json.dumps({"reason": _trim(reason or "cancelled by the user")}).encode()
+    connection.s3.put_object(
+        Bucket=connection.bucket,
+        Key=keys.cancel_key(job_id),
+        Body=body,
+        ContentType="application/json",
+    )
+    return CancelResult(job_id, "requested", status)
+
+
+def _trim(reason: str) -> str:
+    encoded = reason.encode()
+    if len(encoded) <= MAX_REASON_BYTES:
+        return reason
+    return encoded[:MAX_REASON_BYTES].decode("utf-8", errors="ignore")
