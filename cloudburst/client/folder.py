@@ -82,8 +82,6 @@ def scan_folder(folder: Path, language: str | None = None) -> FolderScan:
         )
     if len(tags) > 1:
         named = ", ".join(t or "untagged" for t in tags)
-        raise FolderError(
-            f"{folder} holds scenes in more than one language ({named}): pass --language"
-        )
+        raise FolderError(f"{folder} holds scenes in several languages ({named}): pass --language")
     tag = tags[0]
     return FolderScan(folder, tag or language, tuple(found[tag]), tuple(skipped))

@@ -160,14 +160,14 @@ def estimate(args: argparse.Namespace, printer: Printer) -> int:
         f"{len(sizes)} batch{'es' if len(sizes) != 1 else ''} "
         f"({' + '.join(str(s) for s in sizes)} scenes), one task each"
     )
-    printer.line(f"{'profile':<24}{'capacity':<11}{'wall':>12}{'billed':>10}{'cost':>11}")
+    printer.line(f"{'profile':<30}{'capacity':<11}{'wall':>10}{'billed':>10}{'cost':>10}")
     for row in result.profiles:
         marker = "▶ " if row.chosen else "  "
         name = f"{marker}{row.config_priority} {row.label} ({row.vcpu:g} vCPU/{row.memory_gb} GB)"
         printer.line(
-            f"{name:<24}{'Spot' if row.spot else 'on-demand':<11}"
-            f"{duration_text(row.wall_seconds):>12}{row.billed_seconds:>9}s"
-            f"{'$' + format(row.cost_usd, '.4f'):>11}"
+            f"{name:<30}{'Spot' if row.spot else 'on-demand':<11}"
+            f"{duration_text(row.wall_seconds):>10}{row.billed_seconds:>9}s"
+            f"{'$' + format(row.cost_usd, '.4f'):>10}"
         )
     printer.line("assumes:")
     for assumption in result.assumptions:
