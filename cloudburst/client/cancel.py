@@ -15,7 +15,7 @@ from cloudburst.client import keys
 from cloudburst.client.connection import Connection
 from cloudburst.client.status import JobStatus, read_status
 
-MAX_REASON_BYTES = 1000  # the request body stays under the pipeline's 1 KB limit
+MAX_BODY_BYTES = 1024  # the pipeline reads at most 1 KB of a cancel request
 
 Outcome = Literal["requested", "already_requested", "already_ended"]
 
@@ -48,7 +48,7 @@ def cancel_job(connection: Connection, job_id: str, reason: str | None = None) -
         return CancelResult(job_id, "already_ended", status)
     if status.cancel_requested:
         return CancelResult(job_id, "already_requested", status)
-    body = json.dumps({"reason": _trim(reason or "cancelled by the user")}).encode()
+    body = request_body(reason or "cancelled by the user")
     connection.s3.put_object(
         Bucket=connection.bucket,
         Key=keys.cancel_key(job_id),
@@ -58,8 +58,10 @@ def cancel_job(connection: Connection, job_id: str, reason: str | None = None) -
     return CancelResult(job_id, "requested", status)
 
 
-def _trim(reason: str) -> str:
-    encoded = reason.encode()
-    if len(encoded) <= MAX_REASON_BYTES:
-        return reason
-    return encoded[:MAX_REASON_BYTES].decode("utf-8", errors="ignore")
+def request_body(reason: str) -> bytes:
+    """``{"reason": …}`` in UTF-8, the reason cut short to keep the body within 1 KB."""
+    while True:
+        body = json.dumps({"reason": reason}, ensure_ascii=False).encode()
+        if len(body) <= MAX_BODY_BYTES:
+            return body
+        reason = reason[: len(reason) * MAX_BODY_BYTES // len(body) - 1]
