@@ -133,7 +133,7 @@ def _demo(args: argparse.Namespace) -> int:
     except (DemoFailed, StackError) as exc:
         print(f"\ncloudburst demo FAILED: {exc}", file=sys.stderr)
         return 1
-    print(f"\n✔ demo finished; results in {results}/ (local stack stopped)")
+    print(f"\n✔ demo finished; results in {', '.join(f'{r}/' for r in results)} (stack stopped)")
     return 0
 
 

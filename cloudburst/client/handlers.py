@@ -244,9 +244,10 @@ def _follow(
 
     def show(current: JobStatus | None) -> None:
         if current is None:
-            printer.live(f"{job_id}: waiting for the pipeline to accept the job…")
+            printer.live(f"{job_id}: waiting for the pipeline to accept the job…", "waiting")
         else:
-            printer.live(f"{job_id}: {progress_line(current)}")
+            key = (current.status, current.scenes_done, current.tasks_running)
+            printer.live(f"{job_id}: {progress_line(current)}", (*key, current.batches_waiting))
 
     final = wait_for_job(
         connection, job_id, timeout=args.timeout, interval=args.interval, on_update=show

@@ -29,26 +29,30 @@ class Printer:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._live = ""
+        self._live_key: object = None
 
     def line(self, text: str = "") -> None:
         if not self.as_json:
             self.end_live()
             print(text, file=self.out, flush=True)
 
-    def live(self, text: str) -> None:
-        """One line updated in place on a terminal; printed when it changes elsewhere."""
+    def live(self, text: str, key: object = None) -> None:
+        """One line updated in place on a terminal; elsewhere (logs, pipes) printed anew only
+        when ``key`` changes, so a clock in the line does not print it every second."""
         if self.as_json or text == self._live:
             return
         if self.out.isatty():
             print("\r" + text.ljust(len(self._live)), end="", file=self.out, flush=True)
-        else:
+        elif key is None or key != self._live_key:
             print(text, file=self.out, flush=True)
         self._live = text
+        self._live_key = key
 
     def end_live(self) -> None:
         if self._live and self.out.isatty():
             print(file=self.out, flush=True)
         self._live = ""
+        self._live_key = None
 
     def document(self, value: Any) -> None:
         if self.as_json:
