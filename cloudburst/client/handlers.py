@@ -27,6 +27,8 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     from cloudburst.client.submit import submit as submit_job
 
     source = load_source(args.path, language=args.language).with_options(manifest_options(args))
+    for skipped in source.skipped:
+        printer.line(f"skipped {skipped}")
     connection = connect(args.stage)
     bar = None if printer.as_json else RichBytes("uploading")
     submission = submit_job(connection, source, name=args.name, progress=bar)

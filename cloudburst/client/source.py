@@ -31,11 +31,12 @@ class JobSource:
     base: Path
     default_name: str
     saving_dir: str | None = None
+    skipped: tuple[str, ...] = ()  # what a folder held that is not a scene, with the reason
 
     def with_options(self, options: Mapping[str, Any]) -> JobSource:
         """The same job with manifest options (command-line flags) replacing its own."""
         document = {**self.document, **{k: v for k, v in options.items() if v is not None}}
-        return JobSource(document, self.base, self.default_name, self.saving_dir)
+        return JobSource(document, self.base, self.default_name, self.saving_dir, self.skipped)
 
     def local_path(self, path: str) -> Path | None:
         """The local file ``path`` names, or None for an S3 URI or a bucket key."""
@@ -71,7 +72,7 @@ def load_source(path: Path, *, language: str | None = None) -> JobSource:
         document: dict[str, Any] = {"version": 1, "scenes": [s.as_scene() for s in scan.scenes]}
         if scan.language:
             document["language"] = scan.language
-        return JobSource(document, path.resolve(), path.resolve().name)
+        return JobSource(document, path.resolve(), path.resolve().name, skipped=scan.skipped)
     if not path.is_file():
         raise SourceError(f"{path}: no such manifest file or folder")
     try:
