@@ -1,7 +1,8 @@
 """The job commands' arguments, added to the ``cloudburst`` parser by :func:`register`.
 
 Every command takes ``--stage S`` and ``--json``; errors the user can fix print one
-sentence and exit 2 (:mod:`cloudburst.client.output`).
+sentence and exit 2 (:mod:`cloudburst.client.output`). The handlers are imported when a
+command runs, not when the parser is built: ``cloudburst local up`` loads none of them.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ import argparse
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-from cloudburst.client import handlers, output
-from cloudburst.client.handlers import Handler
-from cloudburst.client.output import Printer
 
 DEFAULT_REASON = "cleanup requested"
 
@@ -24,31 +21,31 @@ def register(subparsers: Any) -> None:
     common.add_argument("--stage", default=None, help="deployment (default: the environment's)")
     common.add_argument("--json", action="store_true", help="print one JSON document")
 
-    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = subparsers.add_parser(
             name, parents=[common], help=help_text, description=help_text
         )
-        parser.set_defaults(run=partial(run, handler))
+        parser.set_defaults(run=partial(run, name))
         return parser
 
-    submit = add("submit", handlers.submit, "upload a manifest or folder and start a job")
+    submit = add("submit", "upload a manifest or folder and start a job")
     submit.add_argument("path", type=Path, help="manifest JSON (local paths allowed) or folder")
     submit.add_argument("--name", help="manifest name (default: the file or folder name)")
     _manifest_flags(submit)
     submit.add_argument("--wait", action="store_true", help="follow the job until it ends")
     _follow_flags(submit)
 
-    watch = add("watch", handlers.watch, "live progress of a job until it ends")
+    watch = add("watch", "live progress of a job until it ends")
     watch.add_argument("job")
     _follow_flags(watch)
 
-    status = add("status", handlers.status, "a job's current state (default: the latest job)")
+    status = add("status", "a job's current state (default: the latest job)")
     status.add_argument("job", nargs="?")
 
-    jobs = add("jobs", handlers.jobs, "recent jobs: state, scenes, cost, age")
+    jobs = add("jobs", "recent jobs: state, scenes, cost, age")
     jobs.add_argument("--limit", type=int, default=20)
 
-    fetch = add("fetch", handlers.fetch, "download a job's videos and report")
+    fetch = add("fetch", "download a job's videos and report")
     fetch.add_argument("job")
     fetch.add_argument(
         "dir",
@@ -57,11 +54,11 @@ def register(subparsers: Any) -> None:
         help="default: $RESULTS_DIR/<job>, else ./cloudburst_results/<job>",
     )
 
-    cancel = add("cancel", handlers.cancel, "stop a job: its tasks, its waiting batches")
+    cancel = add("cancel", "stop a job: its tasks, its waiting batches")
     cancel.add_argument("job")
     cancel.add_argument("--reason", default=None)
 
-    estimate = add("estimate", handlers.estimate, "plan, wall time and cost before uploading")
+    estimate = add("estimate", "plan, wall time and cost before uploading")
     estimate.add_argument("path", type=Path, help="manifest JSON or folder (local audio)")
     _manifest_flags(estimate)
     estimate.add_argument(
@@ -71,31 +68,34 @@ def register(subparsers: Any) -> None:
         "--startup-seconds", type=float, default=30.0, help="task start incl. image pull (30)"
     )
 
-    tasks = add("tasks", handlers.tasks, "this deployment's running worker tasks")
+    tasks = add("tasks", "this deployment's running worker tasks")
     tasks.add_argument("--job", default=None)
 
-    cleanup = add("cleanup", handlers.cleanup, "stop this deployment's worker tasks")
+    cleanup = add("cleanup", "stop this deployment's worker tasks")
     scope = cleanup.add_mutually_exclusive_group(required=True)
     scope.add_argument("--job", default=None, help="only this job's tasks")
     scope.add_argument("--all", action="store_true", help="every worker task of the deployment")
     cleanup.add_argument("--reason", default=DEFAULT_REASON)
 
 
-def run(handler: Handler, args: argparse.Namespace) -> int:
-    """Call ``handler``; turn the errors a user can fix into a sentence and exit code 2."""
+def run(command: str, args: argparse.Namespace) -> int:
+    """Run ``command``'s handler; turn the errors a user can fix into a sentence and exit 2."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from cloudburst.client import handlers, output
     from cloudburst.client.cancel import UnknownJob
     from cloudburst.client.estimate import EstimateError
     from cloudburst.client.fetch import NothingToFetch
+    from cloudburst.client.output import Printer
     from cloudburst.client.source import SourceError
     from cloudburst.client.submit import SubmitError
     from cloudburst.client.watch import WatchTimeout
     from cloudburst.stage import StageError
 
     printer = Printer(args.json)
+    handler = getattr(handlers, command)
     try:
-        return handler(args, printer)
+        return int(handler(args, printer))
     except (SubmitError, EstimateError) as exc:
         printer.error("; ".join(exc.errors))
     except (StageError, SourceError, UnknownJob, NothingToFetch, LookupError, ValueError) as exc:
