@@ -34,6 +34,8 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     submission = submit_job(connection, source, name=args.name, progress=bar)
     uploads = submission.uploads
     printer.line(f"job {submission.job_id}")
+    if printer.as_json and (args.wait or args.fetch is not None):
+        printer.note(f"job {submission.job_id}")  # at once; the JSON document comes at the end
     printer.line(
         f"  {submission.scenes} scenes · s3://{connection.bucket}/{submission.manifest_key} · "
         f"{len(uploads.sent)} files uploaded ({uploads.bytes_sent / 1e6:.1f} MB), "
@@ -213,7 +215,14 @@ def manifest_options(args: argparse.Namespace) -> dict[str, Any]:
     """Manifest fields the command-line flags set (None: the manifest's own value stands)."""
     import json
 
-    metadata = json.loads(args.metadata) if args.metadata else None
+    metadata = None
+    if args.metadata:
+        try:
+            metadata = json.loads(args.metadata)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--metadata is not JSON: {exc}") from None
+        if not isinstance(metadata, dict):
+            raise ValueError("--metadata must be a JSON object, e.g. '{\"episode\": 12}'")
     return {
         "enable_zoom": args.zoom,
         "is_portrait": args.portrait,

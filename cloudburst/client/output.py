@@ -54,6 +54,10 @@ class Printer:
         self._live = ""
         self._live_key = None
 
+    def note(self, text: str) -> None:
+        """A line on stderr, shown even with ``--json`` (stdout keeps one document)."""
+        print(text, file=self.err, flush=True)
+
     def document(self, value: Any) -> None:
         if self.as_json:
             print(json.dumps(value, indent=2, ensure_ascii=False, default=str), file=self.out)

@@ -179,3 +179,29 @@ def test_estimate_json_lists_every_profile_on_demand_and_spot(
     chosen = [p for p in document["profiles"] if p["chosen"]]
     assert [(p["config_priority"], p["spot"]) for p in chosen] == [(2, False)]
     assert len(document["profiles"]) == 10
+
+
+def test_submit_json_with_wait_names_the_job_on_stderr_before_the_end(
+    s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # given no pipeline in moto: the job never starts, so watching it times out
+    folder = earlier_folder(tmp_path / "ep1", ["scene_001"])
+
+    code, document, err = run(
+        capsys, "submit", str(folder), "--json", "--wait", "--timeout", "0.3", "--interval", "0.1"
+    )
+
+    assert code == 1
+    assert err.startswith("job ep1-")
+    assert "not yet accepted" in document["error"]
+
+
+def test_metadata_that_is_not_a_json_object_is_bad_usage(
+    s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = earlier_folder(tmp_path / "ep1", ["scene_001"])
+
+    code, document, _ = run(capsys, "submit", str(folder), "--json", "--metadata", "[1, 2]")
+
+    assert code == 2
+    assert document["error"].startswith("--metadata must be a JSON object")
