@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     up.set_defaults(run=_local_up)
 
-    demo = commands.add_parser("demo", help="render a 6-scene demo job end to end, locally")
+    demo = commands.add_parser("demo", help="render two demo jobs through the commands, locally")
     demo.add_argument("--results", type=Path, default=Path("cloudburst_results"))
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds for the job")
     demo.add_argument("-v", "--verbose", action="store_true", help="show stack logs")
