@@ -142,8 +142,10 @@ def cancel(args: argparse.Namespace, printer: Printer) -> int:
 def estimate(args: argparse.Namespace, printer: Printer) -> int:
     from cloudburst.client.estimate import RenderSpeeds, estimate_job, scene_work
     from cloudburst.client.source import load_source
+    from cloudburst.client.submit import localize, manifest_body
 
     source = load_source(args.path, language=args.language).with_options(manifest_options(args))
+    manifest_body(localize(source, source.default_name)[0])  # the pipeline's rules, no upload
     document = source.document
     region = args.region or _default_region()
     result = estimate_job(

@@ -37,11 +37,3 @@ def report_key(job_id: str) -> str:
 
 def cancel_key(job_id: str) -> str:
     return f"{CANCEL_PREFIX}{job_id}.json"
-
-
-def job_id_of_status_key(key: str) -> str | None:
-    """``outputs/<job>/status.json`` → ``<job>``; None for any other key."""
-    if not key.startswith(OUTPUTS_PREFIX) or not key.endswith("/" + STATUS_NAME):
-        return None
-    job_id = key[len(OUTPUTS_PREFIX) : -len(STATUS_NAME) - 1]
-    return job_id if job_id and "/" not in job_id else None

@@ -65,8 +65,7 @@ def submit(
     if problem:
         raise SubmitError([problem])
     document, assets = localize(source, name)
-    body = json.dumps(document, indent=2, ensure_ascii=False).encode()
-    _validate(body)
+    body = manifest_body(document)
     uploads = sync_assets(connection.s3, connection.bucket, assets, progress)
     key = keys.manifest_key(name)
     response = connection.s3.put_object(
@@ -143,11 +142,13 @@ def _unique(key: str, used: set[str]) -> str:
     return candidate
 
 
-def _validate(body: bytes) -> None:
-    """The pipeline's own manifest rules, before anything is uploaded."""
+def manifest_body(document: dict[str, Any]) -> bytes:
+    """The manifest as uploaded, checked by the pipeline's own rules first (SubmitError)."""
     from chalicelib.manifest import ManifestError, parse_manifest
 
+    body = json.dumps(document, indent=2, ensure_ascii=False).encode()
     try:
         parse_manifest(body)
     except ManifestError as exc:
         raise SubmitError(exc.errors) from None
+    return body

@@ -205,3 +205,14 @@ def test_metadata_that_is_not_a_json_object_is_bad_usage(
 
     assert code == 2
     assert document["error"].startswith("--metadata must be a JSON object")
+
+
+def test_estimate_refuses_options_the_pipeline_would_refuse(
+    capsys: pytest.CaptureFixture[str], aws_env: None, tmp_path: Path
+) -> None:
+    folder = earlier_folder(tmp_path / "ep1", ["scene_001"])
+
+    code, document, _ = run(capsys, "estimate", str(folder), "--json", "--scenes-per-batch", "0")
+
+    assert code == 2
+    assert "scenes_per_batch" in document["error"]
