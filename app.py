@@ -1,7 +1,7 @@
-"""CloudBurst's Lambdas: event sources wired to one use case each in chalicelib.
+"""CloudBurst's Lambdas: event sources wired to one reaction each in chalicelib.
 
-Both triggers are EventBridge rules (S3 "Object Created" with EventBridge notifications
-on, and ECS "Task State Change"): ``chalice package`` can put those in CloudFormation,
+The S3 triggers are EventBridge rules (S3 "Object Created" with EventBridge notifications
+on) and so is ECS "Task State Change": ``chalice package`` can put those in CloudFormation,
 which ``on_s3_event`` cannot do for an existing bucket. A scheduled sweeper is the safety
 net for work no event will come back for.
 """
@@ -14,19 +14,36 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import service
+from chalicelib.bootstrap import Services, services_from_env
 from chalicelib.events import (
     ObjectCreatedEvent,
     TaskStateChangeEvent,
+    cancel_requested_pattern,
     manifest_uploaded_pattern,
     task_stopped_pattern,
 )
 from chalicelib.observability import invocation, logger
-from chalicelib.settings import get_settings
+from chalicelib.settings import settings_from_env
+from chalicelib.usecases import reactions
 
 app = Chalice(app_name="cloudburst")
-_settings = get_settings()
+_settings = settings_from_env()
+_services: Services | None = None
 Event = TypeVar("Event", bound=BaseModel)
+
+
+def services() -> Services:
+    """The container's adapters, built on the first event (endpoints come from the env)."""
+    global _services
+    if _services is None:
+        _services = services_from_env()
+    return _services
+
+
+def use_services(svc: Services | None) -> None:
+    """Hand the handlers other adapters (the local stack and tests); None: build anew."""
+    global _services
+    _services = svc
 
 
 @app.on_cw_event(manifest_uploaded_pattern(_settings.bucket), name="on_manifest_uploaded")
@@ -34,7 +51,15 @@ def on_manifest_uploaded(event: CloudWatchEvent) -> None:
     with invocation(event.event_id):
         upload = _parse(ObjectCreatedEvent, event, "S3")
         if upload is not None:
-            service.submit_manifest(upload, service.services(), event.context)
+            reactions.manifest_uploaded(upload, services(), event.context)
+
+
+@app.on_cw_event(cancel_requested_pattern(_settings.bucket), name="on_cancel_requested")
+def on_cancel_requested(event: CloudWatchEvent) -> None:
+    with invocation(event.event_id):
+        request = _parse(ObjectCreatedEvent, event, "S3")
+        if request is not None:
+            reactions.cancel_requested(request, services())
 
 
 @app.on_cw_event(task_stopped_pattern(_settings.cluster), name="on_task_state_change")
@@ -42,13 +67,13 @@ def on_task_state_change(event: CloudWatchEvent) -> None:
     with invocation(event.event_id):
         stopped = _parse(TaskStateChangeEvent, event, "ECS")
         if stopped is not None:
-            service.record_task_stopped(stopped, service.services())
+            reactions.task_stopped(stopped, services())
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
 def sweeper(event: CloudWatchEvent) -> None:
     with invocation(event.event_id):
-        logger.info("swept", extra=service.sweep(service.services()))
+        logger.info("swept", extra=reactions.sweep(services()))
 
 
 def _parse(model: type[Event], event: CloudWatchEvent, source: str) -> Event | None:

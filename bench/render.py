@@ -22,7 +22,6 @@ Writes ``bench/results/render.json``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import resource
@@ -517,7 +516,7 @@ def fargate_costs(throughput: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for profile in pricing.PROFILES.values():
         seconds = 10 / (per_vcpu_per_minute * profile.vcpu) * 60  # batch of 10, V in parallel
-        billed = max(pricing.MINIMUM_BILLED_SECONDS, math.ceil(seconds))
+        billed = pricing.billed_for(seconds)
         cost = pricing.task_cost_usd(profile.vcpu, profile.memory_gb, billed, rate)
         out[profile.label] = {
             "vcpu": profile.vcpu,

@@ -1,25 +1,23 @@
-"""The one place boto3 clients are made.
+"""How boto3 clients are made: one session, adaptive retries, timestamps left as text.
 
-Clients are created lazily and cached per service so an endpoint set in the environment
-(``AWS_ENDPOINT_URL`` for the local stack) wins, and boto3 is imported on first use so a
-cold start that rejects an event early never pays for it.
+``chalicelib.bootstrap`` makes every client the Lambdas use through :func:`make_client`; boto3
+reads region and endpoint overrides (``AWS_ENDPOINT_URL`` for the local stack) from the
+environment when the client is made.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 
-@cache
-def client(service: str) -> Any:
-    """A cached boto3 client; boto3 reads region and endpoint overrides from the environment."""
+def make_client(session: Any, service: str) -> Any:
+    """A client with adaptive retries and bounded timeouts."""
     from botocore.config import Config
 
     config = Config(
         retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=30
     )
-    return session_with_text_timestamps().client(service, config=config)
+    return session.client(service, config=config)
 
 
 def session_with_text_timestamps() -> Any:
@@ -34,8 +32,3 @@ def session_with_text_timestamps() -> Any:
     core = botocore.session.get_session()
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
     return boto3.session.Session(botocore_session=core)
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests and the local stack change endpoints between runs)."""
-    client.cache_clear()

@@ -7,7 +7,7 @@ This module must stay importable with only pydantic installed: the worker image 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,14 +25,28 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RenderOptions(_Frozen):
-    """Job-wide look of every scene; names and defaults are the seed API's."""
+class Look(_Frozen):
+    """How every scene of a job looks: the seed API's option names, defaults and meanings.
+
+    One definition for the manifest (which a user writes), the batch spec (which the worker
+    reads) and the renderer's settings (``look()``).
+    """
 
     language: Language = "chinese"
     enable_zoom: bool = True
     is_portrait: bool = False
     background_box: bool = True
-    background_opacity: float = Field(default=0.2, ge=0.0, le=1.0)
+    # The seed's "opacity" is the box's transparency: 0 solid, 1 invisible.
+    background_opacity: float = Field(default=0.2, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    def look(self) -> dict[str, Any]:
+        """The look's fields alone (e.g. for the renderer's settings)."""
+        return {name: getattr(self, name) for name in Look.model_fields}
+
+
+class RenderOptions(Look):
+    """A batch's look, its watermark as a full ``s3://`` URI."""
+
     watermark_uri: str | None = None
 
 
@@ -57,6 +71,12 @@ class BatchSpec(_Frozen):
     vcpu: float = Field(default=2, gt=0)
     options: RenderOptions
     scenes: list[SceneSpec]
+
+
+def render_slots(vcpu: float) -> int:
+    """Scenes a task renders at once: one single-threaded encode per whole vCPU (on Fargate
+    that beats fewer multi-threaded ones). The worker runs this many; reports bill by it."""
+    return max(1, int(vcpu))
 
 
 class SceneResult(_Frozen):
@@ -87,6 +107,24 @@ def report_key(job_id: str) -> str:
     return f"{outputs_prefix(job_id)}job.json"
 
 
+def status_key(job_id: str) -> str:
+    """The job's status document, rewritten at every state change (users poll it)."""
+    return f"{outputs_prefix(job_id)}status.json"
+
+
+def summary_key(job_id: str, batch_number: int) -> str:
+    """A finished batch's scenes, summarised once so the job's end reads O(batches)."""
+    return f"jobs/{job_id}/summaries/{batch_number:04d}.json"
+
+
+# A user cancels a job by putting cancel/<job_id>.json (optionally {"reason": "…"}).
+CANCEL_PREFIX = "cancel/"
+
+
+def cancel_key(job_id: str) -> str:
+    return f"{CANCEL_PREFIX}{job_id}.json"
+
+
 def results_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/results/"
 
@@ -97,6 +135,15 @@ def result_key(job_id: str, scene_name: str) -> str:
 
 def batch_spec_key(job_id: str, batch_number: int) -> str:
     return f"jobs/{job_id}/batches/{batch_number:04d}.json"
+
+
+# S3 error codes that mean "no such object" (GET says NoSuchKey, HEAD a bare 404).
+S3_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def is_s3_not_found(error_code: str) -> bool:
+    """The one rule for an absent S3 object, for the Lambdas and the worker alike."""
+    return error_code in S3_NOT_FOUND_CODES
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.contracts import CANCEL_PREFIX
+
 MANIFEST_PREFIX = "manifests/"
 MANIFEST_SUFFIX = ".json"
 STARTED_BY_PREFIX = "cloudburst/"
@@ -28,6 +30,18 @@ def manifest_uploaded_pattern(bucket: str) -> dict[str, Any]:
             "bucket": {"name": [bucket]},
             # One wildcard, because a prefix and a suffix in one list would be an OR.
             "object": {"key": [{"wildcard": f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"}]},
+        },
+    }
+
+
+def cancel_requested_pattern(bucket: str) -> dict[str, Any]:
+    """A user's cancel request: an object put under ``cancel/`` (see contracts.cancel_key)."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket]},
+            "object": {"key": [{"wildcard": f"{CANCEL_PREFIX}*{MANIFEST_SUFFIX}"}]},
         },
     }
 
@@ -106,6 +120,13 @@ class ObjectCreatedEvent(EventBridgeEnvelope):
 
     def job_id(self) -> str:
         return job_id_for_upload(self.bucket, self.key, self.upload_identity())
+
+    def cancelled_job_id(self) -> str | None:
+        """The job a ``cancel/<job_id>.json`` upload names, or None for any other key."""
+        if not self.key.startswith(CANCEL_PREFIX) or not self.key.endswith(MANIFEST_SUFFIX):
+            return None
+        job_id = self.key[len(CANCEL_PREFIX) : -len(MANIFEST_SUFFIX)]
+        return job_id if re.fullmatch(r"[a-z0-9-]{1,64}", job_id) else None
 
 
 def job_id_for_upload(bucket: str, key: str, identity: str) -> str:

@@ -1,7 +1,9 @@
 """Structured logs and metrics for the Lambdas (powertools Logger and Metrics).
 
-Every log line of an invocation carries the job id and batch number once known
-(``logger.append_keys``); metrics are flushed as CloudWatch EMF at the end of it.
+Every log line of an invocation carries the event id, and the job id and batch number once
+known. The keys are per thread (``thread_safe_append_keys``): the local stack runs handlers
+concurrently in one process, where shared keys would label one job's lines with another's.
+Metrics are flushed as CloudWatch EMF at the end of each invocation.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ __all__ = ["MetricUnit", "invocation", "logger", "metrics"]
 @contextmanager
 def invocation(event_id: str) -> Iterator[None]:
     """One handler invocation: fresh correlation keys in, metrics flushed out."""
-    logger.remove_keys(_INVOCATION_KEYS)
-    logger.append_keys(event_id=event_id)
+    logger.thread_safe_remove_keys(_INVOCATION_KEYS)
+    logger.thread_safe_append_keys(event_id=event_id)
     try:
         yield
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
-        logger.remove_keys(_INVOCATION_KEYS)
+        logger.thread_safe_remove_keys(_INVOCATION_KEYS)

@@ -76,10 +76,75 @@ def billed_seconds(pull_started_at: datetime | None, stopped_at: datetime | None
     """Seconds Fargate bills: none if the image pull never began, else at least a minute."""
     if pull_started_at is None or stopped_at is None:
         return 0
-    seconds = math.ceil((stopped_at - pull_started_at).total_seconds())
-    return max(MINIMUM_BILLED_SECONDS, seconds)
+    return billed_for(math.ceil((stopped_at - pull_started_at).total_seconds()))
+
+
+def billed_for(seconds: float) -> int:
+    """Whole seconds billed for a task that ran ``seconds``: rounded up, a minute at least."""
+    return max(MINIMUM_BILLED_SECONDS, math.ceil(seconds))
 
 
 def task_cost_usd(vcpu: float, memory_gb: float, seconds: int, rate: Rate) -> float:
     hours = seconds / 3600
     return (vcpu * rate.vcpu_hour + memory_gb * rate.gb_hour) * hours
+
+
+USD_PLACES = 8
+
+
+def round_usd(usd: float) -> float:
+    """The one rounding of money: stored, summed and reported figures all use it."""
+    return round(usd, USD_PLACES)
+
+
+@dataclass(frozen=True)
+class TaskBill:
+    """What a task cost, and whether a figure had to be estimated (a missing timestamp)."""
+
+    cost_usd: float = 0.0
+    billed_seconds: int = 0
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class TaskUsage:
+    """What is known of one task's run; any field may be missing from an event."""
+
+    profile: ComputeProfile
+    region: str
+    architecture: Architecture
+    spot: bool
+    cpu_units: str | None = None
+    memory_mib: str | None = None
+    pull_started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    launched_at: datetime | None = None  # when we started it: the fallback start
+
+
+def bill_task(usage: TaskUsage, now: datetime) -> TaskBill:
+    """Fargate's bill for one task, from its own size and timestamps where it gives them.
+
+    Size falls back to the profile the task was launched with (RunTask's overrides, so not an
+    estimate). Time runs from the image pull to the stop; a task that ran but whose event lacks
+    either end is billed from its launch or to ``now`` and marked estimated. A task that never
+    launched costs nothing.
+    """
+    vcpu = _units(usage.cpu_units) or usage.profile.vcpu
+    memory_gb = _units(usage.memory_mib) or usage.profile.memory_gb
+    start = usage.pull_started_at or usage.launched_at
+    if start is None:
+        return TaskBill()
+    stop = usage.stopped_at or now
+    estimated = usage.pull_started_at is None or usage.stopped_at is None
+    seconds = billed_for(max(0.0, (stop - start).total_seconds()))
+    rate = fargate_rate(usage.region, usage.architecture, usage.spot)
+    cost = round_usd(task_cost_usd(vcpu, memory_gb, seconds, rate))
+    return TaskBill(cost_usd=cost, billed_seconds=seconds, estimated=estimated)
+
+
+def _units(value: str | None) -> float:
+    """ECS's cpu units or memory MiB (strings in events) as vCPU or GB; 0 when absent."""
+    try:
+        return int(value or 0) / 1024
+    except ValueError:
+        return 0.0

@@ -1,119 +1,36 @@
-"""The job report: the seed's result shape, every field computed from what happened.
+"""What users read: the job report (``job.json``), the status document and the webhook body.
+
+The report is the seed's result shape, every field computed from what happened:
 
 - ``total_duration``: seconds from the upload being accepted to the last task stopping.
 - ``speedup_factor``: scene render seconds summed, over ``total_duration`` — how many
   times faster the job ran than rendering its scenes one after another.
 - ``processing_efficiency``: percent of the paid render capacity (billed task seconds ×
-  parallel render slots per task) spent rendering scenes.
+  render slots per task) spent rendering scenes.
 - ``cost_per_scene``: total cost over successful scenes (the whole cost when none did).
+- ``cost_estimated``: some task's bill lacked a timestamp and was estimated (per task too).
+
+The webhook carries a summary (≤ 64 KB at any job size) with a link to the whole report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from chalicelib.contracts import SceneResult, outputs_prefix
-from chalicelib.store import BatchView, JobView
+from chalicelib.contracts import SceneResult, outputs_prefix, render_slots, report_key
+from chalicelib.model import Batch, Job, JobStatus, Progress
+from chalicelib.pricing import round_usd
 
-Outcome = Literal["SUCCEEDED", "PARTIAL", "FAILED"]
-WEBHOOK_TYPES = {
-    "SUCCEEDED": "job.succeeded",
-    "PARTIAL": "job.partial",
-    "FAILED": "job.failed",
-    "REJECTED": "job.rejected",
-}
 MISSING_RESULT = "the task stopped before it reported this scene"
+STATUS_ERRORS = 20  # reasons the status document and the webhook list; job.json has all
+WEBHOOK_BODY_LIMIT = 64 * 1024
 
 
-def job_outcome(successful: int, total: int) -> Outcome:
-    if total and successful == total:
-        return "SUCCEEDED"
-    return "PARTIAL" if successful else "FAILED"
-
-
-def build_job_report(
-    job: JobView,
-    batches: Sequence[BatchView],
-    results: Mapping[str, SceneResult | None],
-    finished_at: datetime,
-) -> dict[str, Any]:
-    """The report of a job whose batches are all final."""
-    scenes: list[dict[str, Any]] = []
-    for batch in batches:
-        for name in batch.scene_names:
-            scenes.append(_scene_entry(name, batch, results.get(name)))
-    scenes.sort(key=lambda entry: entry["scene_name"])
-    successful = sum(1 for entry in scenes if entry["status"] == "succeeded")
-    total_cost = round(sum(batch.cost_usd for batch in batches), 6)
-    started = datetime.fromisoformat(job.created_at)
-    stops = [datetime.fromisoformat(b.stopped_at) for b in batches if b.stopped_at]
-    end = max(stops) if stops else finished_at
-    total_duration = round(max(0.0, (end - started).total_seconds()), 3)
-    render_seconds = sum(entry["render_seconds"] for entry in scenes)
-    paid_slot_seconds = sum(b.billed_seconds * max(1, int(b.vcpu)) for b in batches)
-    outcome = job_outcome(successful, len(scenes))
-    return {
-        "job_id": job.job_id,
-        "status": outcome,
-        "success": outcome == "SUCCEEDED",
-        "manifest_bucket": job.manifest_bucket,
-        "manifest_key": job.manifest_key,
-        "outputs_prefix": outputs_prefix(job.job_id),
-        "created_at": job.created_at,
-        "finished_at": finished_at.isoformat(),
-        "total_scenes": len(scenes),
-        "successful_scenes": successful,
-        "failed_scenes": len(scenes) - successful,
-        "total_cost_usd": total_cost,
-        "total_duration": total_duration,
-        # a batch has run one task per attempt, less the last one if it never launched
-        "tasks_used": sum(b.attempt - (0 if b.task_arn else 1) for b in batches),
-        "task_results": [_task_entry(batch) for batch in batches],
-        "scenes": scenes,
-        "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),
-        "efficiency": {
-            "speedup_factor": round(render_seconds / total_duration, 3) if total_duration else 0.0,
-            "processing_efficiency": (
-                round(min(100.0, 100 * render_seconds / paid_slot_seconds), 1)
-                if paid_slot_seconds
-                else 0.0
-            ),
-            "cost_per_scene": round(total_cost / (successful or 1), 6),
-        },
-        "errors": [f"{e['scene_name']}: {e['error']}" for e in scenes if e["error"]],
-    }
-
-
-def build_rejection_report(
-    job_id: str, bucket: str, key: str, errors: Sequence[str], at: datetime
-) -> dict[str, Any]:
-    """The report of a manifest that was refused before any task ran."""
-    return {
-        "job_id": job_id,
-        "status": "REJECTED",
-        "success": False,
-        "manifest_bucket": bucket,
-        "manifest_key": key,
-        "outputs_prefix": outputs_prefix(job_id),
-        "created_at": at.isoformat(),
-        "finished_at": at.isoformat(),
-        "total_scenes": 0,
-        "successful_scenes": 0,
-        "failed_scenes": 0,
-        "total_cost_usd": 0.0,
-        "total_duration": 0.0,
-        "tasks_used": 0,
-        "task_results": [],
-        "scenes": [],
-        "outputs": [],
-        "efficiency": {"speedup_factor": 0.0, "processing_efficiency": 0.0, "cost_per_scene": 0.0},
-        "errors": list(errors),
-    }
-
-
-def _scene_entry(name: str, batch: BatchView, result: SceneResult | None) -> dict[str, Any]:
+def scene_entry(name: str, batch: Batch, result: SceneResult | None) -> dict[str, Any]:
+    """One scene's line in the report, from its result record (or the batch's reason)."""
     if result is None:
         error = batch.error or MISSING_RESULT
         if batch.stopped_reason and not batch.error:
@@ -140,17 +57,195 @@ def _scene_entry(name: str, batch: BatchView, result: SceneResult | None) -> dic
     }
 
 
-def _task_entry(batch: BatchView) -> dict[str, Any]:
+def build_job_report(
+    job: Job,
+    status: JobStatus,
+    batches: Sequence[Batch],
+    scenes: Sequence[dict[str, Any]],
+    finished_at: datetime,
+) -> dict[str, Any]:
+    """The report of a job whose batches are all final (``scenes``: every scene_entry)."""
+    scenes = sorted(scenes, key=lambda entry: entry["scene_name"])
+    successful = sum(1 for entry in scenes if entry["status"] == "succeeded")
+    total_cost = round_usd(sum(batch.cost_usd for batch in batches))
+    started = datetime.fromisoformat(job.created_at)
+    stops = [datetime.fromisoformat(b.stopped_at) for b in batches if b.stopped_at]
+    end = max(stops) if stops else finished_at
+    total_duration = round(max(0.0, (end - started).total_seconds()), 3)
+    render_seconds = sum(entry["render_seconds"] for entry in scenes)
+    paid_slot_seconds = sum(b.billed_seconds * render_slots(b.vcpu) for b in batches)
+    return {
+        **_header(job, status, finished_at),
+        "success": status is JobStatus.SUCCEEDED,
+        "total_scenes": len(scenes),
+        "successful_scenes": successful,
+        "failed_scenes": len(scenes) - successful,
+        "total_cost_usd": total_cost,
+        "cost_estimated": any(b.cost_estimated for b in batches),
+        "total_duration": total_duration,
+        "tasks_used": sum(b.tasks_run for b in batches),
+        "task_results": [_task_entry(batch, scenes) for batch in batches],
+        "scenes": scenes,
+        "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),
+        "efficiency": {
+            "speedup_factor": round(render_seconds / total_duration, 3) if total_duration else 0.0,
+            "processing_efficiency": (
+                round(min(100.0, 100 * render_seconds / paid_slot_seconds), 1)
+                if paid_slot_seconds
+                else 0.0
+            ),
+            "cost_per_scene": round_usd(total_cost / (successful or 1)),
+        },
+        "errors": [f"{e['scene_name']}: {e['error']}" for e in scenes if e["error"]],
+    }
+
+
+def build_rejection_report(
+    job: Job, errors: Sequence[str], listed_scenes: int, at: datetime
+) -> dict[str, Any]:
+    """The report of a manifest refused before any task ran (``listed_scenes``: how many
+    scenes it listed, none of which was rendered)."""
+    return {
+        **_header(job, JobStatus.REJECTED, at),
+        "success": False,
+        "total_scenes": listed_scenes,
+        "successful_scenes": 0,
+        "failed_scenes": listed_scenes,
+        "total_cost_usd": 0.0,
+        "cost_estimated": False,
+        "total_duration": 0.0,
+        "tasks_used": 0,
+        "task_results": [],
+        "scenes": [],
+        "outputs": [],
+        "efficiency": {"speedup_factor": 0.0, "processing_efficiency": 0.0, "cost_per_scene": 0.0},
+        "errors": list(errors),
+    }
+
+
+def _header(job: Job, status: JobStatus, finished_at: datetime) -> dict[str, Any]:
+    header: dict[str, Any] = {
+        "job_id": job.job_id,
+        "status": status.value,
+        "manifest_bucket": job.manifest_bucket,
+        "manifest_key": job.manifest_key,
+        "outputs_prefix": outputs_prefix(job.job_id),
+        "created_at": job.created_at,
+        "finished_at": finished_at.isoformat(),
+        "metadata": job.metadata,
+    }
+    if job.cancel_reason:
+        header["cancel_reason"] = job.cancel_reason
+    return header
+
+
+def with_webhook_state(report: dict[str, Any], job: Job) -> dict[str, Any]:
+    """The report with the job's delivery state (the report is rewritten after each try)."""
+    return {**report, "webhook": _webhook(job)}
+
+
+def build_status(job: Job, progress: Progress | None, updated_at: datetime) -> dict[str, Any]:
+    """The status document: everything a user following the job with S3 alone needs."""
+    done = progress or Progress(0, 0, 0, 0, 0, 0, 0, 0.0, False)
+    return {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "manifest_bucket": job.manifest_bucket,
+        "manifest_key": job.manifest_key,
+        "created_at": job.created_at,
+        "updated_at": updated_at.isoformat(),
+        "finished_at": job.finished_at,
+        "total_scenes": job.total_scenes,
+        "scenes_succeeded": done.scenes_succeeded,
+        "scenes_failed": done.scenes_failed,
+        "batches_total": job.batches_total,
+        "batches_final": done.batches_final,
+        "tasks_running": done.tasks_running,
+        "batches_waiting": done.batches_waiting,
+        "tasks_used": done.tasks_used,
+        "cost_usd": round_usd(done.cost_usd),
+        "cost_estimated": done.cost_estimated,
+        "webhook": _webhook(job),
+        "errors": job.errors[:STATUS_ERRORS],
+        "errors_total": job.errors_total,
+        "metadata": job.metadata,
+        "report_key": report_key(job.job_id) if job.is_final else None,
+        "cancel_requested": job.cancel_reason is not None,
+    }
+
+
+def _webhook(job: Job) -> dict[str, Any]:
+    state = job.webhook_state.value if job.webhook_state else None
+    return {"state": state, "attempts": job.webhook_attempts, "error": job.webhook_error}
+
+
+_SUMMARY_FIELDS = [
+    "job_id",
+    "status",
+    "success",
+    "manifest_bucket",
+    "manifest_key",
+    "outputs_prefix",
+    "created_at",
+    "finished_at",
+    "metadata",
+    "cancel_reason",
+    "total_scenes",
+    "successful_scenes",
+    "failed_scenes",
+    "total_cost_usd",
+    "cost_estimated",
+    "total_duration",
+    "tasks_used",
+    "efficiency",
+]
+
+
+def webhook_data(report: dict[str, Any], report_url: str | None) -> dict[str, Any]:
+    """The webhook's ``data``: the report's summary, its first reasons and a link to it all.
+
+    Whole task and scene lists would grow with the job (2.5 MB for 10,000 scenes), past
+    what many receivers accept; the summary stays under ``WEBHOOK_BODY_LIMIT``.
+    """
+    errors = report.get("errors", [])
+    data = {k: report[k] for k in _SUMMARY_FIELDS if k in report}
+    data.update(
+        {
+            "report_key": report_key(report["job_id"]),
+            "report_url": report_url,
+            "errors": [_clip(e) for e in errors[:STATUS_ERRORS]],
+            "errors_total": len(errors),
+        }
+    )
+    if len(report.get("outputs", [])) <= 100:
+        data["outputs"] = report.get("outputs", [])
+    while len(json.dumps(data, ensure_ascii=False).encode()) > WEBHOOK_BODY_LIMIT - 1024:
+        if data["errors"]:
+            data["errors"] = data["errors"][:-1]
+        elif data.get("outputs"):
+            data.pop("outputs")
+        else:
+            data["metadata"] = None
+            break
+    return data
+
+
+def _clip(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _task_entry(batch: Batch, scenes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "batch_number": batch.batch_number,
-        "status": batch.status,
+        "status": batch.status.value,
         "attempt": batch.attempt,
         "retried_after": batch.last_stop_code,  # why the previous attempt's task stopped
         "task_arn": batch.task_arn,
-        "scenes": batch.scene_names,
+        "scenes": [e["scene_name"] for e in scenes if e["batch_number"] == batch.batch_number],
         "successful_scenes": batch.scenes_succeeded,
         "failed_scenes": batch.scenes_failed,
-        "cost_usd": round(batch.cost_usd, 6),
+        "cost_usd": round_usd(batch.cost_usd),
+        "cost_estimated": batch.cost_estimated,
         "billed_seconds": batch.billed_seconds,
         "exit_code": batch.exit_code,
         "stop_code": batch.stop_code,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,9 +80,3 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     values["worker_environment"] = {k: env[k] for k in WORKER_PASSTHROUGH if env.get(k)}
     return Settings.model_validate(values)
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Cached per Lambda container; tests call ``get_settings.cache_clear()``."""
-    return settings_from_env()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 TTL_ATTRIBUTE = "expires_at"
-INDEXES = ("GSI1", "GSI2")
-KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+INDEXES = ("GSI2",)
+KEY_ATTRIBUTES = ("PK", "SK", "GSI2PK", "GSI2SK")
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -35,3 +35,29 @@ def table_definition(table_name: str) -> dict[str, Any]:
         ],
         "GlobalSecondaryIndexes": [index(name) for name in INDEXES],
     }
+
+
+# Item keys. JOB#<id>/META is the job; JOB#<id>/BATCH#0001… its batches; the CAPACITY item
+# counts running tasks; IDEMPOTENCY/<hash> items are powertools idempotency records.
+META = "META"
+IDEMPOTENCY_PK = "IDEMPOTENCY"
+CAPACITY_KEY = {"PK": "CAPACITY", "SK": "RUNNING_TASKS"}
+# GSI2 (sparse) holds three queues: waiting batches
+# (PENDING, by job creation), running batches (RUNNING, by launch time) and webhooks due
+# again (WEBHOOK_RETRY, by due time).
+PENDING_QUEUE = "PENDING"
+RUNNING_LIST = "RUNNING"
+WEBHOOK_QUEUE = "WEBHOOK_RETRY"
+
+
+def job_key(job_id: str) -> dict[str, str]:
+    return {"PK": f"JOB#{job_id}", "SK": META}
+
+
+def batch_key(job_id: str, batch_number: int) -> dict[str, str]:
+    return {"PK": f"JOB#{job_id}", "SK": f"BATCH#{batch_number:04d}"}
+
+
+def queue_position(at: str, job_id: str, batch_number: int | None = None) -> str:
+    """A ``GSI2SK``: time first (the queues are oldest first), then job (and batch)."""
+    return f"{at}#{job_id}" if batch_number is None else f"{at}#{job_id}#{batch_number:04d}"

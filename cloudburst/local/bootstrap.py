@@ -78,13 +78,16 @@ def create_bucket(s3: Any, bucket: str, region: str) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
+    # Versioned as every stage's bucket is: an upload's version id names its job, so a
+    # re-upload of the same key is a new job whose id the client knows at once.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
 
 
 def create_table(dynamodb: Any, table: str) -> None:
-    """The job table exactly as ``chalicelib.store`` defines it, plus its TTL attribute."""
+    """The job table exactly as ``chalicelib.adapters.table`` defines it, plus its TTL attribute."""
     try:
         dynamodb.create_table(**table_definition(table))
     except ClientError as exc:

@@ -198,7 +198,6 @@ class LocalStack:
             self._clients.clear()
         self._restore_env()
         self._restore_app()
-        self._clear_app_caches()
         self._started = False
         with _RUNNING_LOCK:
             global _running
@@ -353,9 +352,8 @@ class LocalStack:
         self._server = None
 
     def _load_app(self) -> Any:
-        """Import (or re-import) the Chalice app after the environment is set: patterns are
-        built from settings at import time, and clients cached for another stack are stale."""
-        self._clear_app_caches()
+        """Import (or re-import) the Chalice app after the environment is set: its patterns
+        are built from settings at import, its services on the first event."""
         module: ModuleType | None = sys.modules.get(self.app_module)
         if module is not None:
             self._app_before = dict(vars(module))
@@ -377,16 +375,6 @@ class LocalStack:
             sys.modules.pop(self.app_module, None)
         self._app_before = None
         self._app_loaded = False
-
-    def _clear_app_caches(self) -> None:
-        """Call ``cache_clear`` on every lru-cached function of chalicelib (settings, clients)."""
-        for name, module in list(sys.modules.items()):
-            if module is None or not (name == "chalicelib" or name.startswith("chalicelib.")):
-                continue
-            for value in list(vars(module).values()):
-                clear = getattr(value, "cache_clear", None)
-                if callable(clear) and getattr(value, "__module__", None) == name:
-                    clear()
 
     def _export_env(self, values: Mapping[str, str]) -> None:
         for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")] + [

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.contracts import split_s3_uri
+from chalicelib.contracts import is_s3_not_found, split_s3_uri
 
 # Assets are images, narration and subtitles (KiB to a few MiB), outputs a few MiB:
 # multipart only pays off above this, and a few parallel parts per object are plenty.
@@ -125,7 +125,7 @@ class AssetCache:
 def _describe(error: ClientError) -> str:
     """Turn S3's error code (HEAD errors carry only the HTTP status) into words."""
     code = str(error.response.get("Error", {}).get("Code", ""))
-    if code in {"404", "NoSuchKey", "NotFound"}:
+    if is_s3_not_found(code):
         return "object not found"
     if code == "NoSuchBucket":
         return "bucket does not exist"

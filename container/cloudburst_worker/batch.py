@@ -20,7 +20,15 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from chalicelib.contracts import BatchSpec, SceneResult, SceneSpec, SceneStatus, split_s3_uri
+from chalicelib.contracts import (
+    BatchSpec,
+    SceneResult,
+    SceneSpec,
+    SceneStatus,
+    is_s3_not_found,
+    render_slots,
+    split_s3_uri,
+)
 from cloudburst_worker.assets import TRANSFER_CONFIG, AssetCache, AssetError, S3Client
 from cloudburst_worker.log import logger
 from cloudburst_worker.render import RenderResult, RenderSettings, SceneInput, render_scene
@@ -100,8 +108,7 @@ def scene_result_key(spec: BatchSpec, scene_name: str) -> str:
 
 
 def render_workers(spec: BatchSpec) -> int:
-    """One single-threaded encode per vCPU: on Fargate that beats fewer multi-threaded ones."""
-    return max(1, int(spec.vcpu))
+    return render_slots(spec.vcpu)
 
 
 class _BatchRun:
@@ -165,7 +172,7 @@ class _BatchRun:
             head = self.s3.head_object(Bucket=self.spec.bucket, Key=key)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
-            if code not in {"404", "NoSuchKey", "NotFound"}:
+            if not is_s3_not_found(code):
                 logger.warning(
                     "could not check for an existing output; rendering the scene",
                     extra={"scene_name": scene.scene_name, "output_key": key, "s3_error": code},
@@ -268,13 +275,7 @@ class _BatchRun:
         except AssetError as error:
             return self._result(scene, "failed", error=str(error))
         settings = RenderSettings(
-            language=self.spec.options.language,
-            enable_zoom=self.spec.options.enable_zoom,
-            is_portrait=self.spec.options.is_portrait,
-            watermark=paths.get("watermark"),
-            background_box=self.spec.options.background_box,
-            background_opacity=self.spec.options.background_opacity,
-            threads=1,
+            **self.spec.options.look(), watermark=paths.get("watermark"), threads=1
         )
         scene_input = SceneInput(
             name=name,

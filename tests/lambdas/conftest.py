@@ -1,11 +1,15 @@
-"""Moto-backed AWS for the Lambda use cases, with the same resources the local stack makes."""
+"""The Lambda use cases against moto in-process: S3, ECS (and DynamoDB where a test asks).
+
+``aws`` keeps jobs, task slots and the webhook outbox in memory (fast); ``aws_dynamo`` runs the
+same helpers on the DynamoDB adapters, for the end-to-end set and the store contract tests.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,28 +19,36 @@ import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
 
-from chalicelib import clients, service
-from chalicelib.contracts import SceneResult, result_key
-from chalicelib.events import ObjectCreatedEvent
-from chalicelib.settings import get_settings
+from chalicelib.bootstrap import Services, in_memory_services, services_from_env
+from chalicelib.contracts import SceneResult, report_key, result_key, status_key
+from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
+from chalicelib.model import Batch, Job
+from chalicelib.settings import settings_from_env
+from chalicelib.usecases import reactions
 from cloudburst.local.bootstrap import bootstrap
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
 
 BUCKET = "cloudburst-local"
-TABLE = "cloudburst"
-CLUSTER = "cloudburst"
 REGION = "us-east-1"
+_RUN_TASK_KEYS = [
+    "cluster", "taskDefinition", "count", "networkConfiguration", "overrides", "startedBy",
+    "group", "enableECSManagedTags", "tags", "clientToken", "launchType",
+]  # fmt: skip
 
 
 @dataclass
 class Aws:
+    """moto's S3 and ECS, the webhook receiver, and the services the use cases run on."""
+
     s3: Any
     ecs: Any
     cluster_arn: str
     receiver: WebhookReceiver
+    svc: Services
+    load_event: Callable[..., dict[str, Any]]
+    bucket: str = BUCKET
 
-    def svc(self) -> service.Services:
-        return service.services()
+    # -- users' side ------------------------------------------------------------------
 
     def put_assets(self, names: list[str], folder: str = "inputs/ep1") -> None:
         for name in names:
@@ -45,8 +57,8 @@ class Aws:
 
     def upload_manifest(
         self, names: list[str], key: str = "manifests/ep1.json", **options: Any
-    ) -> dict:
-        """Put a manifest and return the EventBridge event S3 would send for it."""
+    ) -> dict[str, Any]:
+        """Put a manifest and return the EventBridge event S3 sends for it."""
         document = {
             "version": 1,
             "scenes": [
@@ -60,170 +72,192 @@ class Aws:
             "webhook_url": self.receiver.url,
             **options,
         }
-        body = json.dumps(document).encode()
-        return self.upload_raw(body, key)
+        return self.upload_raw(json.dumps(document).encode(), key)
 
-    def upload_raw(self, body: bytes, key: str = "manifests/ep1.json") -> dict:
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-        return object_created_event(key, len(body), sequencer=uuid.uuid4().hex[:18].upper())
+    def upload_raw(self, body: bytes, key: str = "manifests/ep1.json") -> dict[str, Any]:
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        return self.load_event(
+            "s3_object_created",
+            id=str(uuid.uuid4()),
+            time=datetime.now(UTC).isoformat(),
+            resources=[f"arn:aws:s3:::{BUCKET}"],
+            detail={
+                "bucket": {"name": BUCKET},
+                "object": {
+                    "key": key,
+                    "size": len(body),
+                    "version-id": response.get("VersionId") or "null",
+                    "sequencer": uuid.uuid4().hex[:18].upper(),
+                },
+            },
+        )
 
-    def tasks(self) -> list[dict]:
+    def request_cancel(self, job_id: str, reason: str | None = None) -> None:
+        body = json.dumps({"reason": reason} if reason else {}).encode()
+        event = self.upload_raw(body, key=f"cancel/{job_id}.json")
+        reactions.cancel_requested(ObjectCreatedEvent.model_validate(event), self.svc)
+
+    # -- the pipeline's side ----------------------------------------------------------
+
+    def submit(self, names: list[str], **options: Any) -> str:
+        return self.deliver(self.upload_manifest(names, **options))
+
+    def deliver(self, event: dict[str, Any]) -> str:
+        return reactions.manifest_uploaded(ObjectCreatedEvent.model_validate(event), self.svc)
+
+    def stopped_event(
+        self,
+        task: dict[str, Any],
+        *,
+        version: int = 3,
+        exit_code: int | None = 0,
+        seconds: float = 95.5,
+        stop_code: str = "EssentialContainerExited",
+        cpu: str | None = "1024",
+        memory: str | None = "2048",
+        spot: bool = False,
+        reason: str = "Essential container in task exited",
+    ) -> TaskStateChangeEvent:
+        """The documented STOPPED Fargate event, for a task moto started."""
+        pulled = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
+        stopped = pulled + timedelta(seconds=seconds)
+        container: dict[str, Any] = {"name": "worker", "taskArn": task["taskArn"]}
+        container["exitCode"] = exit_code
+        event = self.load_event(
+            "ecs_task_stopped_fargate",
+            time=stopped.isoformat(),
+            resources=[task["taskArn"]],
+            detail={
+                "clusterArn": task["clusterArn"],
+                "taskArn": task["taskArn"],
+                "taskDefinitionArn": task["taskDefinitionArn"],
+                "startedBy": task["startedBy"],
+                "group": task["group"],
+                "version": version,
+                "cpu": cpu,
+                "memory": memory,
+                "capacityProviderName": "FARGATE_SPOT" if spot else "FARGATE",
+                "pullStartedAt": pulled.isoformat(),
+                "stoppedAt": stopped.isoformat(),
+                "stopCode": stop_code,
+                "stoppedReason": reason,
+            },
+        )
+        [described] = event["detail"]["containers"]
+        event["detail"]["containers"] = [{**described, **container}]
+        if exit_code is None:
+            event["detail"]["containers"][0].pop("exitCode")
+        return TaskStateChangeEvent.model_validate(event)
+
+    def stop(self, task: dict[str, Any], **kwargs: Any) -> None:
+        reactions.task_stopped(self.stopped_event(task, **kwargs), self.svc)
+
+    def sweep(self, now: datetime | None = None) -> dict[str, int]:
+        return reactions.sweep(self.svc, now)
+
+    def tasks(self) -> list[dict[str, Any]]:
         arns = [
             arn
-            for page in self.ecs.get_paginator("list_tasks").paginate(cluster=CLUSTER)
+            for page in self.ecs.get_paginator("list_tasks").paginate(cluster="cloudburst")
             for arn in page["taskArns"]
         ]
         if not arns:
             return []
-        return self.ecs.describe_tasks(cluster=CLUSTER, tasks=arns, include=["TAGS"])["tasks"]
+        return self.ecs.describe_tasks(cluster="cloudburst", tasks=arns, include=["TAGS"])["tasks"]
 
-    def write_results(self, job_id: str, outcomes: dict[str, str | None]) -> None:
+    def tasks_by_batch(self) -> dict[int, dict[str, Any]]:
+        return {int(t["startedBy"].rsplit("/", 1)[1]): t for t in self.tasks()}
+
+    def write_results(
+        self, job_id: str, outcomes: dict[str, str | None], batch_number: int = 1
+    ) -> None:
         """Result records as the worker writes them: status per scene, None = no record."""
         for name, status in outcomes.items():
             if status is None:
                 continue
+            ok = status == "succeeded"
             record = SceneResult(
                 job_id=job_id,
-                batch_number=1,
+                batch_number=batch_number,
                 attempt=1,
                 scene_name=name,
                 status=status,  # type: ignore[arg-type]
-                output_key=f"outputs/{job_id}/{name}.mp4" if status == "succeeded" else None,
-                bytes=1000 if status == "succeeded" else 0,
-                duration_seconds=3.0 if status == "succeeded" else 0.0,
+                output_key=f"outputs/{job_id}/{name}.mp4" if ok else None,
+                bytes=1000 if ok else 0,
+                duration_seconds=3.0 if ok else 0.0,
                 render_seconds=2.0,
-                error=None
-                if status == "succeeded"
-                else f"audio for scene {name!r} could not be decoded",
+                error=None if ok else f"audio for scene {name!r} could not be decoded",
             )
             self.s3.put_object(
                 Bucket=BUCKET, Key=result_key(job_id, name), Body=record.model_dump_json()
             )
 
+    def submit_while_fargate_has_no_capacity(self) -> str:
+        """A one-batch job whose RunTask was told "no capacity": the batch waits, PENDING."""
+        from botocore.stub import ANY, Stubber
 
-def object_created_event(key: str, size: int, sequencer: str, bucket: str = BUCKET) -> dict:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": datetime.now(UTC).isoformat(),
-        "region": REGION,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {
-                "key": key,
-                "size": size,
-                "etag": "e",
-                "version-id": "null",
-                "sequencer": sequencer,
-            },
-            "request-id": "R",
-            "requester": "123456789012",
-            "reason": "PutObject",
-        },
-    }
+        self.put_assets(["one"])
+        with Stubber(self.svc.ecs) as ecs:
+            ecs.add_response(
+                "run_task",
+                {
+                    "tasks": [],
+                    "failures": [{"reason": "RESOURCE:FARGATE", "detail": "no capacity"}],
+                },
+                dict.fromkeys(_RUN_TASK_KEYS, ANY),
+            )
+            job_id = self.submit(["one"])
+        assert [b.status for b in self.batches(job_id)] == ["PENDING"]
+        return job_id
 
+    # -- reading what happened --------------------------------------------------------
 
-def task_stopped_event(
-    task: dict,
-    *,
-    version: int = 3,
-    exit_code: int | None = 0,
-    seconds: float = 95.5,
-    stop_code: str = "EssentialContainerExited",
-    last_status: str = "STOPPED",
-    cpu: str = "1024",
-    memory: str = "2048",
-) -> dict:
-    """An "ECS Task State Change" event in the documented shape for a task moto started."""
-    pulled = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-    stopped = pulled + timedelta(seconds=seconds)
-    container: dict[str, Any] = {
-        "name": "worker",
-        "lastStatus": last_status,
-        "taskArn": task["taskArn"],
-    }
-    if exit_code is not None:
-        container["exitCode"] = exit_code
-    detail = {
-        "clusterArn": task["clusterArn"],
-        "taskArn": task["taskArn"],
-        "taskDefinitionArn": task["taskDefinitionArn"],
-        "lastStatus": last_status,
-        "desiredStatus": "STOPPED",
-        "version": version,
-        "cpu": cpu,
-        "memory": memory,
-        "startedBy": task["startedBy"],
-        "group": task["group"],
-        "launchType": "FARGATE",
-        "containers": [container],
-        "createdAt": (pulled - timedelta(seconds=3)).isoformat(),
-        "pullStartedAt": pulled.isoformat(),
-        "startedAt": (pulled + timedelta(seconds=10)).isoformat(),
-        "stoppingAt": stopped.isoformat(),
-        "stoppedAt": stopped.isoformat(),
-        "stopCode": stop_code,
-        "stoppedReason": "Essential container in task exited",
-        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
-    }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "ECS Task State Change",
-        "source": "aws.ecs",
-        "account": "123456789012",
-        "time": stopped.isoformat(),
-        "region": REGION,
-        "resources": [task["taskArn"]],
-        "detail": detail,
-    }
+    def job(self, job_id: str) -> Job:
+        job = self.svc.jobs.get_job(job_id)
+        assert job is not None
+        return job
 
+    def batches(self, job_id: str) -> list[Batch]:
+        return self.svc.jobs.list_batches(job_id)
 
-def submit_while_fargate_has_no_capacity(aws: Aws) -> str:
-    """A one-batch job whose RunTask was told "no capacity": the batch waits, PENDING."""
-    from botocore.stub import ANY, Stubber
+    def report(self, job_id: str) -> dict[str, Any]:
+        return self._json(report_key(job_id))
 
-    aws.put_assets(["one"])
-    svc = aws.svc()
-    with Stubber(svc.ecs) as ecs:
-        ecs.add_response(
-            "run_task",
-            {"tasks": [], "failures": [{"reason": "RESOURCE:FARGATE", "detail": "no capacity"}]},
-            dict.fromkeys(_RUN_TASK_KEYS, ANY),
+    def status(self, job_id: str) -> dict[str, Any]:
+        return self._json(status_key(job_id))
+
+    def _json(self, key: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(
+            self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         )
-        event = ObjectCreatedEvent.model_validate(aws.upload_manifest(["one"]))
-        job_id = service.submit_manifest(event, svc)
-    assert [b.status for b in svc.store.list_batches(job_id)] == ["PENDING"]
-    return job_id
+        return document
 
 
-_RUN_TASK_KEYS = [
-    "cluster", "taskDefinition", "count", "networkConfiguration", "overrides", "startedBy",
-    "group", "enableECSManagedTags", "tags", "clientToken", "launchType",
-]  # fmt: skip
-
-
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    service.services.cache_clear()
-    clients.reset_clients()
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
-    for name, value in {
+def _environment(resources: Any, secret: str) -> dict[str, str]:
+    return {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+        "CLOUDBURST_STAGE": "local",
+        "CLOUDBURST_BUCKET": BUCKET,
+        "CLOUDBURST_TABLE": "cloudburst",
+        "CLOUDBURST_CLUSTER": "cloudburst",
+        "CLOUDBURST_TASK_DEFINITION": resources.task_definition_arn,
+        "CLOUDBURST_SUBNETS": resources.subnet_id,
+        "CLOUDBURST_SECURITY_GROUPS": resources.security_group_id,
+        "CLOUDBURST_WEBHOOK_SECRET": secret,
+        "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS": "true",
+        "CLOUDBURST_MAX_RUNNING_TASKS": "10",
+    }
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """moto in-process with the local stack's resources, and a webhook receiver."""
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
     secret = generate_secret()
     with mock_aws(), WebhookReceiver(secret, tmp_path / "webhooks") as receiver:
         state_manager.set_transition(
@@ -233,26 +267,61 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
             lambda name: boto3.client(name, region_name=REGION),
             region=REGION,
             bucket=BUCKET,
-            table=TABLE,
-            cluster=CLUSTER,
+            table="cloudburst",
+            cluster="cloudburst",
         )
-        for name, value in {
-            "CLOUDBURST_BUCKET": BUCKET,
-            "CLOUDBURST_TABLE": TABLE,
-            "CLOUDBURST_CLUSTER": CLUSTER,
-            "CLOUDBURST_TASK_DEFINITION": resources.task_definition_arn,
-            "CLOUDBURST_SUBNETS": resources.subnet_id,
-            "CLOUDBURST_SECURITY_GROUPS": resources.security_group_id,
-            "CLOUDBURST_WEBHOOK_SECRET": secret,
-            "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS": "true",
-            "CLOUDBURST_MAX_RUNNING_TASKS": "10",
-        }.items():
+        # Versioned as every stage's bucket is: an upload's version id names its job.
+        boto3.client("s3", region_name=REGION).put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+        for name, value in _environment(resources, secret).items():
             monkeypatch.setenv(name, value)
-        _reset_caches()
-        yield Aws(
-            s3=boto3.client("s3", region_name=REGION),
-            ecs=boto3.client("ecs", region_name=REGION),
-            cluster_arn=resources.cluster_arn,
-            receiver=receiver,
-        )
-    _reset_caches()
+        yield resources, receiver
+
+
+def _aws(resources: Any, receiver: WebhookReceiver, svc: Services, load_event: Any) -> Aws:
+    return Aws(
+        s3=svc.s3,
+        ecs=svc.ecs,
+        cluster_arn=resources.cluster_arn,
+        receiver=receiver,
+        svc=svc,
+        load_event=load_event,
+    )
+
+
+@pytest.fixture
+def aws(moto_aws: tuple[Any, WebhookReceiver], load_event: Any) -> Aws:
+    """Use cases on in-memory storage, moto's S3 and ECS."""
+    resources, receiver = moto_aws
+    settings = settings_from_env()
+    svc = in_memory_services(
+        settings,
+        s3=boto3.client("s3", region_name=REGION),
+        ecs=boto3.client("ecs", region_name=REGION),
+    )
+    return _aws(resources, receiver, svc, load_event)
+
+
+@pytest.fixture
+def aws_dynamo(moto_aws: tuple[Any, WebhookReceiver], load_event: Any) -> Aws:
+    """Use cases on the DynamoDB adapters: what a Lambda container builds."""
+    resources, receiver = moto_aws
+    return _aws(resources, receiver, services_from_env(), load_event)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def either(request: pytest.FixtureRequest) -> Aws:
+    """The same test on both storages: the store's contract."""
+    fixture = "aws" if request.param == "memory" else "aws_dynamo"
+    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def with_settings() -> Callable[..., Services]:
+    def change(aws: Aws, **settings: Any) -> Services:
+        """The services with some settings changed (e.g. a lower task cap)."""
+        aws.svc = replace(aws.svc, settings=aws.svc.settings.model_copy(update=settings))
+        return aws.svc
+
+    return change

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
 from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
 from chalice.test import Client
 
-from .conftest import BUCKET, Aws, submit_while_fargate_has_no_capacity
+from chalicelib.model import BatchStatus, JobStatus
 
 
-def test_the_app_declares_both_eventbridge_rules_and_a_sweeper(aws: Aws):
-    import app
+@pytest.fixture
+def app(aws):
+    """The app module, its handlers running on the test's services."""
+    import app as module
 
+    module.use_services(aws.svc)
+    yield module
+    module.use_services(None)
+
+
+def test_the_app_declares_its_eventbridge_rules_and_a_sweeper(aws, app):
     sources = {source.name: source for source in app.app.event_sources}
     patterns = {
         name: source.event_pattern
@@ -19,33 +28,30 @@ def test_the_app_declares_both_eventbridge_rules_and_a_sweeper(aws: Aws):
     }
 
     assert patterns["on_manifest_uploaded"]["detail"] == {
-        "bucket": {"name": [BUCKET]},
+        "bucket": {"name": [aws.bucket]},
         "object": {"key": [{"wildcard": "manifests/*.json"}]},
     }
     assert patterns["on_manifest_uploaded"]["detail-type"] == ["Object Created"]
+    assert patterns["on_cancel_requested"]["detail"] == {
+        "bucket": {"name": [aws.bucket]},
+        "object": {"key": [{"wildcard": "cancel/*.json"}]},
+    }
     assert patterns["on_task_state_change"]["detail"]["lastStatus"] == ["STOPPED"]
     sweeper = sources["sweeper"]
     assert isinstance(sweeper, ScheduledEventConfig)
     assert sweeper.schedule_expression.to_string() == "rate(1 minute)"
 
 
-def test_chalice_invokes_the_sweeper_which_starts_a_waiting_batch(aws: Aws):
-    import app
-
-    job_id = submit_while_fargate_has_no_capacity(aws)
+def test_chalice_invokes_the_sweeper_which_starts_a_waiting_batch(aws, app, load_event):
+    job_id = aws.submit_while_fargate_has_no_capacity()
 
     with Client(app.app) as client:
-        event = client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
-        )
-        client.lambda_.invoke("sweeper", event)
+        client.lambda_.invoke("sweeper", load_event("scheduled_event"))
 
-    assert [b.status for b in aws.svc().store.list_batches(job_id)] == ["RUNNING"]
+    assert [b.status for b in aws.batches(job_id)] == [BatchStatus.RUNNING]
 
 
-def test_chalice_invokes_the_manifest_handler_end_to_end(aws: Aws):
-    import app
-
+def test_chalice_invokes_the_manifest_handler_end_to_end(aws, app):
     aws.put_assets(["one"])
     event = aws.upload_manifest(["one"])
 
@@ -56,16 +62,22 @@ def test_chalice_invokes_the_manifest_handler_end_to_end(aws: Aws):
     assert task["startedBy"].startswith("cloudburst/ep1-")
 
 
-def test_a_malformed_event_is_logged_and_dropped(aws: Aws, caplog):
-    import app
+def test_chalice_invokes_the_cancel_handler(aws, app):
+    aws.put_assets(["one"])
+    job_id = aws.submit_while_fargate_has_no_capacity()
+    event = aws.upload_raw(b'{"reason": "wrong slides"}', key=f"cancel/{job_id}.json")
 
     with Client(app.app, stage_name="local") as client:
-        event = client.events.generate_cw_event(
-            source="aws.ecs",
-            detail_type="ECS Task State Change",
-            detail={"nope": 1},
-            resources=[],
-        )
+        client.lambda_.invoke("on_cancel_requested", event)
+
+    assert aws.job(job_id).status is JobStatus.CANCELLED
+    assert aws.report(job_id)["cancel_reason"] == "wrong slides"
+
+
+def test_a_malformed_event_is_logged_and_dropped(aws, app, caplog, load_event):
+    event = load_event("ecs_task_stopped_fargate", detail={"taskArn": None, "clusterArn": None})
+
+    with Client(app.app, stage_name="local") as client:
         client.lambda_.invoke("on_task_state_change", event)
 
     assert "unexpected ECS event shape; dropped" in [r.getMessage() for r in caplog.records]

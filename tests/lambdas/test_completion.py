@@ -2,136 +2,126 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
 
-from chalicelib.contracts import report_key
-from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
-from chalicelib.service import record_task_stopped, submit_manifest
-
-from .conftest import BUCKET, Aws, submit_while_fargate_has_no_capacity, task_stopped_event
+from chalicelib.model import BatchStatus, JobStatus, WebhookState
+from chalicelib.usecases import completion, launching
 
 SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 # 1 vCPU, 2 GB on-demand x86 in us-east-1, billed 96 s (95.5 rounded up).
 COST_96S = (1 * 0.04048 + 2 * 0.004445) * 96 / 3600
 
 
-def start_job(aws: Aws, **options) -> tuple[str, dict[int, dict]]:
+def start_job(aws, **options) -> tuple[str, dict[int, dict]]:
     aws.put_assets(SCENES)
     options = {"scenes_per_batch": 2, "max_parallel_tasks": 2, "config_priority": 5, **options}
-    job_id = submit_manifest(
-        ObjectCreatedEvent.model_validate(aws.upload_manifest(SCENES, **options)), aws.svc()
-    )
-    tasks = {int(t["startedBy"].rsplit("/", 1)[1]): t for t in aws.tasks()}
-    return job_id, tasks
+    job_id = aws.submit(SCENES, **options)
+    return job_id, aws.tasks_by_batch()
 
 
-def stop(aws: Aws, task: dict, **kwargs) -> None:
-    record_task_stopped(
-        TaskStateChangeEvent.model_validate(task_stopped_event(task, **kwargs)), aws.svc()
-    )
-
-
-def report(aws: Aws, job_id: str) -> dict:
-    return json.loads(aws.s3.get_object(Bucket=BUCKET, Key=report_key(job_id))["Body"].read())
-
-
-def test_a_stopped_task_finalises_its_batch_with_the_fargate_cost(aws: Aws):
+def test_a_stopped_task_finalises_its_batch_with_the_fargate_cost(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, {"scene_001": "succeeded", "scene_002": "succeeded"})
 
-    stop(aws, tasks[1])
+    aws.stop(tasks[1])
 
-    batch = aws.svc().store.get_batch(job_id, 1)
-    assert batch is not None
+    batch = aws.svc.jobs.get_batch(job_id, 1)
     assert (batch.status, batch.scenes_succeeded, batch.billed_seconds) == ("SUCCEEDED", 2, 96)
     assert batch.cost_usd == pytest.approx(COST_96S, abs=1e-8)
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert (job.status, job.batches_final, job.tasks_running, job.scenes_succeeded) == (
+    assert batch.cost_estimated is False
+    status = aws.status(job_id)
+    assert (status["status"], status["batches_final"], status["tasks_running"]) == (
         "RUNNING",
         1,
         1,
-        2,
     )
+    assert status["scenes_succeeded"] == 2
+    assert status["cost_usd"] == pytest.approx(COST_96S, abs=1e-8)
     assert aws.receiver.deliveries == []
 
 
-def test_the_last_batch_writes_the_report_and_sends_one_signed_webhook(aws: Aws):
+def test_the_last_batch_writes_the_report_and_sends_one_signed_webhook(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
 
-    stop(aws, tasks[1])
-    stop(aws, tasks[2], seconds=30)
+    aws.stop(tasks[1])
+    aws.stop(tasks[2], seconds=30)
 
-    data = report(aws, job_id)
+    data = aws.report(job_id)
     assert data["status"] == "SUCCEEDED"
     assert data["success"] is True
     assert (data["total_scenes"], data["successful_scenes"], data["failed_scenes"]) == (4, 4, 0)
     assert data["tasks_used"] == 2
     assert data["total_cost_usd"] == pytest.approx(COST_96S + COST_96S * 60 / 96, abs=1e-6)
+    assert data["cost_estimated"] is False
     assert [s["scene_name"] for s in data["scenes"]] == SCENES
     assert data["outputs"] == [f"outputs/{job_id}/{name}.mp4" for name in SCENES]
     assert data["outputs_prefix"] == f"outputs/{job_id}/"
     assert data["manifest_key"] == "manifests/ep1.json"
     assert [t["billed_seconds"] for t in data["task_results"]] == [96, 60]
+    assert [t["scenes"] for t in data["task_results"]] == [SCENES[:2], SCENES[2:]]
     assert data["efficiency"]["cost_per_scene"] == pytest.approx(
         data["total_cost_usd"] / 4, abs=1e-6
     )
     assert data["efficiency"]["processing_efficiency"] == pytest.approx(
         100 * 8 / (96 + 60), abs=0.1
     )
+    assert data["webhook"] == {"state": "DELIVERED", "attempts": 1, "error": None}
     [delivery] = aws.receiver.wait_for(1, timeout=5)
     assert delivery.type == "job.succeeded"
-    assert delivery.body["data"] == data
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert (job.status, job.webhook_state, job.tasks_running) == ("SUCCEEDED", "DELIVERED", 0)
-    assert aws.svc().store.running_tasks() == 0
+    sent = delivery.body["data"]
+    assert {k: sent[k] for k in ("job_id", "status", "total_cost_usd", "outputs")} == {
+        k: data[k] for k in ("job_id", "status", "total_cost_usd", "outputs")
+    }
+    assert sent["report_key"] == f"outputs/{job_id}/job.json"
+    assert sent["report_url"].startswith("https://")
+    job = aws.job(job_id)
+    assert (job.status, job.webhook_state) == (JobStatus.SUCCEEDED, WebhookState.DELIVERED)
+    assert aws.svc.slots.taken() == 0
+    assert aws.status(job_id)["report_key"] == f"outputs/{job_id}/job.json"
 
 
-def test_duplicate_stop_event_is_ignored(aws: Aws):
+def test_duplicate_stop_event_is_ignored(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
-    event = TaskStateChangeEvent.model_validate(task_stopped_event(tasks[1]))
 
     for _ in range(3):
-        record_task_stopped(event, aws.svc())
+        aws.stop(tasks[1])
 
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert (job.batches_final, job.scenes_succeeded, job.tasks_running) == (1, 2, 1)
-    assert job.total_cost_usd == pytest.approx(COST_96S, abs=1e-8)
+    status = aws.status(job_id)
+    assert (status["batches_final"], status["scenes_succeeded"], status["tasks_running"]) == (
+        1,
+        2,
+        1,
+    )
+    assert status["cost_usd"] == pytest.approx(COST_96S, abs=1e-8)
 
 
-def test_an_older_event_after_a_newer_one_changes_nothing(aws: Aws):
+def test_an_older_event_after_a_newer_one_changes_nothing(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
-    stop(aws, tasks[1], version=5, seconds=200)
+    aws.stop(tasks[1], version=5, seconds=200)
 
-    stop(aws, tasks[1], version=4, seconds=30, exit_code=1)
+    aws.stop(tasks[1], version=4, seconds=30, exit_code=1)
 
-    batch = aws.svc().store.get_batch(job_id, 1)
-    assert batch is not None
+    batch = aws.svc.jobs.get_batch(job_id, 1)
     assert (batch.billed_seconds, batch.exit_code) == (200, 0)
 
 
-def test_events_of_tasks_that_are_not_ours_are_ignored(aws: Aws):
+def test_events_of_tasks_that_are_not_ours_are_ignored(aws):
     job_id, tasks = start_job(aws)
     foreign = {**tasks[1], "startedBy": "someone-else"}
     wrong_task = {**tasks[1], "taskArn": tasks[1]["taskArn"] + "x"}
 
-    stop(aws, foreign)
-    stop(aws, wrong_task)
+    aws.stop(foreign)
+    aws.stop(wrong_task)
 
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert job.batches_final == 0
+    assert all(not b.is_final for b in aws.batches(job_id))
 
 
-def test_failed_and_unreported_scenes_make_a_partial_job_with_reasons(aws: Aws):
+def test_failed_and_unreported_scenes_make_a_partial_job_with_reasons(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(
         job_id,
@@ -143,10 +133,10 @@ def test_failed_and_unreported_scenes_make_a_partial_job_with_reasons(aws: Aws):
         },
     )
 
-    stop(aws, tasks[1], exit_code=1)
-    stop(aws, tasks[2], exit_code=137)  # killed (out of memory): not retried
+    aws.stop(tasks[1], exit_code=1)
+    aws.stop(tasks[2], exit_code=137)  # killed (out of memory): not retried
 
-    data = report(aws, job_id)
+    data = aws.report(job_id)
     assert data["status"] == "PARTIAL"
     assert (data["successful_scenes"], data["failed_scenes"]) == (2, 2)
     by_name = {s["scene_name"]: s for s in data["scenes"]}
@@ -163,124 +153,104 @@ def test_failed_and_unreported_scenes_make_a_partial_job_with_reasons(aws: Aws):
     assert delivery.type == "job.partial"
 
 
-def test_a_job_with_no_successful_scene_fails(aws: Aws):
+def test_a_job_with_no_successful_scene_fails(aws):
     job_id, tasks = start_job(aws)
 
-    stop(aws, tasks[1], exit_code=1)
-    stop(aws, tasks[2], exit_code=1)
+    aws.stop(tasks[1], exit_code=1)
+    aws.stop(tasks[2], exit_code=1)
 
-    assert report(aws, job_id)["status"] == "FAILED"
+    assert aws.report(job_id)["status"] == "FAILED"
     assert aws.receiver.wait_for(1, timeout=5)[0].type == "job.failed"
 
 
-def test_a_stopped_task_frees_a_slot_for_the_oldest_waiting_batch(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-):
-    from .conftest import _reset_caches
-
-    monkeypatch.setenv("CLOUDBURST_MAX_RUNNING_TASKS", "1")
-    _reset_caches()
+def test_a_stopped_task_frees_a_slot_for_the_oldest_waiting_batch(aws, with_settings):
+    with_settings(aws, max_running_tasks=1)
     job_a, tasks_a = start_job(aws)
     aws.put_assets(["late"])
-    job_b = submit_manifest(
-        ObjectCreatedEvent.model_validate(aws.upload_manifest(["late"], key="manifests/b.json")),
-        aws.svc(),
-    )
-    assert [b.status for b in aws.svc().store.list_batches(job_b)] == ["PENDING"]
-
+    job_b = aws.deliver(aws.upload_manifest(["late"], key="manifests/b.json"))
+    assert [b.status for b in aws.batches(job_b)] == ["PENDING"]
     aws.write_results(job_a, {"scene_001": "succeeded", "scene_002": "succeeded"})
 
-    stop(aws, tasks_a[1])
+    aws.stop(tasks_a[1])
 
-    assert [b.status for b in aws.svc().store.list_batches(job_a)] == ["SUCCEEDED", "RUNNING"]
-    assert [b.status for b in aws.svc().store.list_batches(job_b)] == ["PENDING"]
-    assert aws.svc().store.running_tasks() == 1
+    assert [b.status for b in aws.batches(job_a)] == ["SUCCEEDED", "RUNNING"]
+    assert [b.status for b in aws.batches(job_b)] == ["PENDING"]
+    assert aws.svc.slots.taken() == 1
 
 
-def test_spot_tasks_are_priced_at_spot_rates(aws: Aws):
-    job_id, _ = start_job(aws, spot=True)
-    task = next(t for t in aws.tasks() if t["startedBy"].endswith("/0001"))
-    assert task["capacityProviderName"] == "FARGATE_SPOT"
-    event = task_stopped_event(task)
-    event["detail"]["capacityProviderName"] = "FARGATE_SPOT"
-    del event["detail"]["launchType"]
+def test_spot_tasks_are_priced_at_spot_rates(aws):
+    job_id, tasks = start_job(aws, spot=True)
+    assert tasks[1]["capacityProviderName"] == "FARGATE_SPOT"
 
-    record_task_stopped(TaskStateChangeEvent.model_validate(event), aws.svc())
+    aws.stop(tasks[1], spot=True)
 
-    batch = aws.svc().store.get_batch(job_id, 1)
-    assert batch is not None
+    batch = aws.svc.jobs.get_batch(job_id, 1)
     assert batch.cost_usd == pytest.approx(COST_96S * 0.3, abs=1e-8)
 
 
-def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws: Aws):
-    from chalicelib.service import _batch_outcome
+def test_an_event_without_memory_is_billed_for_the_memory_the_task_was_given(aws):
+    job_id, tasks = start_job(aws)  # config_priority 5: 1 vCPU, 2 GB
 
+    aws.stop(tasks[1], cpu=None, memory=None)
+
+    batch = aws.svc.jobs.get_batch(job_id, 1)
+    assert batch.cost_usd == pytest.approx(COST_96S, abs=1e-8)
+    assert batch.cost_estimated is False
+
+
+def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
-    stop(aws, tasks[1])
-    last = TaskStateChangeEvent.model_validate(task_stopped_event(tasks[2]))
-    batch = aws.svc().store.get_batch(job_id, 2)
-    assert batch is not None
-    # The first delivery recorded the batch, then its Lambda died before finishing the job.
-    outcome, _ = _batch_outcome(aws.svc(), last, batch)
-    assert aws.svc().store.finish_batch(job_id, 2, outcome, task_arn=batch.task_arn)
+    aws.stop(tasks[1])
+    last = aws.stopped_event(tasks[2])
+    # The first delivery recorded the batch, then its Lambda died before ending the job.
+    assert completion.record_task_stopped(last, aws.svc) is not None
+    assert aws.job(job_id).status is JobStatus.RUNNING
 
-    record_task_stopped(last, aws.svc())
+    aws.stop(tasks[2])
 
-    assert report(aws, job_id)["status"] == "SUCCEEDED"
+    assert aws.report(job_id)["status"] == "SUCCEEDED"
     assert [d.type for d in aws.receiver.wait_for(1, timeout=5)] == ["job.succeeded"]
 
 
-def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-):
-    from .conftest import _reset_caches
-
-    monkeypatch.setenv("CLOUDBURST_TASK_DEFINITION", "no-such-family:1")
-    _reset_caches()
+def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(aws, with_settings):
+    with_settings(aws, task_definition="no-such-family:1")
 
     job_id, tasks = start_job(aws)
 
     assert tasks == {}
-    data = report(aws, job_id)
+    data = aws.report(job_id)
     assert data["status"] == "FAILED"
     assert [t["status"] for t in data["task_results"]] == ["FAILED", "FAILED"]
     assert all(t["error"].startswith("RunTask failed: ") for t in data["task_results"])
     assert all(s["error"].startswith("RunTask failed: ") for s in data["scenes"])
+    assert data["tasks_used"] == 0
     assert aws.receiver.wait_for(1, timeout=5)[0].type == "job.failed"
-    assert aws.svc().store.running_tasks() == 0
+    assert aws.svc.slots.taken() == 0
 
 
-def test_capacity_trouble_puts_the_batch_back_in_the_queue(aws: Aws):
-    from chalicelib.service import launch_pending
+def test_capacity_trouble_puts_the_batch_back_in_the_queue(aws):
+    job_id = aws.submit_while_fargate_has_no_capacity()
+    assert aws.svc.slots.taken() == 0
 
-    job_id = submit_while_fargate_has_no_capacity(aws)
-    svc = aws.svc()
-    assert svc.store.running_tasks() == 0
+    assert launching.launch_pending(aws.svc).started == 1
 
-    assert launch_pending(svc) == 1
-
-    assert [b.status for b in svc.store.list_batches(job_id)] == ["RUNNING"]
+    assert [b.status for b in aws.batches(job_id)] == [BatchStatus.RUNNING]
 
 
-def test_a_second_task_for_one_batch_is_stopped(aws: Aws):
-    from chalicelib.service import _run_batch
-
+def test_a_second_task_for_one_batch_is_stopped(aws):
     job_id, tasks = start_job(aws, scenes_per_batch=4, max_parallel_tasks=1)
-    svc = aws.svc()
-    batch = svc.store.get_batch(job_id, 1)
-    job = svc.store.get_job(job_id)
-    assert batch is not None
+    [batch] = aws.batches(job_id)
     # given a racing invocation that read the queue before the batch left it
-    stale = replace(batch, status="PENDING", task_arn=None)
+    stale = replace(batch, status=BatchStatus.PENDING, task_arn=None)
 
-    outcome = _run_batch(svc, job, stale)
+    launches = launching.launch_pending(aws.svc, [stale])
 
-    assert outcome == ("skipped", None)
+    assert launches.started == 0
     described = {t["taskArn"]: t for t in aws.tasks()}
     assert len(described) == 2
-    recorded = svc.store.get_batch(job_id, 1)
-    assert recorded is not None
+    [recorded] = aws.batches(job_id)
     assert recorded.task_arn == tasks[1]["taskArn"]
     [duplicate] = [arn for arn in described if arn != recorded.task_arn]
     assert described[duplicate]["desiredStatus"] == "STOPPED"
+    assert aws.svc.slots.taken() == 1

@@ -18,13 +18,6 @@ from typing import Any
 import botocore.client
 import pytest
 
-from chalicelib.events import ObjectCreatedEvent
-from chalicelib.service import submit_manifest, sweep
-
-from .conftest import Aws
-from .test_completion import SCENES, start_job, stop
-from .test_retries import deliver, interrupted
-
 CHALICE = Path(__file__).resolve().parents[2] / ".chalice"
 STAGES = ("local", "dev", "prod")
 # API operations whose IAM actions are named differently, or that need more than one.
@@ -43,7 +36,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
 
     def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
         if _called_from_chalicelib():  # not the test's own setup and checks
-            seen.add((self.meta.service_model.endpoint_prefix, operation))
+            name = operation
+            if operation == "GetObject" and "VersionId" in params:
+                name = "GetObjectVersion"  # IAM authorises reading a version apart
+            seen.add((self.meta.service_model.endpoint_prefix, name))
         return original(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
@@ -69,29 +65,33 @@ def allowed(policy: dict[str, Any], action: str) -> bool:
 
 
 def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhook_retry(
-    aws: Aws, calls: set[tuple[str, str]]
+    aws_dynamo, calls: set[tuple[str, str]]
 ):
-    # a job whose first batch is interrupted by Spot and retried, and a second one
-    job_id, tasks = start_job(aws)
+    aws = aws_dynamo
+    scenes = ["scene_001", "scene_002", "scene_003", "scene_004"]
+    aws.put_assets(scenes)
+    # a job whose first batch is interrupted by Spot and retried, a second one, a third cancelled
+    job_id = aws.submit(scenes, scenes_per_batch=2, max_parallel_tasks=2, config_priority=5)
+    tasks = aws.tasks_by_batch()
     aws.put_assets(["late"])
-    event = aws.upload_manifest(["late"], key="manifests/late.json")
-    submit_manifest(ObjectCreatedEvent.model_validate(event), aws.svc())
+    aws.deliver(aws.upload_manifest(["late"], key="manifests/late.json"))
+    aws.request_cancel(aws.deliver(aws.upload_manifest(["late"], key="manifests/gone.json")))
     aws.write_results(job_id, {"scene_001": "succeeded"})
-    deliver(aws, interrupted(tasks[1]))
+    aws.stop(tasks[1], exit_code=None, stop_code="SpotInterruption")
     # it finishes while the webhook receiver is down, and the sweeper retries the webhook
-    aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
-    retry = aws.svc().store.get_batch(job_id, 1)
-    assert retry is not None
+    aws.write_results(job_id, dict.fromkeys(scenes, "succeeded"))
+    retry = aws.svc.jobs.get_batch(job_id, 1)
     [retry_task] = [t for t in aws.tasks() if t["taskArn"] == retry.task_arn]
     aws.receiver.stop()
-    stop(aws, retry_task)
-    stop(aws, tasks[2])
-    sweep(aws.svc(), now=datetime.now(UTC) + timedelta(minutes=2))
+    aws.stop(retry_task)
+    aws.stop(tasks[2])
+    aws.sweep(now=datetime.now(UTC) + timedelta(minutes=2))
     # the second job's task hangs: the sweeper checks it with ECS and stops it
-    assert sweep(aws.svc(), now=datetime.now(UTC) + timedelta(hours=7))["stopped_overtime"] == 1
+    assert aws.sweep(now=datetime.now(UTC) + timedelta(hours=7))["stopped_overtime"] == 1
 
     needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
-    assert {"ecs:DescribeTasks", "ecs:StopTask", "dynamodb:Query", "s3:ListBucket"} <= needed
+    assert {"ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks", "dynamodb:Query"} <= needed
+    assert {"s3:ListBucket", "s3:GetObjectVersion"} <= needed
     for stage in STAGES:
         policy = json.loads((CHALICE / f"policy-{stage}.json").read_text())
         missing = sorted(action for action in needed if not allowed(policy, action))

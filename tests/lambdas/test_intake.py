@@ -1,50 +1,36 @@
-"""Manifest uploaded → job planned, batch specs written, one Fargate task per batch."""
+"""Manifest uploaded → job planned, batch specs written, one Fargate task per batch; or a
+rejected job with every reason, told to the manifest's own webhook."""
 
 from __future__ import annotations
 
 import json
 import threading
 
-import pytest
-
-from chalicelib.contracts import BatchSpec, report_key
-from chalicelib.events import ObjectCreatedEvent
-from chalicelib.service import submit_manifest
-
-from .conftest import BUCKET, Aws
+from chalicelib.contracts import BatchSpec
+from chalicelib.model import MAX_STORED_ERRORS, BatchStatus, JobStatus, WebhookState
 
 SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 
 
-def submit(aws: Aws, event: dict) -> str:
-    return submit_manifest(ObjectCreatedEvent.model_validate(event), aws.svc())
-
-
-def test_an_upload_becomes_a_job_with_one_task_per_batch(aws: Aws):
+def test_an_upload_becomes_a_job_with_one_task_per_batch(aws):
     aws.put_assets(SCENES)
-    event = aws.upload_manifest(
+
+    job_id = aws.submit(
         SCENES, scenes_per_batch=2, max_parallel_tasks=2, config_priority=5, language="english"
     )
 
-    job_id = submit(aws, event)
-
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert (job.status, job.total_scenes, job.batches_total, job.tasks_running) == (
-        "RUNNING",
-        4,
-        2,
-        2,
-    )
-    batches = aws.svc().store.list_batches(job_id)
-    assert [(b.batch_number, b.status, b.scene_names) for b in batches] == [
-        (1, "RUNNING", ["scene_001", "scene_002"]),
-        (2, "RUNNING", ["scene_003", "scene_004"]),
+    job = aws.job(job_id)
+    assert (job.status, job.total_scenes, job.batches_total) == (JobStatus.RUNNING, 4, 2)
+    batches = aws.batches(job_id)
+    assert [(b.batch_number, b.status, b.scene_count) for b in batches] == [
+        (1, BatchStatus.RUNNING, 2),
+        (2, BatchStatus.RUNNING, 2),
     ]
     spec = BatchSpec.model_validate_json(
-        aws.s3.get_object(Bucket=BUCKET, Key=f"jobs/{job_id}/batches/0001.json")["Body"].read()
+        aws.s3.get_object(Bucket=aws.bucket, Key=f"jobs/{job_id}/batches/0001.json")["Body"].read()
     )
-    assert spec.scenes[0].image_uri == f"s3://{BUCKET}/inputs/ep1/scene_001.png"
+    assert [s.scene_name for s in spec.scenes] == ["scene_001", "scene_002"]
+    assert spec.scenes[0].image_uri == f"s3://{aws.bucket}/inputs/ep1/scene_001.png"
     assert spec.options.language == "english"
     assert spec.vcpu == 1
     tasks = sorted(aws.tasks(), key=lambda t: t["startedBy"])
@@ -56,7 +42,7 @@ def test_an_upload_becomes_a_job_with_one_task_per_batch(aws: Aws):
     assert first["overrides"]["memory"] == "2048"
     environment = first["overrides"]["containerOverrides"][0]["environment"]
     assert environment == [
-        {"name": "BATCH_SPEC", "value": f"s3://{BUCKET}/jobs/{job_id}/batches/0001.json"},
+        {"name": "BATCH_SPEC", "value": f"s3://{aws.bucket}/jobs/{job_id}/batches/0001.json"},
         {"name": "CLOUDBURST_ATTEMPT", "value": "1"},
     ]
     tags = {tag["key"]: tag["value"] for tag in first["tags"]}
@@ -69,24 +55,37 @@ def test_an_upload_becomes_a_job_with_one_task_per_batch(aws: Aws):
     }
 
 
-def test_the_same_event_three_times_is_one_job_and_one_set_of_tasks(aws: Aws):
+def test_an_accepted_job_has_a_status_document_at_once(aws):
+    aws.put_assets(SCENES)
+
+    job_id = aws.submit(SCENES, scenes_per_batch=2, max_parallel_tasks=2)
+
+    status = aws.status(job_id)
+    assert status["status"] == "RUNNING"
+    assert (status["total_scenes"], status["batches_total"], status["tasks_running"]) == (4, 2, 2)
+    assert (status["batches_waiting"], status["scenes_succeeded"], status["cost_usd"]) == (0, 0, 0)
+    assert status["report_key"] is None
+
+
+def test_the_same_event_three_times_is_one_job_and_one_set_of_tasks(aws):
     aws.put_assets(SCENES)
     event = aws.upload_manifest(SCENES, scenes_per_batch=2, max_parallel_tasks=2)
 
-    job_ids = {submit(aws, event) for _ in range(3)}
+    job_ids = {aws.deliver(event) for _ in range(3)}
 
     assert len(job_ids) == 1
     assert len(aws.tasks()) == 2
 
 
-def test_concurrent_deliveries_of_one_upload_start_one_set_of_tasks(aws: Aws):
+def test_concurrent_deliveries_of_one_upload_start_one_set_of_tasks(aws_dynamo):
+    aws = aws_dynamo
     aws.put_assets(SCENES)
     event = aws.upload_manifest(SCENES, scenes_per_batch=2, max_parallel_tasks=2)
     errors: list[BaseException] = []
 
     def deliver() -> None:
         try:
-            submit(aws, event)
+            aws.deliver(event)
         except BaseException as exc:  # collected for the assertion below
             errors.append(exc)
 
@@ -100,30 +99,26 @@ def test_concurrent_deliveries_of_one_upload_start_one_set_of_tasks(aws: Aws):
     assert len(aws.tasks()) == 2
 
 
-def test_uploading_the_key_again_later_is_a_new_job(aws: Aws):
+def test_uploading_the_key_again_later_is_a_new_job(aws):
     aws.put_assets(SCENES)
-    first = submit(aws, aws.upload_manifest(SCENES, scenes_per_batch=4, max_parallel_tasks=1))
+    first = aws.submit(SCENES, scenes_per_batch=4, max_parallel_tasks=1)
 
-    second = submit(aws, aws.upload_manifest(SCENES, scenes_per_batch=4, max_parallel_tasks=1))
+    second = aws.submit(SCENES, scenes_per_batch=4, max_parallel_tasks=1)
 
     assert first != second
     assert first.startswith("ep1-")
     assert second.startswith("ep1-")
-    jobs = aws.svc().store.jobs_for_manifest(BUCKET, "manifests/ep1.json")
-    assert {job.job_id for job in jobs} == {first, second}
+    assert aws.job(first).status is aws.job(second).status is JobStatus.RUNNING
     assert len(aws.tasks()) == 2
 
 
-def rejected(aws: Aws, event: dict) -> tuple[str, dict]:
-    job_id = submit(aws, event)
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert job.status == "REJECTED"
-    report = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=report_key(job_id))["Body"].read())
-    return job_id, report
+def rejected(aws, event: dict) -> tuple[str, dict]:
+    job_id = aws.deliver(event)
+    assert aws.job(job_id).status is JobStatus.REJECTED
+    return job_id, aws.report(job_id)
 
 
-def test_missing_assets_reject_the_job_naming_every_one(aws: Aws):
+def test_missing_assets_reject_the_job_naming_every_one(aws):
     aws.put_assets(SCENES[:3])
 
     job_id, report = rejected(aws, aws.upload_manifest(SCENES))
@@ -131,17 +126,20 @@ def test_missing_assets_reject_the_job_naming_every_one(aws: Aws):
     assert report["status"] == "REJECTED"
     assert report["success"] is False
     assert report["errors"] == [
-        f"scene 'scene_004' audio_path: s3://{BUCKET}/inputs/ep1/scene_004.mp3 does not exist",
-        f"scene 'scene_004' image_path: s3://{BUCKET}/inputs/ep1/scene_004.png does not exist",
+        f"scene 'scene_004' audio_path: s3://{aws.bucket}/inputs/ep1/scene_004.mp3 does not exist",
+        f"scene 'scene_004' image_path: s3://{aws.bucket}/inputs/ep1/scene_004.png does not exist",
     ]
-    assert aws.svc().store.get_job(job_id).errors == report["errors"]  # type: ignore[union-attr]
+    assert (report["total_scenes"], report["failed_scenes"]) == (4, 4)
+    assert aws.job(job_id).errors == report["errors"]
     assert aws.tasks() == []
     [delivery] = aws.receiver.wait_for(1, timeout=5)
     assert delivery.type == "job.rejected"
     assert delivery.body["data"]["errors"] == report["errors"]
+    assert aws.status(job_id)["webhook"] == {"state": "DELIVERED", "attempts": 1, "error": None}
+    assert aws.report(job_id)["webhook"]["state"] == "DELIVERED"
 
 
-def test_many_missing_assets_in_one_folder_are_all_found(aws: Aws):
+def test_many_missing_assets_in_one_folder_are_all_found(aws):
     names = [f"s{i:04d}" for i in range(40)]
     aws.put_assets(names[:-3])
 
@@ -151,15 +149,42 @@ def test_many_missing_assets_in_one_folder_are_all_found(aws: Aws):
     assert all("does not exist" in error for error in report["errors"])
 
 
-def test_unreadable_json_is_rejected_with_the_position(aws: Aws):
+def test_thousands_of_reasons_are_kept_whole_in_the_report_and_summarised_on_the_job(
+    aws_dynamo,
+):
+    aws = aws_dynamo
+    names = [f"scene-{i:05d}-{'x' * 100}" for i in range(2_500)]
+
+    job_id, report = rejected(aws, aws.upload_manifest(names, scenes_per_batch=1000))
+
+    assert len(report["errors"]) == 5_000
+    job = aws.job(job_id)
+    assert (len(job.errors), job.errors_total) == (MAX_STORED_ERRORS, 5_000)
+    [delivery] = aws.receiver.wait_for(1, timeout=5)
+    assert delivery.body["data"]["errors_total"] == 5_000
+    assert len(delivery.raw) <= 64 * 1024
+
+
+def test_unreadable_json_is_rejected_with_the_position(aws):
     _, report = rejected(aws, aws.upload_raw(b'{"scenes": [}'))
 
     assert report["errors"] == ["manifest is not valid JSON: Expecting value at line 1 column 13"]
-    [delivery] = aws.receiver.wait_for(0, timeout=0) or [None]
-    assert delivery is None  # no webhook_url in an unreadable manifest and no default set
+    assert aws.receiver.deliveries == []  # no readable webhook_url and no default set
 
 
-def test_unsafe_and_duplicate_scene_names_are_rejected_without_any_task(aws: Aws):
+def test_a_manifest_rejected_for_its_content_is_told_to_its_own_webhook(aws):
+    aws.put_assets(["ok"])
+    event = aws.upload_manifest(["ok", "ok", ".."], colour="red")
+
+    job_id, report = rejected(aws, event)
+
+    assert "scene names must be unique; repeated: 'ok'" in report["errors"]
+    assert report["total_scenes"] == 3
+    [delivery] = aws.receiver.wait_for(1, timeout=5)
+    assert (delivery.type, delivery.body["data"]["job_id"]) == ("job.rejected", job_id)
+
+
+def test_unsafe_and_duplicate_scene_names_are_rejected_without_any_task(aws):
     aws.put_assets(["ok"])
 
     _, report = rejected(aws, aws.upload_manifest(["ok", "ok", ".."]))
@@ -169,43 +194,59 @@ def test_unsafe_and_duplicate_scene_names_are_rejected_without_any_task(aws: Aws
     assert aws.tasks() == []
 
 
-def test_a_rejected_upload_redelivered_sends_one_webhook(aws: Aws):
+def test_a_rejected_upload_redelivered_sends_one_webhook(aws):
     event = aws.upload_manifest(["missing"])
 
-    submit(aws, event)
-    submit(aws, event)
+    aws.deliver(event)
+    aws.deliver(event)
 
     assert len(aws.receiver.wait_for(1, timeout=5)) == 1
     assert len(aws.receiver.deliveries) == 1
+    assert aws.job(aws.deliver(event)).webhook_state is WebhookState.DELIVERED
 
 
-def test_batches_beyond_the_deployment_cap_wait_pending(aws: Aws, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CLOUDBURST_MAX_RUNNING_TASKS", "3")
-    from .conftest import _reset_caches
-
-    _reset_caches()
+def test_batches_beyond_the_deployment_cap_wait_pending(aws, with_settings):
+    with_settings(aws, max_running_tasks=3)
     aws.put_assets(SCENES)
 
-    job_id = submit(
-        aws,
-        aws.upload_manifest(
-            SCENES, scenes_per_batch=1, max_parallel_tasks=4, min_scenes_per_batch=1
-        ),
-    )
+    job_id = aws.submit(SCENES, scenes_per_batch=1, max_parallel_tasks=4, min_scenes_per_batch=1)
 
-    statuses = [b.status for b in aws.svc().store.list_batches(job_id)]
+    statuses = [b.status for b in aws.batches(job_id)]
     assert statuses == ["RUNNING", "RUNNING", "RUNNING", "PENDING"]
-    assert aws.svc().store.running_tasks() == 3
+    assert aws.svc.slots.taken() == 3
     assert len(aws.tasks()) == 3
+    assert (aws.status(job_id)["tasks_running"], aws.status(job_id)["batches_waiting"]) == (3, 1)
 
 
-def test_a_schema_error_and_a_missing_asset_are_reported_together(aws: Aws):
+def test_a_schema_error_and_a_missing_asset_are_reported_together(aws):
     aws.put_assets(["ok"])
 
     _, report = rejected(aws, aws.upload_manifest(["ok", "gone"], colour="red"))
 
     assert report["errors"] == [
         "colour: unknown field (not part of manifest v1)",
-        f"scene 'gone' audio_path: s3://{BUCKET}/inputs/ep1/gone.mp3 does not exist",
-        f"scene 'gone' image_path: s3://{BUCKET}/inputs/ep1/gone.png does not exist",
+        f"scene 'gone' audio_path: s3://{aws.bucket}/inputs/ep1/gone.mp3 does not exist",
+        f"scene 'gone' image_path: s3://{aws.bucket}/inputs/ep1/gone.png does not exist",
     ]
+
+
+def test_a_batch_of_thousands_of_long_names_runs(aws_dynamo):
+    aws = aws_dynamo
+    # 3,400 names of 120 characters: 408 KB of names, past DynamoDB's 400 KB item limit
+    names = [f"scene-{i:05d}-{'x' * 108}" for i in range(3_400)]
+    aws.s3.put_object(Bucket=aws.bucket, Key="inputs/a.png", Body=b"png")
+    aws.s3.put_object(Bucket=aws.bucket, Key="inputs/a.mp3", Body=b"mp3")
+    document = {
+        "scenes": [
+            {"scene_name": n, "image_path": "inputs/a.png", "audio_path": "inputs/a.mp3"}
+            for n in names
+        ],
+        "scenes_per_batch": 1000,
+        "max_parallel_tasks": 1,
+    }
+
+    job_id = aws.deliver(aws.upload_raw(json.dumps(document, ensure_ascii=False).encode()))
+
+    assert aws.job(job_id).status is JobStatus.RUNNING
+    [batch] = aws.batches(job_id)
+    assert (batch.status, batch.scene_count) == (BatchStatus.RUNNING, 3_400)

@@ -1,4 +1,5 @@
-"""The scheduled sweeper: undelivered webhooks are sent again, waiting batches get started."""
+"""The scheduled sweeper: webhooks sent again, waiting batches started, running batches and
+the task cap reconciled with what ECS actually runs."""
 
 from __future__ import annotations
 
@@ -9,93 +10,98 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib import webhooks
-from chalicelib.service import sweep
+from chalicelib.adapters import ecs
+from chalicelib.model import BatchStatus, JobStatus, WebhookState
 from chalicelib.webhooks import message_id
 from cloudburst.local.receiver import WebhookReceiver
 
-from .conftest import Aws, _reset_caches, submit_while_fargate_has_no_capacity
-from .test_completion import SCENES, start_job, stop
+SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 
 
-def finish_while_the_receiver_is_down(aws: Aws) -> str:
+def start_job(aws) -> tuple[str, dict[int, dict]]:
+    aws.put_assets(SCENES)
+    job_id = aws.submit(SCENES, scenes_per_batch=2, max_parallel_tasks=2, config_priority=5)
+    return job_id, aws.tasks_by_batch()
+
+
+def finish_while_the_receiver_is_down(aws) -> str:
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
     aws.receiver.stop()
-    stop(aws, tasks[1])
-    stop(aws, tasks[2])
+    aws.stop(tasks[1])
+    aws.stop(tasks[2])
     return job_id
 
 
-def test_an_undelivered_webhook_is_sent_again_once_due_with_the_same_id(aws: Aws, tmp_path: Path):
+def test_an_undelivered_webhook_is_sent_again_once_due_with_the_same_id(aws, tmp_path: Path):
     port = urlsplit(aws.receiver.url).port
     job_id = finish_while_the_receiver_is_down(aws)
-    store = aws.svc().store
-    job = store.get_job(job_id)
-    assert job is not None
-    assert (job.status, job.webhook_state, job.webhook_attempts) == ("SUCCEEDED", "RETRYING", 1)
-    assert job.webhook_due is not None
+    job = aws.job(job_id)
+    assert (job.status, job.webhook_state, job.webhook_attempts) == (
+        JobStatus.SUCCEEDED, WebhookState.RETRYING, 1,
+    )  # fmt: skip
+    assert aws.status(job_id)["webhook"]["state"] == "RETRYING"
+    assert aws.report(job_id)["webhook"]["error"].startswith("could not reach")
 
     # not due yet: nothing is sent
-    assert sweep(aws.svc())["webhooks_retried"] == 0
+    assert aws.sweep()["webhooks_retried"] == 0
 
     # a minute later the receiver is back on its port, and the sweeper delivers
     with WebhookReceiver(aws.receiver.secret, tmp_path / "back", port=port or 0) as back:
         later = datetime.now(UTC) + timedelta(minutes=1, seconds=5)
-        assert sweep(aws.svc(), now=later)["webhooks_retried"] == 1
+        assert aws.sweep(now=later)["webhooks_retried"] == 1
         [delivery] = back.wait_for(1, timeout=5)
     assert delivery.type == "job.succeeded"
     assert delivery.webhook_id == message_id(job_id, "job.succeeded")
-    job = store.get_job(job_id)
-    assert job is not None
-    assert (job.webhook_state, job.webhook_attempts, job.webhook_due) == ("DELIVERED", 2, None)
+    job = aws.job(job_id)
+    assert (job.webhook_state, job.webhook_attempts) == (WebhookState.DELIVERED, 2)
+    assert aws.status(job_id)["webhook"] == {"state": "DELIVERED", "attempts": 2, "error": None}
     much_later = datetime.now(UTC) + timedelta(hours=2)
-    assert sweep(aws.svc(), now=much_later)["webhooks_retried"] == 0
+    assert aws.sweep(now=much_later)["webhooks_retried"] == 0
 
 
-def test_webhook_retries_back_off_and_then_give_up(aws: Aws, monkeypatch: pytest.MonkeyPatch):
+def test_webhook_retries_back_off_and_then_give_up(aws, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 3)
     job_id = finish_while_the_receiver_is_down(aws)
-    store = aws.svc().store
     now = datetime.now(UTC)
 
-    assert sweep(aws.svc(), now=now + timedelta(seconds=61))["webhooks_retried"] == 1
-    job = store.get_job(job_id)
-    assert job is not None
-    assert (job.webhook_state, job.webhook_attempts) == ("RETRYING", 2)
+    assert aws.sweep(now=now + timedelta(seconds=61))["webhooks_retried"] == 1
+    job = aws.job(job_id)
+    assert (job.webhook_state, job.webhook_attempts) == (WebhookState.RETRYING, 2)
     # the second retry waits twice as long: two minutes after the first
-    assert sweep(aws.svc(), now=now + timedelta(seconds=175))["webhooks_retried"] == 0
-    assert sweep(aws.svc(), now=now + timedelta(seconds=185))["webhooks_retried"] == 1
+    assert aws.sweep(now=now + timedelta(seconds=175))["webhooks_retried"] == 0
+    assert aws.sweep(now=now + timedelta(seconds=185))["webhooks_retried"] == 1
 
-    job = store.get_job(job_id)
-    assert job is not None
-    assert (job.webhook_state, job.webhook_attempts, job.webhook_due) == ("FAILED", 3, None)
-    assert job.status == "SUCCEEDED"  # the job itself is done either way
+    job = aws.job(job_id)
+    assert (job.webhook_state, job.webhook_attempts) == (WebhookState.FAILED, 3)
+    assert job.status is JobStatus.SUCCEEDED  # the job itself is done either way
+    assert aws.sweep(now=now + timedelta(hours=1))["webhooks_retried"] == 0
 
 
-def test_two_sweepers_never_both_claim_one_retry(aws: Aws):
+def test_two_sweepers_never_both_claim_one_retry(either):
+    aws = either
     job_id = finish_while_the_receiver_is_down(aws)
-    store = aws.svc().store
-    job = store.get_job(job_id)
-    assert job is not None
-    assert job.webhook_due is not None
+    later = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    [(due_job, position)] = aws.svc.outbox.due(later, 10)
+    assert due_job == job_id
     lease = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
 
-    assert store.claim_webhook_retry(job_id, job.webhook_due, lease)
-    assert not store.claim_webhook_retry(job_id, job.webhook_due, lease)
+    assert aws.svc.outbox.claim(job_id, position, lease)
+    assert not aws.svc.outbox.claim(job_id, position, lease)
 
 
-def test_a_batch_left_waiting_by_capacity_trouble_is_started_by_the_sweeper(aws: Aws):
-    job_id = submit_while_fargate_has_no_capacity(aws)
+def test_a_batch_left_waiting_by_capacity_trouble_is_started_by_the_sweeper(aws):
+    job_id = aws.submit_while_fargate_has_no_capacity()
 
-    assert sweep(aws.svc())["launched"] == 1
+    assert aws.sweep()["launched"] == 1
 
-    assert [b.status for b in aws.svc().store.list_batches(job_id)] == ["RUNNING"]
+    assert [b.status for b in aws.batches(job_id)] == [BatchStatus.RUNNING]
 
 
 # -- reconciling running batches with ECS -------------------------------------------------
 
 
-def test_a_task_whose_stopped_event_was_lost_is_recorded_by_the_sweeper(aws: Aws):
+def test_a_task_whose_stopped_event_was_lost_is_recorded_by_the_sweeper(aws):
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
     # given both tasks stopped, but EventBridge never delivered their events
@@ -103,56 +109,125 @@ def test_a_task_whose_stopped_event_was_lost_is_recorded_by_the_sweeper(aws: Aws
         aws.ecs.stop_task(cluster=task["clusterArn"], task=task["taskArn"], reason="done")
 
     # the sweeper leaves young tasks alone, and records old ones from DescribeTasks
-    assert sweep(aws.svc())["recorded"] == 0
-    result = sweep(aws.svc(), now=datetime.now(UTC) + timedelta(minutes=11))
+    assert aws.sweep()["recorded"] == 0
+    result = aws.sweep(now=datetime.now(UTC) + timedelta(minutes=11))
     assert (result["recorded"], result["vanished"]) == (2, 0)
 
-    job = aws.svc().store.get_job(job_id)
-    assert job is not None
-    assert (job.status, job.batches_final, job.tasks_running) == ("SUCCEEDED", 2, 0)
+    assert aws.job(job_id).status is JobStatus.SUCCEEDED
+    assert aws.status(job_id)["tasks_running"] == 0
     assert aws.receiver.wait_for(1, timeout=5)[0].type == "job.succeeded"
-    assert aws.svc().store.running_tasks() == 0
+    assert aws.svc.slots.taken() == 0
 
 
-def test_a_task_running_past_the_limit_is_stopped_and_then_recorded(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("CLOUDBURST_MAX_TASK_HOURS", "2")
-    _reset_caches()
+def test_a_task_running_past_the_limit_is_stopped_and_then_recorded(aws, with_settings):
+    with_settings(aws, max_task_hours=2)
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, {"scene_001": "succeeded"})
     later = datetime.now(UTC) + timedelta(hours=2, minutes=1)
 
-    assert sweep(aws.svc(), now=later)["stopped_overtime"] == 2
+    assert aws.sweep(now=later)["stopped_overtime"] == 2
     [described] = aws.ecs.describe_tasks(cluster="cloudburst", tasks=[tasks[1]["taskArn"]])["tasks"]
     assert described["lastStatus"] == "STOPPED"
     assert described["stoppedReason"] == "CloudBurst: ran over 2 h"
 
-    assert sweep(aws.svc(), now=later)["recorded"] == 2
-    batch = aws.svc().store.get_batch(job_id, 1)
-    assert batch is not None
+    assert aws.sweep(now=later)["recorded"] == 2
+    batch = aws.svc.jobs.get_batch(job_id, 1)
     assert (batch.status, batch.scenes_succeeded, batch.stopped_reason) == (
         "PARTIAL", 1, "CloudBurst: ran over 2 h",
     )  # fmt: skip
 
 
-def test_a_task_ecs_no_longer_knows_is_finished_from_its_result_records(aws: Aws):
-    job_id = submit_while_fargate_has_no_capacity(aws)
-    store = aws.svc().store
+def test_a_task_ecs_no_longer_knows_is_finished_from_its_result_records(aws):
+    job_id = aws.submit_while_fargate_has_no_capacity()
     gone = "arn:aws:ecs:us-east-1:123456789012:task/cloudburst/0123456789abcdef"
+    launched = datetime.now(UTC)
     # given a launch recorded for a task ECS has since forgotten
-    assert store.acquire_slots(10, 1) == 1
-    assert store.mark_running(job_id, 1, gone)
-    store.count_started_tasks({job_id: 1})
+    assert aws.svc.slots.acquire(10, 1) == 1
+    assert aws.svc.jobs.mark_running(job_id, 1, gone, launched.isoformat())
     aws.write_results(job_id, {"one": "succeeded"})
 
-    result = sweep(aws.svc(), now=datetime.now(UTC) + timedelta(minutes=11))
+    result = aws.sweep(now=launched + timedelta(minutes=11))
 
     assert result["vanished"] == 1
-    batch = store.get_batch(job_id, 1)
-    assert batch is not None
-    assert (batch.status, batch.scenes_succeeded) == ("SUCCEEDED", 1)
+    batch = aws.svc.jobs.get_batch(job_id, 1)
+    assert (batch.status, batch.scenes_succeeded) == (BatchStatus.SUCCEEDED, 1)
     assert batch.error == f"ECS no longer knows task {gone} and its STOPPED event never came"
-    job = store.get_job(job_id)
-    assert job is not None
-    assert job.status == "SUCCEEDED"
+    # the task ran, but no event says for how long: billed from its launch, marked estimated
+    assert batch.cost_estimated is True
+    assert batch.billed_seconds >= 60
+    report = aws.report(job_id)
+    assert (report["status"], report["cost_estimated"]) == ("SUCCEEDED", True)
+    assert report["task_results"][0]["cost_estimated"] is True
+    assert aws.svc.slots.taken() == 0
+
+
+def test_a_slot_leaked_by_a_crash_comes_back_in_one_sweep(either, with_settings):
+    aws = either
+    with_settings(aws, max_running_tasks=1)
+    # given a launch that took the only slot and crashed before running its task
+    assert aws.svc.slots.acquire(1, 1) == 1
+    aws.put_assets(["one"])
+    job_id = aws.submit(["one"])
+    assert [b.status for b in aws.batches(job_id)] == [BatchStatus.PENDING]
+
+    result = aws.sweep()
+
+    assert result["slots_corrected"] == -1
+    assert result["launched"] == 1
+    assert [b.status for b in aws.batches(job_id)] == [BatchStatus.RUNNING]
+    assert aws.svc.slots.taken() == 1
+
+
+def test_a_task_whose_launch_was_never_recorded_is_adopted_by_its_waiting_batch(aws):
+    job_id = aws.submit_while_fargate_has_no_capacity()
+    [batch] = aws.batches(job_id)
+    # given a task RunTask started, whose invocation crashed before recording it
+    request = {"cluster": "cloudburst", "taskDefinition": aws.svc.settings.task_definition}
+    orphan = aws.ecs.run_task(
+        **request,
+        launchType="FARGATE",
+        startedBy=f"cloudburst/{job_id}/0001",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": aws.svc.settings.subnets,
+                "securityGroups": aws.svc.settings.security_groups,
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+    result = aws.sweep()
+
+    assert (result["adopted"], result["orphans_stopped"], result["launched"]) == (1, 0, 0)
+    [adopted] = aws.batches(job_id)
+    assert (adopted.status, adopted.task_arn) == (BatchStatus.RUNNING, orphan)
+    assert aws.svc.slots.taken() == 1
+    assert batch.attempt == adopted.attempt
+
+
+def test_a_task_of_ours_no_batch_waits_for_is_stopped_and_others_are_left_alone(aws):
+    job_id, tasks = start_job(aws)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": aws.svc.settings.subnets,
+            "securityGroups": aws.svc.settings.security_groups,
+        }
+    }
+    run = {"cluster": "cloudburst", "taskDefinition": aws.svc.settings.task_definition}
+    stray = aws.ecs.run_task(
+        **run,
+        launchType="FARGATE",
+        startedBy=f"cloudburst/{job_id}/0001",
+        networkConfiguration=network,
+    )["tasks"][0]["taskArn"]
+    foreign = aws.ecs.run_task(
+        **run, launchType="FARGATE", startedBy="someone-else", networkConfiguration=network
+    )["tasks"][0]["taskArn"]
+
+    result = aws.sweep()
+
+    assert result["orphans_stopped"] == 1
+    described = ecs.describe(aws.ecs, "cloudburst", [stray, foreign, tasks[1]["taskArn"]])
+    assert described[stray]["desiredStatus"] == "STOPPED"
+    assert described[foreign]["desiredStatus"] == "RUNNING"
+    assert described[tasks[1]["taskArn"]]["desiredStatus"] == "RUNNING"
+    assert aws.svc.slots.taken() == 2

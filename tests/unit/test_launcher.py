@@ -1,4 +1,4 @@
-from chalicelib.launcher import client_token, run_task_request
+from chalicelib.adapters.ecs import client_token, run_task_request
 from chalicelib.pricing import PROFILES
 from chalicelib.settings import settings_from_env
 

@@ -4,7 +4,17 @@ import json
 
 import pytest
 
-from chalicelib.manifest import ManifestError, parse_manifest
+from chalicelib.manifest import (
+    MAX_MANIFEST_BYTES,
+    MAX_REPORTED_ERRORS,
+    MAX_SCENE_NAME_BYTES,
+    MAX_SCENES,
+    MAX_TOTAL_ASSET_PATH_BYTES,
+    ManifestError,
+    listed_scene_count,
+    parse_manifest,
+    rejection_webhook_url,
+)
 
 
 def scene(name="scene_001", **extra):
@@ -149,3 +159,267 @@ def test_non_ascii_scene_names_are_fine():
         parse_manifest(manifest(scenes=[scene("第一场 scene")])).scenes[0].scene_name
         == "第一场 scene"
     )
+
+
+# -- every input ends in a verdict: limits checked up front, each named ---------------------
+
+
+def nested(depth: int) -> object:
+    value: object = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def raw_manifest(**raw_fields: str) -> bytes:
+    """A valid manifest plus fields spliced in as raw JSON text (what json.dumps won't write)."""
+    fields = "".join(f', "{name}": {text}' for name, text in raw_fields.items())
+    return ('{"version": 1, "scenes": [' + json.dumps(scene()) + "]" + fields + "}").encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b" " * (MAX_MANIFEST_BYTES + 1), f"the limit is {MAX_MANIFEST_BYTES}"),
+        (b"[" * 20_000 + b"]" * 20_000, "deeper than the limit of 32 levels"),
+        (b"{" * 20_000, "deeper than the limit of 32 levels"),
+        (raw_manifest(metadata=json.dumps(nested(32))), "deeper than the limit of 32 levels"),
+        (raw_manifest(scenes_per_batch="9" * 4301), "integer of 4301 digits"),
+        (raw_manifest(metadata='{"n": -' + "1" * 21 + "}"), "at most 20"),
+        (raw_manifest(background_opacity="NaN"), "uses NaN"),
+        (raw_manifest(background_opacity="-Infinity"), "uses -Infinity"),
+        (raw_manifest(background_opacity="1e999"), "too large to represent: 1e999"),
+        (b'{"scenes": [], "scenes": []}', "appears twice in one JSON object"),
+        (
+            raw_manifest().replace(
+                b'"scene_name": "scene_001"', b'"scene_name": "a", "scene_name": "b"'
+            ),
+            "appears twice in one JSON object (ambiguous): 'scene_name'",
+        ),
+    ],
+)
+def test_unsafe_documents_are_refused_before_parsing_with_the_limit_named(body, expected):
+    errors = errors_of(body)
+
+    assert len(errors) == 1
+    assert expected in errors[0]
+
+
+def test_nesting_up_to_the_limit_is_read():
+    parsed = parse_manifest(manifest(metadata=nested(31)))  # + the manifest object = 32
+
+    assert parsed.metadata is not None
+
+
+def test_brackets_inside_strings_are_text_not_nesting():
+    parsed = parse_manifest(manifest(scenes=[scene("[" * 40 + "{")], metadata={"x": "]" * 99}))
+
+    assert parsed.scenes[0].scene_name == "[" * 40 + "{"
+
+
+def test_an_unterminated_string_full_of_brackets_is_reported_as_bad_json():
+    [error] = errors_of(b'{"scenes": "' + b"[" * 100)
+
+    assert error.startswith("manifest is not valid JSON: Unterminated string")
+
+
+def test_a_20_digit_integer_is_a_number_like_any_other():
+    parsed = parse_manifest(manifest(metadata={"order": 18446744073709551615}))
+
+    assert parsed.metadata == {"order": 18446744073709551615}
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (raw_manifest().replace(b'"scene_001"', b'"\\ud800x"', 1), "scenes[0].scene_name"),
+        (raw_manifest(metadata='{"\\udfff": 1}'), "metadata: a key contains"),
+        (raw_manifest(metadata='{"id": ["ok", "\\udc00"]}'), "metadata.id[1]"),
+        (raw_manifest(language='"\\ud83c"'), "language"),
+    ],
+)
+def test_lone_surrogates_are_refused_with_the_field_named(body, where):
+    errors = errors_of(body)
+
+    assert any(where in error and "unpaired surrogate" in error for error in errors), errors
+    assert all(error.encode("utf-8") for error in errors)  # every reason is storable text
+
+
+def test_a_surrogate_pair_escape_is_one_real_character():
+    body = raw_manifest().replace(b'"scene_001"', b'"\\ud83c\\udfac intro"', 1)
+
+    assert parse_manifest(body).scenes[0].scene_name == "🎬 intro"
+
+
+def test_more_scenes_than_the_limit_are_refused_by_count_alone():
+    body = json.dumps({"scenes": [scene(f"s{i}") for i in range(MAX_SCENES + 1)]}).encode()
+
+    assert errors_of(body) == [f"manifest lists {MAX_SCENES + 1} scenes; the limit is {MAX_SCENES}"]
+
+
+def test_asset_paths_are_limited_in_total_bytes():
+    folder = "inputs/" + "x" * 230 + "/"
+    scenes = [
+        {
+            "scene_name": f"s{i}",
+            "image_path": f"{folder}{i}.png",
+            "audio_path": f"{folder}{i}.mp3",
+            "subtitle_path": f"{folder}{i}.srt",
+        }
+        for i in range(6000)
+    ]
+    body = json.dumps({"scenes": scenes}, separators=(",", ":")).encode()
+    assert len(body) <= MAX_MANIFEST_BYTES
+
+    [error] = errors_of(body)
+
+    assert f"the limit is {MAX_TOTAL_ASSET_PATH_BYTES}" in error
+    assert error.startswith("asset paths total")
+
+
+def test_scene_names_are_limited_in_utf8_bytes_as_well_as_characters():
+    assert parse_manifest(manifest(scenes=[scene("第" * 66)]))  # 198 bytes
+    errors = errors_of(manifest(scenes=[scene("第" * 67)]))  # 67 characters, 201 bytes
+
+    assert any(f"at most {MAX_SCENE_NAME_BYTES} bytes in UTF-8" in e for e in errors), errors
+
+
+def test_an_asset_key_longer_than_s3_allows_in_bytes_is_refused():
+    errors = errors_of(manifest(scenes=[scene(image_path="inputs/" + "图" * 400)]))
+
+    assert any("image_path" in e and "S3 keys hold at most 1024" in e for e in errors), errors
+
+
+def test_a_long_list_of_problems_is_capped_and_says_how_many_more():
+    errors = errors_of(manifest(scenes=[{"scene_name": f"bad/{i}"} for i in range(200)]))
+
+    assert len(errors) == MAX_REPORTED_ERRORS + 1
+    assert errors[-1] == f"… and {600 - MAX_REPORTED_ERRORS} more problems not listed"
+
+
+def test_repeated_scene_names_are_listed_up_to_a_limit():
+    scenes = [scene(f"s{i}") for i in range(30)] * 2
+
+    [error] = errors_of(manifest(scenes=scenes))
+
+    assert error.startswith("scene names must be unique; repeated: 's0', 's1',")
+    assert error.endswith("… and 10 more")
+
+
+def test_user_text_quoted_in_a_reason_is_clipped():
+    errors = errors_of(manifest(**{"k" * 100_000: 1}))
+
+    assert len(errors[0]) < 200
+    assert "unknown field" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("webhook_url", "expected"),
+    [
+        ("https://example.com/" + "x" * 2048, "URL should have at most 2048 characters"),
+        ("https://bot:hunter2@example.com/hook", "must not carry credentials"),
+        ("https://bot@example.com/hook", "must not carry credentials"),
+    ],
+)
+def test_webhook_urls_are_limited_in_length_and_carry_no_credentials(webhook_url, expected):
+    errors = errors_of(manifest(webhook_url=webhook_url))
+
+    assert any(error.startswith("webhook_url") and expected in error for error in errors), errors
+
+
+# -- issue 13: saving_dir (accepted, ignored) and metadata (echoed) -------------------------
+
+
+def test_saving_dir_from_a_seed_call_is_accepted_and_changes_nothing_else():
+    with_dir = parse_manifest(manifest(saving_dir="./videos/episode 1"))
+    without = parse_manifest(manifest())
+
+    assert with_dir.saving_dir == "./videos/episode 1"
+    assert with_dir.model_dump(exclude={"saving_dir"}) == without.model_dump(exclude={"saving_dir"})
+
+
+def test_metadata_is_exposed_as_given():
+    metadata = {"request_id": "req-42", "attempt": 2, "tags": ["a", "b"], "extra": None}
+
+    assert parse_manifest(manifest(metadata=metadata)).metadata == metadata
+    assert parse_manifest(manifest()).metadata is None
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"blob": "x" * 2100}, "metadata is 2111 bytes as compact JSON; the limit is 2048"),
+        ({"blob": "字" * 700}, "metadata is 2111 bytes as compact JSON"),
+        (["not", "an", "object"], "metadata: Input should be a valid dictionary"),
+        ("text", "metadata: Input should be a valid dictionary"),
+    ],
+)
+def test_metadata_must_be_a_small_json_object(metadata, expected):
+    errors = errors_of(manifest(metadata=metadata))
+
+    assert any(expected in error for error in errors), errors
+
+
+# -- what a rejection report can still read -----------------------------------------------
+
+HOOK = "https://hooks.example.com/cloudburst"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        manifest(webhook_url=HOOK, colour="red"),
+        manifest(webhook_url=HOOK, scenes=[]),
+        manifest(webhook_url=HOOK, scenes=[scene("a/b"), scene("a/b")]),
+        manifest(webhook_url=HOOK, scenes_per_batch="9" * 5000),
+        raw_manifest(webhook_url=json.dumps(HOOK), n="9" * 5000),
+        raw_manifest(webhook_url=json.dumps(HOOK), metadata=json.dumps(nested(100))),
+        raw_manifest(webhook_url=json.dumps(HOOK), x='"\\ud800"'),
+        raw_manifest(webhook_url=json.dumps(HOOK)).replace(b"scene_001", b"scene_\xff", 1),
+    ],
+)
+def test_a_rejected_manifest_still_names_its_own_webhook_url(body):
+    with pytest.raises(ManifestError):
+        parse_manifest(body)
+
+    assert rejection_webhook_url(body) == HOOK
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\xff\xfe\x00",
+        b"{not json",
+        b"[1, 2]",
+        b"[" * 20_000 + b"]" * 20_000,
+        manifest(webhook_url="ftp://example.com/hook"),
+        manifest(webhook_url="https://bot:pw@example.com/hook"),
+        manifest(webhook_url=["https://example.com/hook"]),
+        raw_manifest(webhook_url='"https://example.com/\\ud800"'),
+        manifest(webhook_url="https://example.com/" + "x" * 3000),
+    ],
+)
+def test_no_webhook_url_is_read_from_what_is_not_an_acceptable_one(body):
+    assert rejection_webhook_url(body) is None
+
+
+def test_the_webhook_url_read_for_a_rejection_is_the_one_an_accepted_manifest_would_use():
+    body = manifest(webhook_url="https://Hooks.Example.com")
+
+    assert rejection_webhook_url(body) == str(parse_manifest(body).webhook_url)
+
+
+@pytest.mark.parametrize(
+    ("body", "count"),
+    [
+        (manifest(scenes=[scene("a"), scene("a/b"), {"x": 1}], colour="red"), 3),
+        (json.dumps({"scenes": [scene(f"s{i}") for i in range(MAX_SCENES + 5)]}).encode(), 10_005),
+        (manifest(scenes={"not": "a list"}), 0),
+        (b"{not json", 0),
+        (b"\x00\x01", 0),
+        (b"[]", 0),
+    ],
+)
+def test_listed_scene_count_is_what_the_manifest_listed(body, count):
+    assert listed_scene_count(body) == count

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib import pricing
 from chalicelib.pricing import PROFILES, billed_seconds, fargate_rate, task_cost_usd
 
 T0 = datetime(2026, 11, 25, 9, 0, 0, tzinfo=UTC)
@@ -47,3 +48,53 @@ def test_compute_profiles_are_the_seed_priorities():
 
     assert table == {5: (1, 2), 1: (2, 4), 2: (4, 8), 3: (8, 16), 4: (16, 32)}
     assert (PROFILES[1].cpu_units, PROFILES[1].memory_mib) == ("2048", "4096")
+
+
+# -- the bill of one task, from what its event says ------------------------------------------
+
+
+def usage(**known) -> pricing.TaskUsage:
+    fields = {
+        "profile": pricing.PROFILES[5],
+        "region": "us-east-1",
+        "architecture": "x86_64",
+        "spot": False,
+        **known,
+    }
+    return pricing.TaskUsage(**fields)
+
+
+def test_a_task_is_billed_from_its_own_size_and_timestamps():
+    bill = pricing.bill_task(
+        usage(
+            cpu_units="2048",
+            memory_mib="4096",
+            pull_started_at=T0,
+            stopped_at=T0 + timedelta(seconds=95.5),
+        ),
+        now=T0 + timedelta(hours=1),
+    )
+
+    assert (bill.billed_seconds, bill.estimated) == (96, False)
+    assert bill.cost_usd == pytest.approx((2 * 0.04048 + 4 * 0.004445) * 96 / 3600, abs=1e-8)
+
+
+def test_missing_size_falls_back_to_the_profile_it_was_launched_with():
+    known = {"pull_started_at": T0, "stopped_at": T0 + timedelta(seconds=60)}
+
+    with_size = pricing.bill_task(usage(cpu_units="1024", memory_mib="2048", **known), T0)
+    without = pricing.bill_task(usage(**known), T0)
+
+    assert without == with_size
+    assert without.estimated is False
+
+
+def test_a_task_whose_times_are_unknown_is_billed_from_its_launch_and_marked_estimated():
+    bill = pricing.bill_task(usage(launched_at=T0), now=T0 + timedelta(seconds=300))
+
+    assert (bill.billed_seconds, bill.estimated) == (300, True)
+    assert bill.cost_usd > 0
+
+
+def test_a_task_that_never_launched_costs_nothing():
+    assert pricing.bill_task(usage(), now=T0) == pricing.TaskBill()

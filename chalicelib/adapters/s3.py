@@ -1,4 +1,5 @@
-"""S3 adapter: the manifest, asset checks, batch specs, result records and the report."""
+"""S3 adapter: manifests, asset checks, batch specs, result records and the JSON documents
+the pipeline writes for users (status, batch summaries, the report)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib.contracts import SceneResult, result_key, split_s3_uri
-from chalicelib.manifest import MAX_MANIFEST_BYTES, ManifestError
+from chalicelib.contracts import SceneResult, is_s3_not_found, result_key, split_s3_uri
 
 # Above this many wanted keys under one folder, one LIST beats a HEAD per key.
 _LIST_THRESHOLD = 8
 _PARALLEL_REQUESTS = 16
+_DENIED = ("AccessDenied", "403")
+
+
+class UnreadableManifest(Exception):
+    """The manifest object cannot be read by us; the message is for the user."""
 
 
 def resolve(path: str, default_bucket: str) -> tuple[str, str]:
@@ -25,19 +30,28 @@ def resolve(path: str, default_bucket: str) -> tuple[str, str]:
     return split_s3_uri(path) if path.startswith("s3://") else (default_bucket, path)
 
 
-def read_manifest(s3: Any, bucket: str, key: str) -> bytes:
+def uri(path: str, default_bucket: str) -> str:
+    bucket, key = resolve(path, default_bucket)
+    return f"s3://{bucket}/{key}"
+
+
+def read_manifest(
+    s3: Any, bucket: str, key: str, limit: int, version_id: str | None = None
+) -> bytes:
+    """The manifest's bytes (that exact version when given); at most ``limit`` bytes read."""
+    extra = {"VersionId": version_id} if version_id and version_id != "null" else {}
     try:
-        response = s3.get_object(Bucket=bucket, Key=key)
+        response = s3.get_object(Bucket=bucket, Key=key, **extra)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
-        if code in ("NoSuchKey", "404", "AccessDenied", "403"):
+        if is_s3_not_found(code) or code in _DENIED or code == "NoSuchVersion":
             problem = f"manifest s3://{bucket}/{key} could not be read ({code})"
-            raise ManifestError([problem]) from None
+            raise UnreadableManifest(problem) from None
         raise
-    if response.get("ContentLength", 0) > MAX_MANIFEST_BYTES:
-        raise ManifestError(
-            [f"manifest is {response['ContentLength']} bytes; the limit is {MAX_MANIFEST_BYTES}"]
-        )
+    size = response.get("ContentLength", 0)
+    if size > limit:
+        response["Body"].close()
+        raise UnreadableManifest(f"manifest is {size} bytes; the limit is {limit}")
     body: bytes = response["Body"].read()
     return body
 
@@ -94,9 +108,9 @@ def _head(s3: Any, where: str, bucket: str, key: str) -> str | None:
         response = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
-        if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+        if is_s3_not_found(code) or code == "NoSuchBucket":
             return _missing(where, bucket, key)
-        if code in ("403", "AccessDenied"):
+        if code in _DENIED:
             return f"{where}: s3://{bucket}/{key} is not readable by CloudBurst (access denied)"
         raise
     if response.get("ContentLength", 0) == 0:
@@ -112,13 +126,36 @@ def get_json(s3: Any, bucket: str, key: str) -> Any:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def put_json(s3: Any, bucket: str, key: str, document: Any) -> None:
+def get_json_or_none(s3: Any, bucket: str, key: str) -> Any:
+    """The document, or None when there is no such object."""
+    try:
+        return get_json(s3, bucket, key)
+    except ClientError as exc:
+        if is_s3_not_found(exc.response["Error"]["Code"]):
+            return None
+        raise
+
+
+def put_json(s3: Any, bucket: str, key: str, document: Any, *, indent: int | None = 2) -> None:
     s3.put_object(
         Bucket=bucket,
         Key=key,
-        Body=json.dumps(document, ensure_ascii=False, indent=2).encode(),
+        Body=json.dumps(document, ensure_ascii=False, indent=indent).encode(),
         ContentType="application/json",
     )
+
+
+def put_all_json(s3: Any, bucket: str, documents: Sequence[tuple[str, Any]]) -> None:
+    """Write many (key, document) pairs in parallel (batch specs of a large job)."""
+    with ThreadPoolExecutor(max_workers=_PARALLEL_REQUESTS) as pool:
+        list(pool.map(lambda item: put_json(s3, bucket, item[0], item[1]), documents))
+
+
+def presigned_get(s3: Any, bucket: str, key: str, seconds: int) -> str:
+    url: str = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+    )
+    return url
 
 
 def read_results(
@@ -131,7 +168,7 @@ def read_results(
         try:
             body = s3.get_object(Bucket=bucket, Key=result_key(job_id, name))["Body"].read()
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            if is_s3_not_found(exc.response["Error"]["Code"]):
                 return None
             raise
         try:

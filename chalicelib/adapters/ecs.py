@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
-from chalicelib.events import started_by
+from chalicelib.events import parse_started_by, started_by
 from chalicelib.pricing import ComputeProfile
 from chalicelib.settings import Settings
 
@@ -112,3 +112,33 @@ def launch(ecs: Any, request: dict[str, Any]) -> Launch:
 def stop(ecs: Any, cluster: str, task_arn: str, reason: str) -> None:
     """Stop a task we do not want (its STOPPED event is then ignored: no batch waits for it)."""
     ecs.stop_task(cluster=cluster, task=task_arn, reason=f"CloudBurst: {reason}")
+
+
+_DESCRIBE_LIMIT = 100  # DescribeTasks takes at most 100 tasks
+
+
+def describe(ecs: Any, cluster: str, task_arns: list[str]) -> dict[str, dict[str, Any]]:
+    """{task arn: task} for the tasks ECS still knows (it forgets stopped ones in ~1 h)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(task_arns), _DESCRIBE_LIMIT):
+        chunk = task_arns[start : start + _DESCRIBE_LIMIT]
+        for task in ecs.describe_tasks(cluster=cluster, tasks=chunk)["tasks"]:
+            found[task["taskArn"]] = task
+    return found
+
+
+def our_running_tasks(ecs: Any, cluster: str) -> dict[str, str]:
+    """{task arn: startedBy} of the cluster's tasks that CloudBurst started and that are
+    meant to run (starting or running); other services' tasks are never listed."""
+    arns = [
+        arn
+        for page in ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster, desiredStatus="RUNNING"
+        )
+        for arn in page["taskArns"]
+    ]
+    return {
+        arn: task.get("startedBy", "")
+        for arn, task in describe(ecs, cluster, arns).items()
+        if parse_started_by(task.get("startedBy")) is not None
+    }

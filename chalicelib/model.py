@@ -1,0 +1,190 @@
+"""The domain: jobs, batches, their outcomes and every status, with the rules that decide them.
+
+Nothing here touches AWS. A job's progress (scenes done, tasks running, cost) is derived from
+its batches, never kept as separate counters, so it cannot drift or go negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.pricing import TaskBill
+
+
+class JobStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not JobStatus.RUNNING
+
+    @property
+    def webhook_type(self) -> str:
+        """The Standard Webhooks event type announcing a job that ended this way."""
+        return f"job.{self.value.lower()}"
+
+
+class BatchStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (BatchStatus.PENDING, BatchStatus.RUNNING)
+
+
+class WebhookState(StrEnum):
+    PENDING = "PENDING"  # the job ended; the first delivery is under way
+    RETRYING = "RETRYING"  # a delivery failed; the sweeper sends it again when due
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"  # given up: refused URL, no secret, or out of attempts
+    NO_URL = "NO_URL"  # neither the manifest nor the deployment names a receiver
+
+
+def iso(at: datetime) -> str:
+    """The one timestamp format stored and queued (UTC, milliseconds: sortable as text)."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def scenes_status(successful: int, total: int) -> JobStatus:
+    """All scenes rendered → SUCCEEDED; some → PARTIAL; none → FAILED."""
+    if total and successful == total:
+        return JobStatus.SUCCEEDED
+    return JobStatus.PARTIAL if successful else JobStatus.FAILED
+
+
+def batch_status(successful: int, total: int) -> BatchStatus:
+    """A batch ends as its scenes did, by the same rule as a job."""
+    return BatchStatus(scenes_status(successful, total).value)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    status: JobStatus
+    manifest_bucket: str
+    manifest_key: str
+    created_at: str
+    total_scenes: int = 0
+    batches_total: int = 0
+    config_priority: int = 1
+    spot: bool = False
+    language: str = "chinese"
+    webhook_url: str | None = None
+    webhook_state: WebhookState | None = None
+    webhook_attempts: int = 0
+    webhook_error: str | None = None
+    finished_at: str | None = None
+    # A summary: at most MAX_STORED_ERRORS reasons; the whole list is in the job report.
+    errors: list[str] = field(default_factory=list)
+    errors_total: int = 0
+    metadata: dict[str, Any] | None = None  # the caller's own, echoed in every document
+    cancel_reason: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+
+# DynamoDB items stop at 400 KB: a rejection stores this many reasons, the report has all.
+MAX_STORED_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one stopped task (or the absence of one) says about its batch."""
+
+    status: BatchStatus
+    scenes_succeeded: int
+    scenes_failed: int
+    bill: TaskBill
+    stopped_at: str
+    exit_code: int | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    event_version: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    job_id: str
+    batch_number: int
+    status: BatchStatus
+    scene_count: int
+    spec_key: str
+    queued_at: str  # its place in the deployment-wide queue: the job's creation time
+    attempt: int = 1
+    task_arn: str | None = None
+    launched_at: str | None = None
+    stopped_at: str | None = None
+    billed_seconds: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    vcpu: float = 0.0
+    exit_code: int | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    scenes_succeeded: int = 0
+    scenes_failed: int = 0
+    error: str | None = None
+    last_stop_code: str | None = None  # of the attempt before this one (a retry's cause)
+    event_version: int | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+    @property
+    def tasks_run(self) -> int:
+        """Tasks this batch has used: one per attempt, less the last if it never launched."""
+        if self.status is BatchStatus.PENDING or (self.is_final and self.task_arn is None):
+            return self.attempt - 1
+        return self.attempt
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A job's progress, derived from its batches."""
+
+    batches_total: int
+    batches_final: int
+    batches_waiting: int
+    tasks_running: int
+    tasks_used: int
+    scenes_succeeded: int
+    scenes_failed: int
+    cost_usd: float
+    cost_estimated: bool
+
+    @property
+    def all_final(self) -> bool:
+        return self.batches_final == self.batches_total
+
+
+def progress(batches: Sequence[Batch]) -> Progress:
+    final = [b for b in batches if b.is_final]
+    return Progress(
+        batches_total=len(batches),
+        batches_final=len(final),
+        batches_waiting=sum(1 for b in batches if b.status is BatchStatus.PENDING),
+        tasks_running=sum(1 for b in batches if b.status is BatchStatus.RUNNING),
+        tasks_used=sum(b.tasks_run for b in batches),
+        scenes_succeeded=sum(b.scenes_succeeded for b in final),
+        scenes_failed=sum(b.scenes_failed for b in final),
+        cost_usd=sum(b.cost_usd for b in batches),
+        cost_estimated=any(b.cost_estimated for b in batches),
+    )

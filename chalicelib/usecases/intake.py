@@ -1,0 +1,237 @@
+"""Intake: an uploaded manifest becomes a job with its batches queued, or a rejected job.
+
+Every upload ends in a verdict: RUNNING (batches written, waiting for launch) or REJECTED with
+every reason, a ``job.json`` and a webhook to the manifest's own URL when it can be read. The
+powertools idempotency record (keyed on the job id, derived from the upload) turns
+redeliveries into no-ops; a delivery racing the first is dropped, since the first one's own
+retry covers any failure it meets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib import pricing
+from chalicelib.adapters import s3
+from chalicelib.bootstrap import Services
+from chalicelib.contracts import (
+    BatchSpec,
+    RenderOptions,
+    SceneSpec,
+    batch_spec_key,
+    outputs_prefix,
+    report_key,
+    results_prefix,
+)
+from chalicelib.events import ObjectCreatedEvent
+from chalicelib.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestError,
+    listed_scene_count,
+    parse_manifest,
+    rejection_webhook_url,
+)
+from chalicelib.model import (
+    MAX_STORED_ERRORS,
+    Batch,
+    BatchStatus,
+    Job,
+    JobStatus,
+    WebhookState,
+    iso,
+)
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.planner import plan_batches
+from chalicelib.report import build_rejection_report
+
+_IDEMPOTENCY_TTL_SECONDS = 6 * 3600
+_STORED_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The verdict on one upload; ``status`` None for a delivery racing the first one."""
+
+    job_id: str
+    status: JobStatus | None
+
+
+def submit_manifest(
+    event: ObjectCreatedEvent, svc: Services, lambda_context: Any | None = None
+) -> Intake:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+    )
+
+    job_id = event.job_id()
+    logger.thread_safe_append_keys(job_id=job_id)
+    upload = {
+        "job_id": job_id,
+        "bucket": event.bucket,
+        "key": event.key,
+        "version_id": event.detail.object.version_id or "",
+    }
+    config = IdempotencyConfig(
+        event_key_jmespath="job_id", expires_after_seconds=_IDEMPOTENCY_TTL_SECONDS
+    )
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    submit = idempotent_function(
+        data_keyword_argument="upload", persistence_store=svc.idempotency, config=config
+    )(_submit)
+    try:
+        result = submit(upload=upload, svc=svc)
+    except IdempotencyAlreadyInProgressError:
+        logger.info("duplicate delivery while the first is still being handled; ignored")
+        return Intake(job_id, None)
+    return Intake(job_id, JobStatus(result["status"]))
+
+
+def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
+    job_id, bucket, key = upload["job_id"], upload["bucket"], upload["key"]
+    existing = svc.jobs.get_job(job_id)
+    if existing and existing.is_final:
+        logger.info("job already final; nothing to do", extra={"status": existing.status})
+        return {"job_id": job_id, "status": existing.status.value}
+    body = b""
+    try:
+        body = s3.read_manifest(svc.s3, bucket, key, MAX_MANIFEST_BYTES, upload["version_id"])
+        manifest = parse_manifest(body)
+        problems = _missing_assets(svc, bucket, manifest.asset_paths())
+        if problems:
+            raise ManifestError(problems)
+    except s3.UnreadableManifest as exc:
+        _reject(svc, job_id, bucket, key, [str(exc)], body)
+        return {"job_id": job_id, "status": JobStatus.REJECTED.value}
+    except ManifestError as exc:
+        # A schema-invalid manifest still gets its assets checked: every reason at once.
+        errors = exc.errors + _missing_assets(svc, bucket, exc.asset_paths)
+        _reject(svc, job_id, bucket, key, errors, body)
+        return {"job_id": job_id, "status": JobStatus.REJECTED.value}
+    _accept(svc, job_id, bucket, key, manifest)
+    return {"job_id": job_id, "status": JobStatus.RUNNING.value}
+
+
+def _missing_assets(svc: Services, bucket: str, paths: list[tuple[str, str]]) -> list[str]:
+    assets = [(where, *s3.resolve(path, bucket)) for where, path in paths]
+    return s3.missing_assets(svc.s3, assets)
+
+
+def _reject(
+    svc: Services, job_id: str, bucket: str, key: str, errors: list[str], body: bytes
+) -> None:
+    """A REJECTED job: every reason in ``job.json``, a summary of them on the job."""
+    logger.warning(
+        "manifest rejected",
+        extra={"errors": errors[:MAX_STORED_ERRORS], "errors_total": len(errors)},
+    )
+    now = datetime.now(UTC)
+    job = Job(
+        job_id=job_id,
+        status=JobStatus.REJECTED,
+        manifest_bucket=bucket,
+        manifest_key=key,
+        created_at=iso(now),
+        finished_at=iso(now),
+        webhook_url=rejection_webhook_url(body) or svc.settings.webhook_default_url,
+        webhook_state=WebhookState.PENDING,
+        errors=[_clip(error) for error in errors[:MAX_STORED_ERRORS]],
+        errors_total=len(errors),
+    )
+    report = build_rejection_report(job, errors, listed_scene_count(body), now)
+    s3.put_json(svc.s3, svc.settings.bucket, report_key(job_id), report)
+    if svc.jobs.create_job(job):
+        metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
+
+
+def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifest) -> None:
+    """The job, its batch specs in S3 and its PENDING batches; safe to repeat."""
+    planned = plan_batches(
+        manifest.scenes,
+        manifest.scenes_per_batch,
+        manifest.max_parallel_tasks,
+        manifest.min_scenes_per_batch,
+    )
+    profile = pricing.PROFILES[manifest.config_priority]
+    job = Job(
+        job_id=job_id,
+        status=JobStatus.RUNNING,
+        manifest_bucket=bucket,
+        manifest_key=key,
+        created_at=iso(datetime.now(UTC)),
+        total_scenes=len(manifest.scenes),
+        batches_total=len(planned),
+        config_priority=manifest.config_priority,
+        spot=manifest.spot,
+        language=manifest.language,
+        webhook_url=str(manifest.webhook_url or svc.settings.webhook_default_url or "") or None,
+        metadata=manifest.metadata,
+    )
+    created = svc.jobs.create_job(job)
+    stored = svc.jobs.get_job(job_id)
+    assert stored is not None  # just created, or created by an earlier attempt
+    options = render_options(manifest, bucket)
+    specs = [
+        BatchSpec(
+            job_id=job_id,
+            batch_number=number,
+            bucket=svc.settings.bucket,
+            outputs_prefix=outputs_prefix(job_id),
+            results_prefix=results_prefix(job_id),
+            vcpu=profile.vcpu,
+            options=options,
+            scenes=[
+                SceneSpec(
+                    scene_name=scene.scene_name,
+                    image_uri=s3.uri(scene.image_path, bucket),
+                    audio_uri=s3.uri(scene.audio_path, bucket),
+                    subtitle_uri=s3.uri(scene.subtitle_path, bucket)
+                    if scene.subtitle_path
+                    else None,
+                    effect=scene.effect,
+                )
+                for scene in scenes
+            ],
+        )
+        for number, scenes in enumerate(planned, start=1)
+    ]
+    s3.put_all_json(
+        svc.s3,
+        svc.settings.bucket,
+        [(batch_spec_key(job_id, s.batch_number), s.model_dump(mode="json")) for s in specs],
+    )
+    batches = [
+        Batch(
+            job_id=job_id,
+            batch_number=spec.batch_number,
+            status=BatchStatus.PENDING,
+            scene_count=len(spec.scenes),
+            spec_key=batch_spec_key(job_id, spec.batch_number),
+            queued_at=stored.created_at,
+            vcpu=profile.vcpu,
+        )
+        for spec in specs
+    ]
+    svc.jobs.put_batches(batches, fresh=created)
+    if created:
+        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ScenesSubmitted", unit=MetricUnit.Count, value=len(manifest.scenes)
+        )
+    logger.info(
+        "job accepted",
+        extra={"scenes": len(manifest.scenes), "batches": len(planned), "profile": profile.label},
+    )
+
+
+def render_options(manifest: Manifest, bucket: str) -> RenderOptions:
+    watermark = s3.uri(manifest.watermark_path, bucket) if manifest.watermark_path else None
+    return RenderOptions(**manifest.look(), watermark_uri=watermark)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _STORED_ERROR_CHARS else text[: _STORED_ERROR_CHARS - 1] + "…"
