@@ -203,10 +203,6 @@ def run_demo(
         print(f"▶ local stack on {stack.endpoint} (state, task logs: {stack.state_dir})", file=out)
         if stack.secret_generated:
             print(f"  webhook secret (generated): {stack.webhook_secret}", file=out)
-        # Job ids come from the manifest upload's version id: the bucket must be versioned.
-        stack.client("s3").put_bucket_versioning(
-            Bucket=stack.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
         root = Path(tmp)
         print(f"▶ generating {scenes} Chinese scenes and 2 English ones…", file=out)
         folder, manifest, logo = make_demo_inputs(root, scenes, stamp)

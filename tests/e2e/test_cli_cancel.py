@@ -34,9 +34,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         extra_env=QUIET,
         max_running_tasks=1,
     ) as running:
-        running.client("s3").put_bucket_versioning(
-            Bucket=running.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
         yield running
 
 

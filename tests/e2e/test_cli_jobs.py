@@ -33,10 +33,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack(
         port=0, state_dir=tmp_path_factory.mktemp("client-stack"), extra_env=QUIET
     ) as running:
-        # what the local stack's bootstrap is about to do: job ids come from version ids
-        running.client("s3").put_bucket_versioning(
-            Bucket=running.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
         yield running
 
 
@@ -63,7 +59,7 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     job_id = out.splitlines()[0].removeprefix("job ")
     assert "SUCCEEDED: 3/3 scenes · 2 tasks ·" in out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "job.json", "scene_001.mp4", "scene_002.mp4", "scene_003.mp4",
+        "job.json", "scene_001.mp4", "scene_002.mp4", "scene_003.mp4", "status.json",
     ]  # fmt: skip
     assert json.loads((tmp_path / "out/job.json").read_text())["job_id"] == job_id
 
@@ -80,7 +76,7 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     assert main(["jobs", "--json"]) == 0
     assert job_id in [j["job_id"] for j in json.loads(capsys.readouterr().out)]
     assert main(["fetch", job_id, str(tmp_path / "again"), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["files"]) == 4
+    assert len(json.loads(capsys.readouterr().out)["files"]) == 5
     assert main(["watch", again["job_id"], "--timeout", "120"]) == 0
 
 
