@@ -8,6 +8,8 @@ read first, so cancelling twice or after the end writes nothing and says so.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,9 +41,24 @@ class CancelResult:
         return f"job {self.job_id} already ended {self.status.status}; nothing changed"
 
 
-def cancel_job(connection: Connection, job_id: str, reason: str | None = None) -> CancelResult:
-    """Write the cancel request unless the job has ended or one is already pending."""
+def cancel_job(
+    connection: Connection,
+    job_id: str,
+    reason: str | None = None,
+    *,
+    wait_seconds: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CancelResult:
+    """Write the cancel request unless the job has ended or one is already pending.
+
+    A job submitted a moment ago may not have its status document yet (the pipeline writes
+    it within seconds of the upload), so an unknown job is looked for ``wait_seconds``.
+    """
     status = read_status(connection.s3, connection.bucket, job_id)
+    deadline = time.monotonic() + wait_seconds
+    while status is None and time.monotonic() < deadline:
+        sleep(0.5)
+        status = read_status(connection.s3, connection.bucket, job_id)
     if status is None:
         raise UnknownJob(f"no job {job_id!r} in s3://{connection.bucket}/ (see `cloudburst jobs`)")
     if status.is_final:

@@ -67,7 +67,19 @@ def test_cancelling_twice_or_after_the_end_writes_nothing_and_says_so(
 
 def test_cancelling_an_unknown_job_is_an_error(connection: Connection) -> None:
     with pytest.raises(UnknownJob, match="no job 'nope'"):
-        cancel_job(connection, "nope")
+        cancel_job(connection, "nope", wait_seconds=0.2)
+
+
+def test_a_job_whose_status_document_appears_while_cancel_waits_is_cancelled(
+    s3: Any, connection: Connection
+) -> None:
+    # given a job just submitted: its status document appears on the second look
+    def pipeline_catches_up(seconds: float) -> None:
+        put_status(s3, "ep1-eeeeeeeeeeee")
+
+    result = cancel_job(connection, "ep1-eeeeeeeeeeee", sleep=pipeline_catches_up)
+
+    assert result.outcome == "requested"
 
 
 def test_a_long_reason_is_cut_to_stay_under_a_kilobyte(s3: Any, connection: Connection) -> None:

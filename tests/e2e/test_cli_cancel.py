@@ -37,11 +37,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield running
 
 
-def submit(folder: Path, name: str, capsys: pytest.CaptureFixture[str]) -> str:
+def submit(folder: Path, name: str, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
     """Three batches of one scene each (with the cap, two of them wait)."""
     code = main(
         ["submit", str(folder), "--name", name, "--json", "--scenes-per-batch", "1",
-         "--min-scenes-per-batch", "1", "--max-parallel-tasks", "3", "--config-priority", "5"]
+         "--min-scenes-per-batch", "1", "--max-parallel-tasks", "3", "--config-priority", "5",
+         *extra]
     )  # fmt: skip
     document = json.loads(capsys.readouterr().out)
     assert code == 0, document
@@ -65,7 +66,7 @@ def test_status_and_watch_follow_a_running_job_from_its_status_document(
     # given a job of three one-scene batches, one running at a time
     folder = tmp_path / "ep1"
     make_scene_assets(folder, 3, durations=(1.5, 1.5, 1.5), language="english")
-    job_id = submit(folder, "follow", capsys)
+    job_id = submit(folder, "follow", capsys, "--metadata", '{"episode": 12, "来源": "cli"}')
 
     # when its status document appears, status reads it while the job runs
     early = wait_for_status(stack, job_id)
@@ -81,6 +82,8 @@ def test_status_and_watch_follow_a_running_job_from_its_status_document(
     final = wait_for_status(stack, job_id)
     assert (final.status, final.batches_final, final.tasks_running) == ("SUCCEEDED", 3, 0)
     assert final.document["report_key"] == f"outputs/{job_id}/job.json"
+    # and the caller's metadata came back in the status document
+    assert final.document["metadata"] == {"episode": 12, "来源": "cli"}
 
 
 def test_cancel_mid_job_stops_its_task_launches_no_waiting_batch_and_says_so_twice(
