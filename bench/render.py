@@ -9,7 +9,7 @@ Measures, in one run on this machine and side by side:
   (plus the same audio) from a raw file in RAM — a render that encodes every frame cannot
   cost less than that; plain beats it by repeating its one encoded GOP, so plain is also
   timed encoding every frame (one pass), and a 61-s plain scene both ways;
-- the seed's method re-implemented from SEED_FACTS.md: per-frame Lanczos warp of RGB
+- the earlier tools' method as their documentation describes it: per-frame Lanczos warp of RGB
   frames into an mp4v intermediate, a libx264 medium CRF 23 encode with audio and
   watermark, then a second encode to burn the subtitles;
 - zoom wobble: RMS deviation (px) of tracked dots from a smooth path, ours vs ``zoompan``;

@@ -30,6 +30,7 @@ class Services:
     idempotency: BasePersistenceLayer
     s3: Any
     ecs: Any
+    sqs: Any = None  # the sweeper's dead-letter queues
 
 
 def services_from_env(environ: Mapping[str, str] | None = None) -> Services:
@@ -61,10 +62,11 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> Services:
         ),
         s3=make_client(session, "s3"),
         ecs=make_client(session, "ecs"),
+        sqs=make_client(session, "sqs"),
     )
 
 
-def in_memory_services(settings: Settings, *, s3: Any, ecs: Any) -> Services:
+def in_memory_services(settings: Settings, *, s3: Any, ecs: Any, sqs: Any = None) -> Services:
     """Storage in memory (jobs, task slots, webhook queue, idempotency records)."""
     from chalicelib.adapters.idempotency_memory import InMemoryPersistenceLayer
     from chalicelib.adapters.jobs_memory import InMemoryJobStore
@@ -80,4 +82,5 @@ def in_memory_services(settings: Settings, *, s3: Any, ecs: Any) -> Services:
         idempotency=InMemoryPersistenceLayer(),
         s3=s3,
         ecs=ecs,
+        sqs=sqs,
     )

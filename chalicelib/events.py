@@ -23,25 +23,22 @@ STARTED_BY_PREFIX = "cloudburst/"
 
 
 def manifest_uploaded_pattern(bucket: str) -> dict[str, Any]:
+    return _json_created_under(bucket, MANIFEST_PREFIX)
+
+
+def cancel_requested_pattern(bucket: str) -> dict[str, Any]:
+    """A user's cancel request: an object put under ``cancel/`` (see contracts.cancel_key)."""
+    return _json_created_under(bucket, CANCEL_PREFIX)
+
+
+def _json_created_under(bucket: str, prefix: str) -> dict[str, Any]:
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [bucket]},
             # One wildcard, because a prefix and a suffix in one list would be an OR.
-            "object": {"key": [{"wildcard": f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"}]},
-        },
-    }
-
-
-def cancel_requested_pattern(bucket: str) -> dict[str, Any]:
-    """A user's cancel request: an object put under ``cancel/`` (see contracts.cancel_key)."""
-    return {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [bucket]},
-            "object": {"key": [{"wildcard": f"{CANCEL_PREFIX}*{MANIFEST_SUFFIX}"}]},
+            "object": {"key": [{"wildcard": f"{prefix}*{MANIFEST_SUFFIX}"}]},
         },
     }
 

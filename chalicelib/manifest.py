@@ -2,7 +2,7 @@
 
 Validation is strict (unknown fields and wrong types are errors, never coerced) and every
 problem is reported at once, each naming the field or scene, so a user fixes a manifest in
-one round trip. Asset existence is checked separately (:mod:`chalicelib.assets`) because
+one round trip. Asset existence is checked separately (:mod:`chalicelib.adapters.s3`) because
 it needs S3.
 
 Any bytes at all end in a verdict: :func:`parse_manifest` returns a manifest or raises

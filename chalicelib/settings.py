@@ -41,6 +41,8 @@ class Settings(BaseModel):
     webhook_timeout_seconds: float = 5.0
     job_ttl_days: int = 30
     worker_environment: dict[str, str] = Field(default_factory=dict)
+    # The EventBridge rules' dead-letter queues (URLs): the sweeper redrives their events.
+    dead_letter_queues: list[str] = Field(default_factory=list)
 
 
 # Environment variable for every setting; the local stack and config.json use these names.
@@ -63,10 +65,11 @@ ENV = {
     "allow_loopback_webhooks": "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS",
     "webhook_timeout_seconds": "CLOUDBURST_WEBHOOK_TIMEOUT_SECONDS",
     "job_ttl_days": "CLOUDBURST_JOB_TTL_DAYS",
+    "dead_letter_queues": "CLOUDBURST_DEAD_LETTER_QUEUES",
 }
 # Variables passed through to every worker task (the local stack points them at moto).
 WORKER_PASSTHROUGH = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-_LIST_FIELDS = {"subnets", "security_groups"}
+_LIST_FIELDS = {"subnets", "security_groups", "dead_letter_queues"}
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

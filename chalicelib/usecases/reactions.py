@@ -21,6 +21,7 @@ from chalicelib.usecases import (
     intake,
     launching,
     notification,
+    redriving,
     status,
     sweeping,
 )
@@ -63,6 +64,7 @@ def cancel_requested(event: ObjectCreatedEvent, svc: Services) -> None:
 def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
     """The scheduled safety net (see :mod:`chalicelib.usecases.sweeping`)."""
     now = now or datetime.now(UTC)
+    redriven = _redrive(svc)
     found = sweeping.reconcile(svc, now)
     for event in found.stopped:  # the event that never came, from ECS's own description
         task_stopped(event, svc)
@@ -75,6 +77,7 @@ def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
     retried = notification.retry_due(svc, now)
     status.publish(svc, retried)
     return {
+        "redriven": redriven,
         "launched": launched,
         "webhooks_retried": len(retried),
         "recorded": len(found.stopped),
@@ -89,6 +92,32 @@ def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
 # Rounds of launching in one invocation when batches keep ending unlaunched; a bound, so
 # that a batch that will not end cannot hold the invocation (the sweeper comes back to it).
 _LAUNCH_ROUNDS = 20
+
+
+def _redrive(svc: Services) -> int:
+    """Hand each event EventBridge gave up on to its reaction; a failure leaves it queued."""
+    handled = 0
+    for letter in redriving.dead_letters(svc):
+        try:
+            _react(letter.event, svc)
+        except Exception:
+            logger.exception("dead letter failed again; left in its queue")
+            continue
+        redriving.done(svc, letter)
+        handled += 1
+    return handled
+
+
+def _react(event: dict[str, Any], svc: Services) -> None:
+    """The reaction an EventBridge event was meant for, by its source."""
+    if event.get("source") == "aws.ecs":
+        task_stopped(TaskStateChangeEvent.model_validate(event), svc)
+        return
+    upload = ObjectCreatedEvent.model_validate(event)
+    if upload.cancelled_job_id() is not None:
+        cancel_requested(upload, svc)
+    else:
+        manifest_uploaded(upload, svc)
 
 
 def _launch(svc: Services, first: Sequence[Batch] = ()) -> int:

@@ -1,7 +1,7 @@
 """The embedded local stack: moto on 127.0.0.1, the app's own event patterns, a Fargate stand-in.
 
-Code paths are the production ones; only the endpoints differ (DESIGN.md, "The embedded
-local stack").
+Code paths are the production ones; only the endpoints differ (README, "The embedded local
+stack").
 """
 
 from cloudburst.local.fargate import SpotInterruptions

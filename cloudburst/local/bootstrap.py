@@ -134,7 +134,7 @@ def create_cluster(ecs: Any, cluster: str) -> str:
 
 
 def register_task_definition(ecs: Any) -> str:
-    """One task definition; RunTask overrides set cpu/memory per job (DESIGN.md)."""
+    """One task definition; RunTask overrides set cpu/memory per job (``config_priority``)."""
     response = ecs.register_task_definition(
         family=TASK_FAMILY,
         networkMode="awsvpc",

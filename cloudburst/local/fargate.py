@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV, BatchSpec, split_s3_uri
 from cloudburst.local.motoserver import CONTROL_PATH
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
@@ -38,11 +39,15 @@ _KILL_GRACE_SECONDS = 5.0
 @dataclass(frozen=True)
 class SpotInterruptions:
     """Fargate Spot taking capacity back, on demand: the first ``count`` Spot tasks are
-    stopped ``after_seconds`` into their run (SIGTERM, ``stopCode`` SpotInterruption), so the
-    retry path can be watched on the local stack."""
+    stopped (SIGTERM, ``stopCode`` SpotInterruption) once they have run ``after_seconds``
+    and written ``after_records`` result records of their own attempt, so the retry path
+    can be watched on the local stack. ``after_records`` makes the moment a fact of the
+    task's progress, not of the machine's speed: a test that wants a task interrupted
+    mid-batch says "after its first scene", and a fast machine cannot finish first."""
 
-    after_seconds: float
+    after_seconds: float = 0.0
     count: int = 1
+    after_records: int = 0
 
 
 SPOT_INTERRUPTED_REASON = "Your Spot Task was interrupted."
@@ -70,6 +75,10 @@ class LocalTask:
     stopped_reason: str | None = None
     version: int = 1
     events: list[dict[str, Any]] = field(default_factory=list)
+    # where its batch's result records go, and those of its own attempt seen so far
+    results: tuple[str, str, int] | None = None
+    own_records: set[str] = field(default_factory=set)
+    records_checked: set[str] = field(default_factory=set)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -302,8 +311,39 @@ class LocalFargate:
         with self._lock:
             if self._spot_left <= 0:
                 return False
+        if self._records_written(task) < self._spot.after_records:
+            return False
+        with self._lock:
+            if self._spot_left <= 0:
+                return False
             self._spot_left -= 1
         return True
+
+    def _records_written(self, task: LocalTask) -> int:
+        """Result records the task's own attempt has written (records of an earlier
+        attempt of the same batch do not count), read from S3 as the completion Lambda
+        reads them."""
+        s3 = self._clients("s3")
+        if task.results is None:
+            spec_uri = task.environment.get(BATCH_SPEC_ENV, "")
+            bucket, key = split_s3_uri(spec_uri)
+            spec = BatchSpec.model_validate_json(
+                s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            )
+            given = task.environment.get(ATTEMPT_ENV, "")
+            task.results = (
+                spec.bucket,
+                spec.results_prefix,
+                int(given) if given.isdigit() else spec.attempt,
+            )
+        bucket, prefix, attempt = task.results
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        for key in {o["Key"] for o in listed} - task.records_checked:
+            record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            task.records_checked.add(key)
+            if record.get("attempt") == attempt:
+                task.own_records.add(key)
+        return len(task.own_records)
 
     # -- moto state and the event ----------------------------------------------------------
     def _stopped_by_user(self, task: LocalTask) -> bool:

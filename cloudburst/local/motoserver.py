@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import logging
 import os
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
     speed_up_moto_server()
+    unique_event_ids()
     # Tasks stay where the Fargate stand-in puts them (moto would advance them per call).
     state_manager.set_transition(
         model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
@@ -150,6 +153,24 @@ def speed_up_moto_server() -> None:
         backends.list_of_moto_modules = lambda: modules
         backends._cloudburst_cached = True  # type: ignore[attr-defined]
     MotoRequestHandler.protocol_version = "HTTP/1.1"
+
+
+def unique_event_ids() -> None:
+    """Give every S3 event moto puts on the bus an id of its own, as EventBridge does.
+
+    moto copies one template event whose ``id`` never changes, so every upload's event (and
+    every log line keyed on it) looked like one event. The template is deep-copied per
+    event; this copy draws a fresh id.
+    """
+    from moto.events import utils
+
+    class FreshId(dict[str, Any]):
+        def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+            return {**copy.deepcopy(dict(self), memo), "id": str(uuid.uuid4())}
+
+    if not getattr(utils, "_cloudburst_fresh_ids", False):
+        utils._BASE_EVENT_MESSAGE = FreshId(utils._BASE_EVENT_MESSAGE)  # type: ignore[assignment]
+        utils._cloudburst_fresh_ids = True  # type: ignore[attr-defined]
 
 
 def aware_datetime(slow: Callable[[Any], datetime]) -> Callable[[Any], datetime]:

@@ -108,7 +108,7 @@ class AssetCache:
         except ValueError as error:
             raise AssetError(str(error)) from None
         digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
-        name = _UNSAFE_FILENAME.sub("_", key.rsplit("/", 1)[-1]) or "asset"
+        name = local_name(key)
         target = self.directory / digest / name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +120,15 @@ class AssetCache:
             target.unlink(missing_ok=True)
             raise AssetError(f"{uri} could not be downloaded: {error}") from None
         return target
+
+
+def local_name(key: str) -> str:
+    """A file name for the object's local copy: its key's last segment, made safe.
+
+    Keys are free text: ``inputs/..`` or ``a/.`` would name the folder itself, and a
+    leading dot a hidden file. The extension is kept (ffmpeg and OpenCV look at it).
+    """
+    return _UNSAFE_FILENAME.sub("_", key.rsplit("/", 1)[-1]).lstrip(".") or "asset"
 
 
 def _describe(error: ClientError) -> str:

@@ -132,6 +132,7 @@ def test_a_four_scene_manifest_renders_end_to_end(
         "scene_002.mp4",
         "scene_003.mp4",
         "scene_004.mp4",
+        "status.json",
     ]
     for scene in scenes:
         info = probe(tmp_path / "out" / f"{scene.scene_name}.mp4")

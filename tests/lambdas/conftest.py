@@ -299,6 +299,7 @@ def aws(moto_aws: tuple[Any, WebhookReceiver], load_event: Any) -> Aws:
         settings,
         s3=boto3.client("s3", region_name=REGION),
         ecs=boto3.client("ecs", region_name=REGION),
+        sqs=boto3.client("sqs", region_name=REGION),
     )
     return _aws(resources, receiver, svc, load_event)
 

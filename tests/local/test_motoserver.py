@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 
+import boto3
 import pytest
 from botocore.utils import parse_to_aware_datetime
 from moto import mock_aws
@@ -89,3 +90,30 @@ def test_the_control_endpoint_lists_and_updates_tasks_and_refuses_nonsense() -> 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_every_s3_event_on_the_bus_has_an_id_of_its_own() -> None:
+    from cloudburst.local.motoserver import unique_event_ids
+
+    unique_event_ids()
+    with mock_aws():
+        clients = {n: boto3.client(n, region_name="us-east-1") for n in ("s3", "events", "sqs")}
+        clients["s3"].create_bucket(Bucket="ids-bucket")
+        clients["s3"].put_bucket_notification_configuration(
+            Bucket="ids-bucket", NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        queue = clients["sqs"].create_queue(QueueName="q")["QueueUrl"]
+        arn = clients["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        clients["events"].put_rule(
+            Name="r", EventPattern=json.dumps({"detail-type": ["Object Created"]})
+        )
+        clients["events"].put_targets(
+            Rule="r", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+
+        for _ in range(3):
+            clients["s3"].put_object(Bucket="ids-bucket", Key="manifests/same.json", Body=b"{}")
+
+        messages = clients["sqs"].receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        ids = {json.loads(m["Body"])["id"] for m in messages["Messages"]}
+        assert len(ids) == 3

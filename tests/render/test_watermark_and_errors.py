@@ -134,3 +134,34 @@ def test_the_reason_is_ffmpegs_first_real_error_without_its_prefixes() -> None:
         "[out#0/image2pipe @ 0x56] Nothing was written into output file",
     ]
     assert explain(stderr) == "No JPEG data found in image"
+
+
+def test_a_relative_output_path_is_written_where_the_caller_means(
+    tmp_path: Path, picture: Path, tone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a caller working in its own folder and naming the output relative to it
+    monkeypatch.chdir(tmp_path)
+
+    # when the scene is rendered to "out/relative.mp4"
+    result = render_scene(SceneInput("r", picture, tone), PLAIN, Path("out/relative.mp4"))
+
+    # then the MP4 is there, and no partial file is left anywhere
+    assert result.ok, result.error
+    assert (tmp_path / "out" / "relative.mp4").stat().st_size == result.bytes > 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["relative.mp4"]
+
+
+def test_a_gbk_subtitle_names_the_byte_offset_where_decoding_failed(
+    tmp_path: Path, picture: Path, tone: Path
+) -> None:
+    # given an SRT saved as GBK: its first Chinese character starts at byte offset 32
+    srt = tmp_path / "gbk.srt"
+    srt.write_bytes("1\n00:00:00,000 --> 00:00:01,000\n你好\n".encode("gbk"))
+
+    # when rendered
+    result = render_scene(SceneInput("g", picture, tone, subtitle=srt), PLAIN, tmp_path / "g.mp4")
+
+    # then the reason says it is an offset, and what to do
+    assert result.error == (
+        "subtitle 'gbk.srt' is not UTF-8 text (undecodable at byte offset 32); save it as UTF-8"
+    )

@@ -123,6 +123,27 @@ def test_missing_asset_fails_only_its_scene_with_an_error_naming_it(
     ]
 
 
+def test_asset_keys_ending_in_dot_segments_fail_only_their_scene_with_a_clear_reason(
+    s3: Any, media: Media, tmp_path: Path
+) -> None:
+    # given scenes whose image keys end in "/.." and "/." (free text in S3), and a good one
+    dotted = [f"s3://{BUCKET}/inputs/..", f"s3://{BUCKET}/inputs/."]
+    scenes = [
+        scene_with_assets(s3, media, f"scene_00{i}").model_copy(update={"image_uri": uri})
+        for i, uri in enumerate(dotted, start=1)
+    ]
+    scenes.append(scene_with_assets(s3, media, "scene_003"))
+
+    # when the batch runs
+    outcome = run_batch(make_spec(scenes), s3, tmp_path)
+
+    # then each dotted scene failed saying its image was not found (no worker crash)
+    assert [r.scene_name for r in outcome.succeeded] == ["scene_003"]
+    for name, uri in zip(["scene_001", "scene_002"], dotted, strict=True):
+        error = read_record(s3, name).error or ""
+        assert error == f"scene '{name}': image {uri} could not be downloaded: object not found"
+
+
 def test_render_failure_is_recorded_and_leaves_no_mp4(
     s3: Any, media: Media, tmp_path: Path
 ) -> None:

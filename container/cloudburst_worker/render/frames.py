@@ -209,8 +209,13 @@ _CHROMA = np.array(
 )
 
 
-def make_overlay(rgba: U8, frame_width: int) -> Overlay:
-    """Seed watermark: 1/8 of the frame width, 10 px from the top-left, own alpha kept."""
+def make_overlay(picture: U8, frame_width: int) -> Overlay:
+    """Seed watermark: 1/8 of the frame width, 10 px from the top-left, own alpha kept.
+
+    ``picture`` is whatever :func:`decode_picture` gives (RGB or RGBA), so any picture
+    accepted as a scene image is accepted as a watermark; one without alpha is opaque.
+    """
+    rgba = with_alpha(picture)
     target_w = max(2, (frame_width // 8) // 2 * 2)
     src_h, src_w = rgba.shape[:2]
     target_h = max(2, round(src_h * target_w / src_w / 2) * 2)
@@ -223,6 +228,14 @@ def make_overlay(rgba: U8, frame_width: int) -> Overlay:
     frame = rgb_to_yuv420(np.clip(unpremult, 0, 255).astype(np.uint8))
     alpha_uv = a.reshape(target_h // 2, 2, target_w // 2, 2).mean(axis=(1, 3))
     return Overlay(frame=frame, alpha_y=a, alpha_uv=alpha_uv.astype(np.float32), x=10, y=10)
+
+
+def with_alpha(picture: U8) -> U8:
+    """HxWx4 RGBA: an RGB picture gets an opaque alpha channel."""
+    if picture.shape[2] == 4:
+        return picture
+    opaque = np.full((*picture.shape[:2], 1), 255, np.uint8)
+    return np.ascontiguousarray(np.concatenate([picture, opaque], axis=2))
 
 
 def composite(frame: YuvFrame, overlay: Overlay) -> None:

@@ -58,7 +58,7 @@ def _render_scene(
     lossless: bool,
 ) -> RenderResult:
     start = time.monotonic()
-    output = Path(output)
+    output = Path(output).absolute()  # ffmpeg runs in a scratch folder: relative paths move
     partial = output.parent / f".{output.name}.{uuid.uuid4().hex[:8]}.partial"
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

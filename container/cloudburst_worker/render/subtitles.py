@@ -74,7 +74,8 @@ def read_srt(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SubtitleError(
-            f"subtitle '{path.name}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            f"subtitle '{path.name}' is not UTF-8 text (undecodable at byte offset {exc.start}); "
+            "save it as UTF-8"
         ) from exc
 
 

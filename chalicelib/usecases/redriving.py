@@ -1,0 +1,61 @@
+"""Redriving: events that EventBridge gave up on come back from the rules' dead-letter queues.
+
+An upload whose event never reached its handler (a rule throttled past its retries, a
+handler failing past them) would be a job lost without a trace. EventBridge puts such
+events on the rule's dead-letter queue, body = the event; the sweeper reads them back here
+and hands each to the reaction it was meant for. The cost follows the dead letters, not the
+bucket's history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.bootstrap import Services
+from chalicelib.observability import logger
+
+_PER_QUEUE = 50
+_BATCH = 10  # ReceiveMessage returns at most 10
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue_url: str
+    receipt: str
+    event: dict[str, Any]
+
+
+def dead_letters(svc: Services) -> Iterator[DeadLetter]:
+    """Events waiting in the dead-letter queues (up to a bound per sweep)."""
+    for queue_url in svc.settings.dead_letter_queues:
+        taken = 0
+        while taken < _PER_QUEUE:
+            messages = svc.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=_BATCH, VisibilityTimeout=300
+            ).get("Messages", [])
+            if not messages:
+                break
+            taken += len(messages)
+            for message in messages:
+                letter = _letter(queue_url, message)
+                if letter is not None:
+                    yield letter
+
+
+def done(svc: Services, letter: DeadLetter) -> None:
+    """The event was handled: it leaves its queue."""
+    svc.sqs.delete_message(QueueUrl=letter.queue_url, ReceiptHandle=letter.receipt)
+
+
+def _letter(queue_url: str, message: dict[str, Any]) -> DeadLetter | None:
+    try:
+        event = json.loads(message["Body"])
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        logger.error("dead letter is not an event; left in its queue", extra={"queue": queue_url})
+        return None
+    return DeadLetter(queue_url, message["ReceiptHandle"], event)

@@ -1,0 +1,59 @@
+"""The worker image, built by ``make image``, run with podman (``make image-test``).
+
+Every test here is marked ``image`` and deselected by default (pyproject's addopts), so
+``make test`` passes on machines without podman; ``make image-test`` selects them and names
+the image in ``CLOUDBURST_IMAGE``. A missing podman or image fails loudly: it is never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONTAINERS_CONF = REPO / "container" / "podman" / "containers.conf"
+DEFAULT_IMAGE = "localhost/cloudburst-worker:dev"
+# What a task's container gets from ECS: its spec, its attempt, credentials and region
+# (the local stack adds its endpoint). `-e NAME` copies the variable from podman's caller.
+TASK_VARIABLES = (
+    "BATCH_SPEC",
+    "CLOUDBURST_ATTEMPT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def podman_command(*args: str) -> list[str]:
+    """``podman ARGS`` with this repository's containers.conf (runc, ulimits that fit here)."""
+    return ["env", f"CONTAINERS_CONF={CONTAINERS_CONF}", "podman", *args]
+
+
+def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        podman_command(*args), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def worker_command(image: str, *, name: str | None = None) -> list[str]:
+    """How a Fargate task runs the image, on this machine: host network (the local stack
+    listens on 127.0.0.1), the task's variables passed through, removed when it stops."""
+    env = [flag for variable in TASK_VARIABLES for flag in ("-e", variable)]
+    named = ["--name", name] if name else []
+    return podman_command("run", "--rm", "--network", "host", *named, *env, image)
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    name = os.environ.get("CLOUDBURST_IMAGE", DEFAULT_IMAGE)
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed: apt-get install -y podman runc debootstrap")
+    if podman("image", "exists", name).returncode != 0:
+        pytest.fail(f"image {name} does not exist: run `make image` first")
+    return name
