@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from cloudburst.client import output
-from cloudburst.client.connection import Connection, connect
+from cloudburst.client.connection import connect
+from cloudburst.client.following import follow
 from cloudburst.client.output import Printer
 from cloudburst.client.progress import cost_text, duration_text, outcome_line, progress_line
-from cloudburst.client.status import JobStatus, parse_time
+from cloudburst.client.status import parse_time
 
 Handler = Callable[[argparse.Namespace, Printer], int]
 
@@ -45,14 +46,14 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
         printer.document(submission.as_dict())
         return output.OK
     saving_dir = Path(source.saving_dir) if source.saving_dir else None
-    code, result = _follow(connection, submission.job_id, args, printer, saving_dir)
+    code, result = follow(connection, submission.job_id, args, printer, saving_dir)
     printer.document({**submission.as_dict(), **result})
     return code
 
 
 def watch(args: argparse.Namespace, printer: Printer) -> int:
     connection = connect(args.stage)
-    code, result = _follow(connection, args.job, args, printer, None)
+    code, result = follow(connection, args.job, args, printer, None)
     printer.document(result)
     return code
 
@@ -239,59 +240,6 @@ def manifest_options(args: argparse.Namespace) -> dict[str, Any]:
         "webhook_url": args.webhook_url,
         "metadata": metadata,
     }
-
-
-def _follow(
-    connection: Connection,
-    job_id: str,
-    args: argparse.Namespace,
-    printer: Printer,
-    saving_dir: Path | None,
-) -> tuple[int, dict[str, Any]]:
-    """Show live progress until the job ends, then fetch if ``--fetch``; (exit code, JSON).
-
-    ``--fetch DIR`` downloads into DIR; ``--fetch`` alone into the manifest's ``saving_dir``,
-    else ``RESULTS_DIR``, else ``./cloudburst_results/<job_id>/``.
-    """
-    from cloudburst.client.watch import wait_for_job
-
-    def show(current: JobStatus | None) -> None:
-        if current is None:
-            printer.live(f"{job_id}: waiting for the pipeline to accept the job…", "waiting")
-        else:
-            key = (current.status, current.scenes_done, current.tasks_running)
-            printer.live(f"{job_id}: {progress_line(current)}", (*key, current.batches_waiting))
-
-    final = wait_for_job(
-        connection, job_id, timeout=args.timeout, interval=args.interval, on_update=show
-    )
-    printer.end_live()
-    printer.line(f"{final.status}: {outcome_line(final)}")
-    for error in final.errors:
-        printer.line(f"  error: {error}")
-    result: dict[str, Any] = {"status": final.document, "outcome": outcome_line(final)}
-    if args.fetch is not None:
-        directory = Path(args.fetch) if args.fetch else saving_dir
-        result["fetched"] = _download(connection, job_id, directory, printer)
-    return output.exit_code_for(final.status), result
-
-
-def _download(
-    connection: Connection, job_id: str, directory: Path | None, printer: Printer
-) -> list[str]:
-    from cloudburst.client.bars import RichBytes
-    from cloudburst.client.fetch import NothingToFetch, fetch_job, results_directory
-
-    target = results_directory(job_id, directory)
-    try:
-        fetched = fetch_job(
-            connection, job_id, target, None if printer.as_json else RichBytes("downloading")
-        )
-    except NothingToFetch as exc:
-        printer.line(f"nothing to fetch: {exc}")
-        return []
-    printer.line(f"{len(fetched.files)} files ({fetched.bytes / 1e6:.1f} MB) in {target}/")
-    return [str(p) for p in fetched.files]
 
 
 def _default_region() -> str:
