@@ -1,4 +1,4 @@
-"""The ``cloudburst`` command: ``cloudburst local up`` and ``cloudburst demo``.
+"""The ``cloudburst`` command: the job commands (:mod:`cloudburst.client`), ``local up``, ``demo``.
 
 Ctrl-C (or SIGTERM) stops everything the command started: worker processes, dispatcher
 threads, the webhook receiver and the moto server.
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from cloudburst import __version__
+from cloudburst.client.arguments import register as register_job_commands
 from cloudburst.deploy import cli as deploy_cli
 from cloudburst.local.fargate import SpotInterruptions
 from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
@@ -42,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cloudburst", description="Render narrated-slide videos from a manifest in S3."
     )
+    parser.add_argument("--version", action="version", version=f"cloudburst {__version__}")
     commands = parser.add_subparsers(title="commands")
+    register_job_commands(commands)
 
     local = commands.add_parser("local", help="the embedded local stack")
     local_commands = local.add_subparsers(title="local commands")
@@ -63,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     up.set_defaults(run=_local_up)
 
-    demo = commands.add_parser("demo", help="render a 6-scene demo job end to end, locally")
+    demo = commands.add_parser("demo", help="render two demo jobs through the commands, locally")
     demo.add_argument("--results", type=Path, default=Path("cloudburst_results"))
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds for the job")
     demo.add_argument("-v", "--verbose", action="store_true", help="show stack logs")
@@ -131,7 +135,7 @@ def _demo(args: argparse.Namespace) -> int:
     except (DemoFailed, StackError) as exc:
         print(f"\ncloudburst demo FAILED: {exc}", file=sys.stderr)
         return 1
-    print(f"\n✔ demo finished; results in {results}/ (local stack stopped)")
+    print(f"\n✔ demo finished; results in {', '.join(f'{r}/' for r in results)} (stack stopped)")
     return 0
 
 

@@ -1,28 +1,35 @@
-"""``cloudburst demo`` (what ``make demo`` runs): a real 6-scene job through the local stack.
+"""``cloudburst demo`` (what ``make demo`` runs): what the product is for, through its own CLI.
 
-It behaves like a user: assets and a manifest go up with plain boto3, progress is read from
-the job table and the outputs prefix, and the results come down from S3 into
-``./cloudburst_results/<job_id>/``. The assets are generated with the ffmpeg that ships in
-the ``imageio-ffmpeg`` wheel, so nothing but the Python environment is needed.
+Two jobs on the embedded local stack, driven exactly as a user drives a deployment:
+
+1. a folder in the earlier tools' layout (``images/scene_001_chinese.png``,
+   ``audio/scene_001_chinese.mp3`` + ``.srt``) — Chinese narration, subtitles in a box,
+   Ken Burns zoom, a watermark — sent with ``cloudburst submit FOLDER``;
+2. a manifest with local paths — English, portrait (1080×1920), pan left and pan right,
+   the same watermark — sent with ``cloudburst submit MANIFEST``;
+
+then ``cloudburst watch JOB --fetch DIR`` follows each to the end and downloads it into
+``./cloudburst_results/<job_id>/``, next to the verified webhook. The assets are generated
+with the ffmpeg of the ``imageio-ffmpeg`` wheel, so nothing but the Python environment is
+needed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
-
-from cloudburst.local.stack import DUMMY_KEY, REGION, LocalStack
+from cloudburst.local.stack import LocalStack
 
 RESULTS_ROOT = Path("cloudburst_results")
 _FFMPEG_TIMEOUT_SECONDS = 60
@@ -34,6 +41,14 @@ _NARRATION = (
     "Scenes come back as 1080p MP4 files.",
     "A job report lands next to them.",
     "And a signed webhook tells you it is done.",
+)
+CHINESE_NARRATION = (
+    "欢迎使用云爆发视频渲染。",
+    "把一个文件夹交给它就行。",
+    "每一批场景在自己的任务里渲染。",
+    "字幕、缩放和水印一次完成。",
+    "结果和报告一起下载到本地。",
+    "签名的回调告诉你已经完成。",
 )
 
 
@@ -68,10 +83,12 @@ def make_scene_assets(
     durations: Sequence[float] = _DURATIONS,
     subtitles_every: int = 2,
     language: str = "english",
+    narration: Sequence[str] = _NARRATION,
 ) -> list[SceneAssets]:
     """Still images (gradients), narration-like audio (a wobbling voiced tone) and SRTs.
 
-    Every ``subtitles_every``-th scene (the first included) gets a subtitle file.
+    Every ``subtitles_every``-th scene (the first included) gets a subtitle file whose text
+    is taken from ``narration``.
     """
     import imageio_ffmpeg
 
@@ -114,7 +131,7 @@ def make_scene_assets(
         subtitle: Path | None = None
         if index % subtitles_every == 0:
             subtitle = directory / "audio" / f"{name}_{language}.srt"
-            subtitle.write_text(_srt(_NARRATION[index % len(_NARRATION)], duration), "utf-8")
+            subtitle.write_text(_srt(narration[index % len(narration)], duration), "utf-8")
         scenes.append(SceneAssets(name, image, audio, subtitle))
     return scenes
 
@@ -168,13 +185,13 @@ def download_prefix(s3: Any, bucket: str, prefix: str, destination: Path) -> lis
 def run_demo(
     *,
     results_root: Path = RESULTS_ROOT,
-    scenes: int = 6,
+    scenes: int = 3,
     timeout: float = 300.0,
     webhook_timeout: float = 30.0,
     quiet: bool = True,
     out: TextIO = sys.stdout,
-) -> Path:
-    """Run the whole demo; returns the results directory or raises :class:`DemoFailed`."""
+) -> list[Path]:
+    """Run both jobs; returns their results folders or raises :class:`DemoFailed`."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     # The Lambdas' JSON logs and metric lines would break the progress line; -v shows them.
     quiet_env = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -186,110 +203,129 @@ def run_demo(
         print(f"▶ local stack on {stack.endpoint} (state, task logs: {stack.state_dir})", file=out)
         if stack.secret_generated:
             print(f"  webhook secret (generated): {stack.webhook_secret}", file=out)
-        print(f"▶ generating {scenes} scenes (images, narration, subtitles)…", file=out)
-        assets = make_scene_assets(Path(tmp), scenes)
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=stack.endpoint,
-            region_name=REGION,
-            aws_access_key_id=DUMMY_KEY,
-            aws_secret_access_key=DUMMY_KEY,
-        )
-        name = f"demo-{stamp}"
-        key = upload_job(
-            s3,
-            stack.bucket,
-            assets,
-            name=name,
-            options={
-                "language": "english",
-                "enable_zoom": True,
-                "scenes_per_batch": 3,
-                "max_parallel_tasks": 2,
-                "min_scenes_per_batch": 1,
-                "config_priority": 5,
-                "webhook_url": stack.receiver.url,
-            },
-        )
-        print(f"▶ uploaded s3://{stack.bucket}/{key}", file=out)
-        job = watch_job(stack, key, timeout=timeout, out=out)
-        hooks = stack.receiver.wait_for(1, timeout=webhook_timeout, job_id=job.job_id)
-        results = results_root / job.job_id
-        if results.exists():
-            shutil.rmtree(results)
-        files = download_prefix(s3, stack.bucket, f"outputs/{job.job_id}/", results)
-        webhook_copy = results / "webhook.json"
-        if hooks and hooks[0].path is not None:
-            shutil.copyfile(hooks[0].path, webhook_copy)
-        _summary(job, results, files, hooks, webhook_copy, out)
-        if job.status != "SUCCEEDED":
-            raise DemoFailed(f"job {job.job_id} ended {job.status}; see {results / 'job.json'}")
-        if not hooks:
-            raise DemoFailed(f"no verified webhook arrived within {webhook_timeout:.0f}s")
-        if hooks[0].type != "job.succeeded":
-            raise DemoFailed(f"webhook type was {hooks[0].type}, expected job.succeeded")
+        root = Path(tmp)
+        print(f"▶ generating {scenes} Chinese scenes and 2 English ones…", file=out)
+        folder, manifest, logo = make_demo_inputs(root, scenes, stamp)
+        # The stack exported what `cloudburst local up` prints; the CLI resolves it from there.
+        common = ["--config-priority", "5", "--watermark", str(logo)]
+        chinese = cli(
+            out, "submit", str(folder), "--scenes-per-batch", "2", "--min-scenes-per-batch",
+            "1", "--max-parallel-tasks", "2", *common,
+        )  # fmt: skip
+        english = cli(out, "submit", str(manifest), "--portrait", *common)
+        results: list[Path] = []
+        for submitted in (chinese, english):
+            job_id = submitted.splitlines()[0].removeprefix("job ").strip()
+            target = results_root / job_id
+            if target.exists():
+                shutil.rmtree(target)
+            code = _cli_code(
+                out, "watch", job_id, "--fetch", str(target), "--timeout", str(timeout)
+            )
+            hooks = stack.receiver.wait_for(1, timeout=webhook_timeout, job_id=job_id)
+            if hooks and hooks[0].path is not None:
+                shutil.copyfile(hooks[0].path, target / "webhook.json")
+            _summary(job_id, target, hooks, out)
+            if code != 0:
+                raise DemoFailed(f"job {job_id} did not succeed; see {target / 'job.json'}")
+            if not hooks:
+                raise DemoFailed(f"no verified webhook for {job_id} within {webhook_timeout:.0f}s")
+            if hooks[0].type != "job.succeeded":
+                raise DemoFailed(f"webhook type was {hooks[0].type}, expected job.succeeded")
+            results.append(target)
         return results
 
 
-@dataclass(frozen=True)
-class WatchedJob:
-    job_id: str
-    status: str
+def make_demo_inputs(root: Path, scenes: int, stamp: str) -> tuple[Path, Path, Path]:
+    """The Chinese folder, the English manifest (local paths) and the watermark."""
+    folder = root / f"demo-{stamp}-chinese"
+    make_scene_assets(
+        folder, scenes, language="chinese", subtitles_every=1, narration=CHINESE_NARRATION
+    )
+    english = make_scene_assets(root / "english", 2, durations=(2.8, 2.6), subtitles_every=1)
+    manifest = root / f"demo-{stamp}-english.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "language": "english",
+                "scenes": [
+                    {
+                        "scene_name": scene.scene_name,
+                        "image_path": str(scene.image.relative_to(root)),
+                        "audio_path": str(scene.audio.relative_to(root)),
+                        "subtitle_path": str(scene.subtitle.relative_to(root)),
+                        "effect": effect,
+                    }
+                    for scene, effect in zip(english, ("pan_left", "pan_right"), strict=True)
+                    if scene.subtitle is not None
+                ],
+                "background_box": True,
+                "background_opacity": 0.3,
+            },
+            indent=2,
+        ),
+        "utf-8",
+    )
+    logo = root / "logo.png"
+    import imageio_ffmpeg
+
+    _ffmpeg(
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-f", "lavfi", "-i", "color=c=0xff6600@0.75:s=320x120,format=rgba",
+        "-vf", "drawbox=x=12:y=12:w=296:h=96:color=white@0.9:t=10",
+        "-frames:v", "1", str(logo),
+    )  # fmt: skip
+    return folder, manifest, logo
 
 
-def watch_job(stack: LocalStack, manifest_key: str, *, timeout: float, out: TextIO) -> WatchedJob:
-    """Follow the job the upload started through its status document (S3 only) and show one
-    updating progress line until it ends. The bucket is versioned: the upload names its job."""
-    from chalicelib.contracts import status_key
-    from chalicelib.events import job_id_for_upload
-
-    s3 = stack.client("s3")
-    version = s3.head_object(Bucket=stack.bucket, Key=manifest_key)["VersionId"]
-    job_id = job_id_for_upload(stack.bucket, manifest_key, f"v:{version}")
-    started = time.monotonic()
-    deadline = started + timeout
-    tty = out.isatty()
-    last = ""
-    status: dict[str, Any] = {}
-    while True:
-        try:
-            body = s3.get_object(Bucket=stack.bucket, Key=status_key(job_id))["Body"].read()
-            status = json.loads(body)
-        except s3.exceptions.NoSuchKey:
-            pass
-        done = status.get("scenes_succeeded", 0) + status.get("scenes_failed", 0)
-        line = (
-            f"  job {job_id}: scenes {done}/{status.get('total_scenes', '?')} · "
-            f"tasks running {status.get('tasks_running', 0)} · "
-            f"{time.monotonic() - started:5.1f}s"
-        )
-        if line != last and (tty or line.split("·")[:2] != last.split("·")[:2]):
-            shown = "\r" + line.ljust(len(last)) if tty else line
-            print(shown, end="" if tty else "\n", file=out, flush=True)
-            last = line
-        state = status.get("status", "RUNNING")
-        if state != "RUNNING":
-            if tty:
-                print(file=out)
-            return WatchedJob(job_id, state)
-        if time.monotonic() > deadline:
-            if tty:
-                print(file=out)
-            raise DemoFailed(f"job {job_id} still {state} after {timeout:.0f}s")
-        time.sleep(0.25)
+def cli(out: TextIO, *argv: str) -> str:
+    """Run one ``cloudburst`` command as the user would type it; returns what it printed."""
+    printed = io.StringIO()
+    code = _run_cli(out, printed, argv)
+    if code != 0:
+        raise DemoFailed(f"`cloudburst {' '.join(argv)}` exited {code}")
+    return printed.getvalue()
 
 
-def _summary(
-    job: Any,
-    results: Path,
-    files: list[Path],
-    hooks: list[Any],
-    webhook_copy: Path,
-    out: TextIO,
-) -> None:
-    videos = [p for p in files if p.suffix == ".mp4"]
-    print(f"▶ job {job.job_id}: {job.status}", file=out)
-    print(f"  videos ({len(videos)}) in {results}/", file=out)
+def _cli_code(out: TextIO, *argv: str) -> int:
+    return _run_cli(out, io.StringIO(), argv)
+
+
+def _run_cli(out: TextIO, printed: io.StringIO, argv: Sequence[str]) -> int:
+    from cloudburst.cli import main
+
+    print(f"$ cloudburst {' '.join(_shorten(a) for a in argv)}", file=out, flush=True)
+    with contextlib.redirect_stdout(_Tee(out, printed)):
+        return main(list(argv))
+
+
+def _shorten(argument: str) -> str:
+    """Temporary paths shown by their last part, so the commands read like a user's."""
+    path = Path(argument)
+    return path.name if path.is_absolute() and len(argument) > 30 else argument
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *targets: TextIO) -> None:
+        self.targets = targets
+
+    def write(self, text: str) -> int:
+        for target in self.targets:
+            target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for target in self.targets:
+            target.flush()
+
+    def isatty(self) -> bool:
+        return self.targets[0].isatty()
+
+
+def _summary(job_id: str, results: Path, hooks: list[Any], out: TextIO) -> None:
+    videos = sorted(results.glob("*.mp4"))
+    print(f"▶ job {job_id}: {len(videos)} videos in {results}/", file=out)
     for video in videos:
         print(f"    {video.name}  {video.stat().st_size / 1e6:.2f} MB", file=out)
     report = results / "job.json"
@@ -302,8 +338,10 @@ def _summary(
             file=out,
         )
     if hooks:
-        print(f"  webhook     {webhook_copy}  ({hooks[0].type}, signature verified)", file=out)
-        print(f"              original: {hooks[0].path}", file=out)
+        print(
+            f"  webhook     {results / 'webhook.json'}  ({hooks[0].type}, signature verified)",
+            file=out,
+        )
 
 
 def _ffmpeg(ffmpeg: str, *args: str) -> None:
@@ -316,15 +354,18 @@ def _ffmpeg(ffmpeg: str, *args: str) -> None:
 
 
 def _srt(text: str, duration: float) -> str:
+    """Two cues, each half of ``text`` (by words, or by characters for Chinese)."""
     middle = duration / 2
 
     def stamp(seconds: float) -> str:
         millis = round(seconds * 1000)
         return f"00:00:{millis // 1000:02d},{millis % 1000:03d}"
 
-    words = text.split()
-    half = max(1, len(words) // 2)
+    spaced = " " in text
+    parts = text.split() if spaced else list(text)
+    half = max(1, len(parts) // 2)
+    joiner = " " if spaced else ""
     return (
-        f"1\n{stamp(0.1)} --> {stamp(middle)}\n{' '.join(words[:half])}\n\n"
-        f"2\n{stamp(middle)} --> {stamp(duration - 0.1)}\n{' '.join(words[half:])}\n"
+        f"1\n{stamp(0.1)} --> {stamp(middle)}\n{joiner.join(parts[:half])}\n\n"
+        f"2\n{stamp(middle)} --> {stamp(duration - 0.1)}\n{joiner.join(parts[half:])}\n"
     )

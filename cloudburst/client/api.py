@@ -1,0 +1,173 @@
+"""The earlier tools' Python API, on top of the pipeline: same calls, same result dict.
+
+``execute_parallel_batches`` no longer drives tasks from the caller's machine: it uploads,
+writes one manifest, waits for the job's report in S3 and downloads the MP4s. Files go
+where the earlier tools put them: ``{saving_dir}/batch_YYYYMMDD_HHMMSS/``, ``saving_dir``
+being the argument, else ``RESULTS_DIR``, else ``./cloudburst_fargate_results/``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cloudburst.client.connection import connect
+from cloudburst.client.status import read_json
+
+DEFAULT_SAVING_DIR = Path("cloudburst_fargate_results")
+
+
+def execute_parallel_batches(
+    scenes: list[dict[str, Any]],
+    scenes_per_batch: int = 10,
+    max_parallel_tasks: int = 10,
+    min_scenes_per_batch: int = 5,
+    language: str = "chinese",
+    enable_zoom: bool = True,
+    config_priority: int = 1,
+    watermark_path: str | None = None,
+    is_portrait: bool = False,
+    saving_dir: str | None = None,
+    background_box: bool = True,
+    background_opacity: float = 0.2,
+    *,
+    spot: bool = False,
+    webhook_url: str | None = None,
+    stage: str | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Render ``scenes`` (local paths, bucket keys or ``s3://`` URIs) and download the MP4s.
+
+    Returns the earlier result dict — ``success, total_scenes, successful_scenes,
+    failed_scenes, total_cost_usd, total_duration, downloaded_files, task_results,
+    tasks_used, efficiency{speedup_factor, processing_efficiency, cost_per_scene}`` — plus
+    ``job_id``, ``status`` and ``errors``. Raises ``WatchTimeout`` if ``timeout`` seconds pass
+    first (the job goes on), ``SubmitError`` for scenes or options the pipeline would refuse.
+    """
+    from cloudburst.client.fetch import fetch_job
+    from cloudburst.client.source import source_from_scenes
+    from cloudburst.client.submit import submit
+    from cloudburst.client.watch import wait_for_job
+
+    started = datetime.now()
+    options = {
+        "scenes_per_batch": scenes_per_batch,
+        "max_parallel_tasks": max_parallel_tasks,
+        "min_scenes_per_batch": min_scenes_per_batch,
+        "language": language,
+        "enable_zoom": enable_zoom,
+        "config_priority": config_priority,
+        "watermark_path": watermark_path,
+        "is_portrait": is_portrait,
+        "background_box": background_box,
+        "background_opacity": background_opacity,
+        "spot": spot,
+        "webhook_url": webhook_url,
+    }
+    name = f"batch-{started:%Y%m%d-%H%M%S}-{os.getpid()}"
+    connection = connect(stage)
+    source = source_from_scenes(scenes, options, name=name, base=Path.cwd())
+    submission = submit(connection, source, name=name)
+    final = wait_for_job(connection, submission.job_id, timeout=timeout)
+    report = read_json(connection.s3, connection.bucket, f"outputs/{final.job_id}/job.json") or {}
+    directory = saving_directory(saving_dir) / f"batch_{started:%Y%m%d_%H%M%S}"
+    downloaded: list[str] = []
+    if report.get("outputs"):
+        fetched = fetch_job(connection, final.job_id, directory, videos_only=True)
+        downloaded = [str(path) for path in fetched.videos]
+    return result_dict(final.job_id, final.status, report, downloaded)
+
+
+def scan_and_test_folder(
+    folder_path: str,
+    language: str | None = None,
+    enable_zoom: bool = True,
+    config_priority: int = 1,
+    saving_dir: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Render a folder in the earlier layout (``images/scene_001_chinese.png`` …).
+
+    The language comes from the file names unless ``language`` picks one; ``options`` are
+    :func:`execute_parallel_batches`' other keyword arguments.
+    """
+    from cloudburst.client.folder import scan_folder
+
+    scan = scan_folder(Path(folder_path), language)
+    return execute_parallel_batches(
+        [scene.as_scene() for scene in scan.scenes],
+        language=scan.language or language or "chinese",
+        enable_zoom=enable_zoom,
+        config_priority=config_priority,
+        saving_dir=saving_dir,
+        **options,
+    )
+
+
+def list_running_tasks(
+    filter_animagent_only: bool = True, *, job_id: str | None = None, stage: str | None = None
+) -> list[dict[str, Any]]:
+    """This deployment's worker tasks not yet stopped (of one job, if ``job_id``).
+
+    ``filter_animagent_only`` is accepted for old callers and changes nothing: other
+    services' tasks are never listed.
+    """
+    from cloudburst.client.tasks import list_worker_tasks
+
+    connection = connect(stage)
+    return [t.as_dict() for t in list_worker_tasks(connection.ecs, connection.cluster, job_id)]
+
+
+def cleanup_all_tasks(
+    reason: str = "Cleanup requested",
+    filter_animagent_only: bool = True,
+    *,
+    job_id: str | None = None,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """Stop this deployment's worker tasks (only ``job_id``'s, if given).
+
+    Returns ``{message, terminated_count, failed_count, …}``. Stopping a job's tasks fails
+    their scenes; ``cloudburst cancel`` ends a job as CANCELLED instead.
+    """
+    from cloudburst.client.tasks import list_worker_tasks, stop_worker_tasks
+
+    connection = connect(stage)
+    found = list_worker_tasks(connection.ecs, connection.cluster, job_id)
+    return stop_worker_tasks(connection.ecs, connection.cluster, found, reason).as_dict()
+
+
+def saving_directory(saving_dir: str | None) -> Path:
+    """The argument, else ``RESULTS_DIR``, else ``./cloudburst_fargate_results``."""
+    if saving_dir:
+        return Path(saving_dir)
+    env = os.environ.get("RESULTS_DIR")
+    return Path(env) if env else DEFAULT_SAVING_DIR
+
+
+def result_dict(
+    job_id: str, status: str, report: dict[str, Any], downloaded: list[str]
+) -> dict[str, Any]:
+    """The earlier result shape from the job report and the files downloaded."""
+    efficiency = report.get("efficiency") or {}
+    return {
+        "success": status == "SUCCEEDED",
+        "job_id": job_id,
+        "status": status,
+        "total_scenes": report.get("total_scenes", 0),
+        "successful_scenes": report.get("successful_scenes", 0),
+        "failed_scenes": report.get("failed_scenes", 0),
+        "total_cost_usd": report.get("total_cost_usd", 0.0),
+        "total_duration": report.get("total_duration", 0.0),
+        "downloaded_files": sorted(downloaded),
+        "task_results": report.get("task_results", []),
+        "tasks_used": report.get("tasks_used", 0),
+        "efficiency": {
+            "speedup_factor": efficiency.get("speedup_factor", 0.0),
+            "processing_efficiency": efficiency.get("processing_efficiency", 0.0),
+            "cost_per_scene": efficiency.get("cost_per_scene", 0.0),
+        },
+        "errors": report.get("errors", []),
+    }

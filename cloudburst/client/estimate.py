@@ -1,0 +1,202 @@
+"""``estimate``: the batch plan, wall time and cost of a job per compute profile, before upload.
+
+Pure arithmetic over what the repository measured and decided:
+- the plan is :func:`chalicelib.planner.batch_sizes`, the pipeline's own;
+- each scene's render time on one vCPU is its narration length × the CPU seconds per
+  second of video that ``bench/results/render.json`` measured for its mode (plain, zoom,
+  subtitles, zoom + subtitles; portrait scaled by the portrait/landscape ratio); a task
+  renders as many scenes at once as it has vCPUs, single-threaded, as the worker does;
+- every task first pays a start-up (image pull and container start), which Fargate bills;
+- the bill is :mod:`chalicelib.pricing`'s rule (per second from pull start, one-minute
+  minimum), x86_64 list prices in the deployment's region, Spot at its snapshot discount;
+- all batches run at once (no deployment-wide task cap in the way).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.planner import batch_sizes
+from chalicelib.pricing import PROFILES, SPOT_DISCOUNT, fargate_rate, task_cost_usd
+from cloudburst.client.narration import narration_seconds
+from cloudburst.client.source import JobSource
+
+BENCH_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "render.json"
+BENCH_SCENE_SECONDS = 10.0  # every bench scene is 10 s long (render.json "notes")
+DEFAULT_STARTUP_SECONDS = 30.0  # Fargate task start incl. image pull, as the earlier tools saw
+MODES = ("plain", "zoom", "subtitles", "full")
+
+
+@dataclass(frozen=True)
+class RenderSpeeds:
+    """vCPU-seconds to render one second of video, per mode; ``portrait`` multiplies them."""
+
+    per_second: dict[str, float]
+    portrait: float
+    source: str
+
+    @classmethod
+    def from_bench(cls, path: Path = BENCH_RESULTS) -> RenderSpeeds:
+        modes = json.loads(path.read_text("utf-8"))["modes"]
+        per_second = {mode: modes[mode]["cpu_s"] / BENCH_SCENE_SECONDS for mode in MODES}
+        portrait = modes["portrait_full"]["cpu_s"] / modes["full"]["cpu_s"]
+        return cls(per_second, portrait, str(path.name))
+
+    def render_seconds(self, scene: SceneWork) -> float:
+        rate = self.per_second[scene.mode] * (self.portrait if scene.portrait else 1.0)
+        return scene.seconds * rate
+
+
+@dataclass(frozen=True)
+class SceneWork:
+    name: str
+    seconds: float
+    mode: str  # one of MODES
+    portrait: bool = False
+
+
+@dataclass(frozen=True)
+class ProfileEstimate:
+    config_priority: int
+    label: str
+    vcpu: float
+    memory_gb: int
+    spot: bool
+    wall_seconds: float
+    billed_seconds: int
+    cost_usd: float
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class Estimate:
+    scenes: int
+    narration_seconds: float
+    batch_sizes: list[int]
+    profiles: list[ProfileEstimate]
+    assumptions: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def scene_mode(moves: bool, subtitles: bool) -> str:
+    if moves and subtitles:
+        return "full"
+    return "zoom" if moves else ("subtitles" if subtitles else "plain")
+
+
+def estimate_job(
+    scenes: Sequence[SceneWork],
+    *,
+    scenes_per_batch: int = 10,
+    max_parallel_tasks: int = 10,
+    min_scenes_per_batch: int = 5,
+    region: str = "us-east-1",
+    speeds: RenderSpeeds,
+    startup_seconds: float = DEFAULT_STARTUP_SECONDS,
+    chosen_priority: int = 1,
+    chosen_spot: bool = False,
+) -> Estimate:
+    """Wall time and cost of the job on every compute profile, on-demand and Spot."""
+    sizes = batch_sizes(len(scenes), scenes_per_batch, max_parallel_tasks, min_scenes_per_batch)
+    batches: list[list[float]] = []
+    start = 0
+    for size in sizes:
+        batches.append([speeds.render_seconds(s) for s in scenes[start : start + size]])
+        start += size
+    rows: list[ProfileEstimate] = []
+    for priority, profile in sorted(PROFILES.items(), key=lambda item: item[1].vcpu):
+        walls = [startup_seconds + makespan(batch, int(profile.vcpu)) for batch in batches]
+        billed = [max(60, math.ceil(wall)) for wall in walls]
+        for spot in (False, True):
+            rate = fargate_rate(region, "x86_64", spot)
+            cost = sum(task_cost_usd(profile.vcpu, profile.memory_gb, b, rate) for b in billed)
+            rows.append(
+                ProfileEstimate(
+                    config_priority=priority,
+                    label=profile.label,
+                    vcpu=profile.vcpu,
+                    memory_gb=profile.memory_gb,
+                    spot=spot,
+                    wall_seconds=round(max(walls), 1),
+                    billed_seconds=sum(billed),
+                    cost_usd=round(cost, 6),
+                    chosen=(priority, spot) == (chosen_priority, chosen_spot),
+                )
+            )
+    assumptions = [
+        f"render speed per mode from {speeds.source}: CPU seconds per second of video "
+        + ", ".join(f"{m} {speeds.per_second[m]:.2f}" for m in MODES)
+        + f"; portrait ×{speeds.portrait:.2f}; measured on the bench machine, "
+        "Fargate vCPUs may be slower",
+        "a task renders as many scenes at once as it has vCPUs (one thread each)",
+        f"every task starts in {startup_seconds:.0f} s (cold start and image pull), "
+        "billed like the rest",
+        "Fargate bills per second from image pull start, at least 60 s per task "
+        "(chalicelib.pricing)",
+        f"{region} x86_64 list prices; Spot at {SPOT_DISCOUNT:.0%} off, which moves with "
+        "the market, and Spot tasks may be interrupted and retried",
+        "all batches run at once (no deployment-wide task cap reached); uploads not counted",
+    ]
+    return Estimate(
+        scenes=len(scenes),
+        narration_seconds=round(sum(s.seconds for s in scenes), 2),
+        batch_sizes=sizes,
+        profiles=rows,
+        assumptions=assumptions,
+    )
+
+
+def makespan(render_seconds: Sequence[float], slots: int) -> float:
+    """When the last scene ends, each scene in batch order going to the first free slot."""
+    free = [0.0] * max(1, slots)
+    for seconds in render_seconds:
+        heapq.heappush(free, heapq.heappop(free) + seconds)
+    return max(free)
+
+
+def scene_work(source: JobSource) -> list[SceneWork]:
+    """Each scene's narration length (read locally) and render mode; every audio must be local."""
+    document = source.document
+    scenes = document.get("scenes")
+    if not isinstance(scenes, list) or not scenes:
+        raise EstimateError(["a manifest needs a non-empty 'scenes' list"])
+    zoom = document.get("enable_zoom", True) is not False
+    portrait = document.get("is_portrait") is True
+    work: list[SceneWork] = []
+    errors: list[str] = []
+    for index, scene in enumerate(scenes):
+        name = str(scene.get("scene_name") or f"scenes[{index}]")
+        audio = scene.get("audio_path")
+        local = source.local_path(audio) if isinstance(audio, str) and audio else None
+        if local is None:
+            errors.append(f"scene {name!r}: audio_path {audio!r} is not a local file")
+            continue
+        try:
+            seconds = narration_seconds(local)
+        except ValueError as exc:
+            errors.append(f"scene {name!r}: {exc}")
+            continue
+        effect = scene.get("effect")
+        moves = zoom if effect is None else effect != "none"
+        work.append(
+            SceneWork(name, seconds, scene_mode(moves, bool(scene.get("subtitle_path"))), portrait)
+        )
+    if errors:
+        raise EstimateError(errors)
+    return work
+
+
+class EstimateError(ValueError):
+    """Some scenes cannot be estimated; ``errors`` name them."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors

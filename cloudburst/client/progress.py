@@ -1,0 +1,66 @@
+"""The lines ``watch`` and ``status`` print, as pure functions of a :class:`JobStatus`.
+
+The outcome line is the one a script greps: ``24/24 scenes · 3 tasks · 41 s · $0.0049``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cloudburst.client.status import JobStatus
+
+
+def eta_seconds(status: JobStatus, now: datetime | None = None) -> float | None:
+    """Seconds left if scenes keep finishing at the rate seen so far; None before the first."""
+    if status.is_final:
+        return 0.0
+    done = status.scenes_done
+    if done == 0 or status.total_scenes == 0:
+        return None
+    elapsed = status.elapsed_seconds(now)
+    return elapsed * (status.total_scenes - done) / done
+
+
+def progress_line(status: JobStatus, now: datetime | None = None) -> str:
+    """``RUNNING · scenes 7/24 · tasks 3 running, 1 batch waiting · 12 s · $0.0012 · ETA 29 s``."""
+    parts = [status.status, f"scenes {status.scenes_done}/{status.total_scenes}"]
+    if status.scenes_failed:
+        parts[-1] += f" ({status.scenes_failed} failed)"
+    waiting = status.batches_waiting
+    tasks = f"tasks {status.tasks_running} running"
+    if waiting:
+        tasks += f", {waiting} batch{'es' if waiting != 1 else ''} waiting"
+    parts.append(tasks)
+    parts.append(duration_text(status.elapsed_seconds(now)))
+    parts.append(cost_text(status.cost_usd))
+    eta = eta_seconds(status, now)
+    if not status.is_final:
+        parts.append(f"ETA {duration_text(eta)}" if eta is not None else "ETA …")
+    if status.cancel_requested and not status.is_final:
+        parts.append("cancel requested")
+    return " · ".join(parts)
+
+
+def outcome_line(status: JobStatus) -> str:
+    """``24/24 scenes · 3 tasks · 41 s · $0.0049``."""
+    tasks = f"{status.tasks_used} task{'s' if status.tasks_used != 1 else ''}"
+    return (
+        f"{status.scenes_succeeded}/{status.total_scenes} scenes · {tasks} · "
+        f"{duration_text(status.elapsed_seconds())} · {cost_text(status.cost_usd)}"
+    )
+
+
+def duration_text(seconds: float | None) -> str:
+    """``41 s``, ``3 min 05 s``, ``2 h 01 min``."""
+    if seconds is None:
+        return "…"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def cost_text(usd: float) -> str:
+    return f"${usd:.4f}"

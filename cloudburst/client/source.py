@@ -1,0 +1,103 @@
+"""What ``submit PATH`` and ``estimate PATH`` read: a manifest with local paths, or a folder.
+
+Asset paths in a manifest may be local files (absolute, or relative to the manifest's own
+folder), ``s3://`` URIs, or keys already in the bucket; only local files are uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudburst.client.folder import scan_folder
+
+ASSET_FIELDS = ("image_path", "audio_path", "subtitle_path")
+# Read by the client (where ``fetch`` puts files), never sent: the pipeline has no laptop.
+CLIENT_ONLY_FIELDS = ("saving_dir",)
+
+
+class SourceError(ValueError):
+    """PATH cannot be read as a job; the message says why."""
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """A manifest document whose asset paths may still be local, and where they are relative to."""
+
+    document: dict[str, Any]
+    base: Path
+    default_name: str
+    saving_dir: str | None = None
+    skipped: tuple[str, ...] = ()  # what a folder held that is not a scene, with the reason
+
+    def with_options(self, options: Mapping[str, Any]) -> JobSource:
+        """The same job with manifest options (command-line flags) replacing its own."""
+        document = {**self.document, **{k: v for k, v in options.items() if v is not None}}
+        return JobSource(document, self.base, self.default_name, self.saving_dir, self.skipped)
+
+    def local_path(self, path: str) -> Path | None:
+        """The local file ``path`` names, or None for an S3 URI or a bucket key."""
+        if "://" in path:
+            return None
+        candidate = Path(path).expanduser()
+        if not candidate.is_absolute():
+            candidate = self.base / candidate
+        if candidate.is_file():
+            return candidate.resolve()
+        if Path(path).is_absolute():
+            raise SourceError(f"{path}: no such file")
+        return None
+
+    def asset_references(self) -> Iterator[tuple[dict[str, Any], str, str]]:
+        """(dict holding it, field, path) for every asset path, the watermark included."""
+        watermark = self.document.get("watermark_path")
+        if isinstance(watermark, str) and watermark:
+            yield self.document, "watermark_path", watermark
+        for scene in self.document.get("scenes") or []:
+            if not isinstance(scene, dict):
+                continue
+            for name in ASSET_FIELDS:
+                value = scene.get(name)
+                if isinstance(value, str) and value:
+                    yield scene, name, value
+
+
+def load_source(path: Path, *, language: str | None = None) -> JobSource:
+    """A folder in the earlier layout, or a manifest JSON file."""
+    if path.is_dir():
+        scan = scan_folder(path, language)
+        document: dict[str, Any] = {"version": 1, "scenes": [s.as_scene() for s in scan.scenes]}
+        if scan.language:
+            document["language"] = scan.language
+        return JobSource(document, path.resolve(), path.resolve().name, skipped=scan.skipped)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such manifest file or folder")
+    try:
+        document = json.loads(path.read_text("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(f"{path}: not a JSON manifest ({exc})") from None
+    if not isinstance(document, dict):
+        raise SourceError(f"{path}: a manifest is a JSON object with a 'scenes' list")
+    saving_dir = document.pop("saving_dir", None)
+    if language is not None:
+        document["language"] = language
+    return JobSource(
+        document,
+        path.resolve().parent,
+        path.name.removesuffix(".json"),
+        saving_dir if isinstance(saving_dir, str) else None,
+    )
+
+
+def source_from_scenes(
+    scenes: list[dict[str, Any]], options: Mapping[str, Any], *, name: str, base: Path
+) -> JobSource:
+    """The Python API's ``scenes`` list and options as a job source."""
+    document: dict[str, Any] = {"version": 1, "scenes": [dict(scene) for scene in scenes]}
+    document.update({k: v for k, v in options.items() if v is not None})
+    for field in CLIENT_ONLY_FIELDS:
+        document.pop(field, None)
+    return JobSource(document, base, name)
