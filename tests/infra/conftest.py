@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from cloudburst.deploy.package import package_in_subprocess
@@ -101,3 +103,24 @@ def packager(packaged: dict[str, Path]):
 
     package.edits = edits  # type: ignore[attr-defined]
     return package
+
+
+@pytest.fixture
+def moto_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str], contextlib.AbstractContextManager[None]]:
+    """``with moto_in(region):`` moto in-process, dummy credentials, that region the default."""
+
+    @contextlib.contextmanager
+    def start(region: str) -> Iterator[None]:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": region,
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        with mock_aws():
+            yield
+
+    return start

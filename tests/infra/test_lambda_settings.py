@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from chalicelib.adapters.secret import webhook_secret
 from chalicelib.settings import missing_settings, settings_from_env
@@ -70,16 +69,9 @@ def test_the_local_stage_needs_no_network_but_a_secret():
 
 
 @pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def secretsmanager(moto_in) -> Iterator[object]:
     parameters.clear_caches()
-    with mock_aws():
+    with moto_in(REGION):
         yield boto3.client("secretsmanager", region_name=REGION)
     parameters.clear_caches()
 

@@ -14,7 +14,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
-from moto import mock_aws
 
 from chalicelib.adapters.table import table_definition
 from chalicelib.events import job_id_for_upload
@@ -26,15 +25,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+def moto(moto_in) -> Iterator[None]:
+    with moto_in(REGION):
         yield
 
 
