@@ -42,6 +42,18 @@ def orchestration(d: dict[str, Any]) -> str:
   (wall ends when the receiver gets the webhook). Counting the worker's own start-up and S3
   transfers as overhead too (wall − the longest task's summed render seconds) gives
   {small["overhead_vs_render_pct"]:.1f} %.
+""" + _completion(d.get("ten_thousand_scene_completion"))  # noqa: E501
+
+
+def _completion(done: dict[str, Any] | None) -> str:
+    if not done:
+        return ""
+    return f"""- {done["scenes"]:,}-scene job ({done["batches"]} batches; workers only report their scenes):
+  the reaction to the last task's stop ends the job in {done["last_stop_reaction_s"]:.2f} s with
+  {done["last_stop_reaction_requests"]} requests (one summary per batch, not one record per
+  scene); the webhook body is {done["webhook_body_bytes"]:,} bytes, the whole `job.json`
+  {done["report_bytes"]:,} bytes (linked from the webhook). Measured in its own run
+  (`bench/orchestration.py --only completion`).
 """  # noqa: E501
 
 
