@@ -74,6 +74,9 @@ def build_job_report(
     total_duration = round(max(0.0, (end - started).total_seconds()), 3)
     render_seconds = sum(entry["render_seconds"] for entry in scenes)
     paid_slot_seconds = sum(b.billed_seconds * render_slots(b.vcpu) for b in batches)
+    names_by_batch: dict[int, list[str]] = {}
+    for entry in scenes:
+        names_by_batch.setdefault(entry["batch_number"], []).append(entry["scene_name"])
     return {
         **_header(job, status, finished_at),
         "success": status is JobStatus.SUCCEEDED,
@@ -84,7 +87,7 @@ def build_job_report(
         "cost_estimated": any(b.cost_estimated for b in batches),
         "total_duration": total_duration,
         "tasks_used": sum(b.tasks_run for b in batches),
-        "task_results": [_task_entry(batch, scenes) for batch in batches],
+        "task_results": [_task_entry(b, names_by_batch.get(b.batch_number, [])) for b in batches],
         "scenes": scenes,
         "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),
         "efficiency": {
@@ -234,14 +237,14 @@ def _clip(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _task_entry(batch: Batch, scenes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _task_entry(batch: Batch, scene_names: list[str]) -> dict[str, Any]:
     return {
         "batch_number": batch.batch_number,
         "status": batch.status.value,
         "attempt": batch.attempt,
         "retried_after": batch.last_stop_code,  # why the previous attempt's task stopped
         "task_arn": batch.task_arn,
-        "scenes": [e["scene_name"] for e in scenes if e["batch_number"] == batch.batch_number],
+        "scenes": scene_names,
         "successful_scenes": batch.scenes_succeeded,
         "failed_scenes": batch.scenes_failed,
         "cost_usd": round_usd(batch.cost_usd),
