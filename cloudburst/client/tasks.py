@@ -2,7 +2,7 @@
 
 Only tasks the pipeline launched are ever listed or stopped: ``startedBy`` must name a
 CloudBurst job and batch (``cloudburst/<job>/<batch>``) and the task must carry the tag
-``CreatedBy=cloudburst`` (both set by :mod:`chalicelib.launcher`). Tasks still being
+``CreatedBy=cloudburst`` (both set by :mod:`chalicelib.adapters.ecs`). Tasks still being
 provisioned count too (``desiredStatus`` RUNNING covers PROVISIONING and PENDING), which
 the earlier cleanup missed; every page of ListTasks is read.
 """
