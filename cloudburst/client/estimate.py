@@ -1,7 +1,7 @@
 """``estimate``: the batch plan, wall time and cost of a job per compute profile, before upload.
 
 Pure arithmetic over what the repository measured and decided:
-- the plan is :func:`chalicelib.planner.batch_sizes`, the pipeline's own;
+- the plan is :func:`chalicelib.planner.plan_batches`, the pipeline's own;
 - each scene's render time on one vCPU is its narration length × the CPU seconds per
   second of video that ``bench/results/render.json`` measured for its mode (plain, zoom,
   subtitles, zoom + subtitles; portrait scaled by the portrait/landscape ratio); a task
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.planner import batch_sizes
-from chalicelib.pricing import PROFILES, SPOT_DISCOUNT, fargate_rate, task_cost_usd
+from chalicelib.contracts import render_slots
+from chalicelib.planner import plan_batches
+from chalicelib.pricing import PROFILES, SPOT_DISCOUNT, billed_for, fargate_rate, task_cost_usd
 from cloudburst.client.narration import narration_seconds
 from cloudburst.client.source import JobSource
 
@@ -105,16 +105,13 @@ def estimate_job(
     chosen_spot: bool = False,
 ) -> Estimate:
     """Wall time and cost of the job on every compute profile, on-demand and Spot."""
-    sizes = batch_sizes(len(scenes), scenes_per_batch, max_parallel_tasks, min_scenes_per_batch)
-    batches: list[list[float]] = []
-    start = 0
-    for size in sizes:
-        batches.append([speeds.render_seconds(s) for s in scenes[start : start + size]])
-        start += size
+    planned = plan_batches(scenes, scenes_per_batch, max_parallel_tasks, min_scenes_per_batch)
+    batches = [[speeds.render_seconds(s) for s in batch] for batch in planned]
     rows: list[ProfileEstimate] = []
     for priority, profile in sorted(PROFILES.items(), key=lambda item: item[1].vcpu):
-        walls = [startup_seconds + makespan(batch, int(profile.vcpu)) for batch in batches]
-        billed = [max(60, math.ceil(wall)) for wall in walls]
+        slots = render_slots(profile.vcpu)
+        walls = [startup_seconds + makespan(batch, slots) for batch in batches]
+        billed = [billed_for(wall) for wall in walls]
         for spot in (False, True):
             rate = fargate_rate(region, "x86_64", spot)
             cost = sum(task_cost_usd(profile.vcpu, profile.memory_gb, b, rate) for b in billed)
@@ -148,7 +145,7 @@ def estimate_job(
     return Estimate(
         scenes=len(scenes),
         narration_seconds=round(sum(s.seconds for s in scenes), 2),
-        batch_sizes=sizes,
+        batch_sizes=[len(batch) for batch in planned],
         profiles=rows,
         assumptions=assumptions,
     )
