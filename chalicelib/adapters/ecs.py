@@ -8,6 +8,7 @@ retried RunTask never starts a second task.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,28 +118,35 @@ def stop(ecs: Any, cluster: str, task_arn: str, reason: str) -> None:
 _DESCRIBE_LIMIT = 100  # DescribeTasks takes at most 100 tasks
 
 
-def describe(ecs: Any, cluster: str, task_arns: list[str]) -> dict[str, dict[str, Any]]:
+def describe(
+    ecs: Any, cluster: str, task_arns: list[str], include: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     """{task arn: task} for the tasks ECS still knows (it forgets stopped ones in ~1 h)."""
     found: dict[str, dict[str, Any]] = {}
+    extra = {"include": list(include)} if include else {}
     for start in range(0, len(task_arns), _DESCRIBE_LIMIT):
         chunk = task_arns[start : start + _DESCRIBE_LIMIT]
-        for task in ecs.describe_tasks(cluster=cluster, tasks=chunk)["tasks"]:
+        for task in ecs.describe_tasks(cluster=cluster, tasks=chunk, **extra)["tasks"]:
             found[task["taskArn"]] = task
     return found
 
 
-def our_running_tasks(ecs: Any, cluster: str) -> dict[str, str]:
-    """{task arn: startedBy} of the cluster's tasks that CloudBurst started and that are
-    meant to run (starting or running); other services' tasks are never listed."""
-    arns = [
+def running_task_arns(ecs: Any, cluster: str) -> list[str]:
+    """Every task of the cluster that is meant to run (starting or running)."""
+    return [
         arn
         for page in ecs.get_paginator("list_tasks").paginate(
             cluster=cluster, desiredStatus="RUNNING"
         )
         for arn in page["taskArns"]
     ]
+
+
+def our_running_tasks(ecs: Any, cluster: str) -> dict[str, str]:
+    """{task arn: startedBy} of the cluster's tasks that CloudBurst started and that are
+    meant to run (starting or running); other services' tasks are never listed."""
     return {
         arn: task.get("startedBy", "")
-        for arn, task in describe(ecs, cluster, arns).items()
+        for arn, task in describe(ecs, cluster, running_task_arns(ecs, cluster)).items()
         if parse_started_by(task.get("startedBy")) is not None
     }

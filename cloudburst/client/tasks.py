@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.adapters.ecs import describe, running_task_arns
 from chalicelib.events import parse_started_by
 
 CREATED_BY = ("CreatedBy", "cloudburst")
-_DESCRIBE_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -67,18 +67,12 @@ class StopResult:
 
 def list_worker_tasks(ecs: Any, cluster: str, job_id: str | None = None) -> list[WorkerTask]:
     """The deployment's worker tasks that have not stopped, of one job or of all."""
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING"):
-        arns.extend(page.get("taskArns", []))
+    arns = running_task_arns(ecs, cluster)
     tasks: list[WorkerTask] = []
-    for start in range(0, len(arns), _DESCRIBE_LIMIT):
-        described = ecs.describe_tasks(
-            cluster=cluster, tasks=arns[start : start + _DESCRIBE_LIMIT], include=["TAGS"]
-        )
-        for task in described.get("tasks", []):
-            worker = _worker_task(task)
-            if worker is not None and (job_id is None or worker.job_id == job_id):
-                tasks.append(worker)
+    for task in describe(ecs, cluster, arns, include=["TAGS"]).values():
+        worker = _worker_task(task)
+        if worker is not None and (job_id is None or worker.job_id == job_id):
+            tasks.append(worker)
     tasks.sort(key=lambda t: (t.job_id, t.batch_number, t.task_arn))
     return tasks
 
