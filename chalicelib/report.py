@@ -147,9 +147,8 @@ def with_webhook_state(report: dict[str, Any], job: Job) -> dict[str, Any]:
     return {**report, "webhook": _webhook(job)}
 
 
-def build_status(job: Job, progress: Progress | None, updated_at: datetime) -> dict[str, Any]:
+def build_status(job: Job, done: Progress, updated_at: datetime) -> dict[str, Any]:
     """The status document: everything a user following the job with S3 alone needs."""
-    done = progress or Progress(0, 0, 0, 0, 0, 0, 0, 0.0, False)
     return {
         "job_id": job.job_id,
         "status": job.status.value,

@@ -32,12 +32,11 @@ def manifest_uploaded(
 ) -> str:
     """Accept (and start) or reject the job of an uploaded manifest; returns its id."""
     verdict = intake.submit_manifest(event, svc, lambda_context)
-    if verdict.status is not None:
-        status.publish(svc, [verdict.job_id])
     if verdict.status is JobStatus.RUNNING:
         _launch(svc)
     elif verdict.status is JobStatus.REJECTED:
         notification.announce_if_pending(svc, verdict.job_id)
+    if verdict.status is not None:
         status.publish(svc, [verdict.job_id])
     return verdict.job_id
 
