@@ -14,7 +14,6 @@ from chalicelib.adapters.table import (
     PENDING_QUEUE,
     RUNNING_LIST,
     TTL_ATTRIBUTE,
-    WEBHOOK_QUEUE,
     batch_key,
     job_key,
     queue_position,
@@ -258,11 +257,6 @@ def _job(item: dict[str, Any]) -> Job:
         metadata=json.loads(metadata) if metadata else None,
         cancel_reason=item.get("cancel_reason"),
     )
-
-
-def webhook_position(item: dict[str, Any]) -> str | None:
-    """A job item's place in the webhook queue, if it is queued."""
-    return item.get("GSI2SK") if item.get("GSI2PK") == WEBHOOK_QUEUE else None
 
 
 def _batch_item(batch: Batch) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.adapters.dynamodb import Table
 from chalicelib.adapters.table import WEBHOOK_QUEUE, job_key, queue_position
-from chalicelib.model import WebhookState
+from chalicelib.model import WebhookState, iso
 
 if TYPE_CHECKING:
     from chalicelib.adapters.jobs_memory import InMemoryJobStore
@@ -27,7 +27,7 @@ class DynamoWebhookOutbox:
         values: dict[str, object] = {
             ":s": state.value,
             ":e": error,
-            ":t": _now(),
+            ":t": iso(datetime.now(UTC)),
             ":one": 1,
             ":delivered": WebhookState.DELIVERED.value,
         }
@@ -100,7 +100,3 @@ class InMemoryWebhookOutbox:
             return False
         self._queue[job_id] = queue_position(lease_until, job_id)
         return True
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
