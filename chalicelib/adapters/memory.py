@@ -96,7 +96,8 @@ class MemoryDocuments:
             self.put_json(key, document)
 
     def link(self, key: str, seconds: int) -> str:
-        return f"memory://{self.bucket}/{posixpath.normpath(key)}?expires={seconds}"
+        # the shape of a presigned URL; nothing is served there
+        return f"https://{self.bucket}.s3.amazonaws.com/{posixpath.normpath(key)}?X-Amz-Expires={seconds}"
 
     def read_results(
         self, job_id: str, scene_names: Iterable[str]
@@ -127,10 +128,14 @@ class MemoryTask:
             "taskArn": self.task_arn,
             "clusterArn": cluster_arn,
             "lastStatus": self.last_status,
+            "desiredStatus": self.last_status,
             "startedBy": self.started_by,
             "version": 2 if self.last_status == "STOPPED" else 1,
             "containers": [{"name": "worker"}],
         }
+        if self.request is not None:
+            spot = self.request.spot
+            task["capacityProviderName"] = "FARGATE_SPOT" if spot else "FARGATE"
         if self.last_status == "STOPPED":
             task["stopCode"] = "UserInitiated" if self.stop_reason else "EssentialContainerExited"
             task["stoppedReason"] = self.stop_reason or "Essential container in task exited"
@@ -148,6 +153,8 @@ class MemoryTasks:
         self._cluster = cluster
         self.tasks: dict[str, MemoryTask] = {}
         self.refusals: list[Launch] = []  # answered, in order, before any task is started
+        self.refusal: Launch | None = None  # answered to every launch while set
+        self.honour_tokens = True  # False: a retried RunTask starts a second task
         self._tokens: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
 
@@ -155,8 +162,12 @@ class MemoryTasks:
         with self._lock:
             if self.refusals:
                 return self.refusals.pop(0)
+            if self.refusal is not None:
+                return self.refusal
             token = (request.job_id, request.batch_number, request.attempt)
-            if token in self._tokens:  # a retried RunTask with the same client token
+            if (
+                token in self._tokens and self.honour_tokens
+            ):  # a retried RunTask with the same client token
                 return Launch(self._tokens[token])
             task = self._start(started_by(request.job_id, request.batch_number), request)
             self._tokens[token] = task.task_arn
@@ -174,7 +185,8 @@ class MemoryTasks:
 
     def exit(self, task_arn: str) -> None:
         """The task's container exited by itself."""
-        self.tasks[task_arn].last_status = "STOPPED"
+        if task_arn in self.tasks:
+            self.tasks[task_arn].last_status = "STOPPED"
 
     def forget(self, task_arn: str) -> None:
         """ECS no longer describes the task (it forgets stopped ones after about an hour)."""

@@ -213,8 +213,8 @@ def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws):
     assert [d.type for d in aws.receiver.wait_for(1, timeout=5)] == ["job.succeeded"]
 
 
-def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(aws, with_settings):
-    with_settings(aws, task_definition="no-such-family:1")
+def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(aws):
+    aws.refuse_every_launch()
 
     job_id, tasks = start_job(aws)
 
@@ -241,7 +241,9 @@ def test_capacity_trouble_puts_the_batch_back_in_the_queue(aws):
 def test_a_second_task_for_one_batch_is_stopped(aws):
     job_id, tasks = start_job(aws, scenes_per_batch=4, max_parallel_tasks=1)
     [batch] = aws.batches(job_id)
-    # given a racing invocation that read the queue before the batch left it
+    # given a racing invocation that read the queue before the batch left it, and an ECS
+    # that started a second task despite the same client token
+    aws.cluster.honour_tokens = False
     stale = replace(batch, status=BatchStatus.PENDING, task_arn=None)
 
     launches = launching.launch_pending(aws.svc, [stale])
