@@ -26,7 +26,7 @@ _CONCURRENCY = 8
 class _Outcome(Enum):
     STARTED = "started"
     DEFERRED = "deferred"  # RunTask said "later" (capacity): the batch stays queued
-    FAILED = "failed"  # RunTask refused the request: no retry can fix it
+    REFUSED = "refused"  # RunTask refused the request: no retry can fix it
     SKIPPED = "skipped"  # another invocation had it, or its job is gone
     CANCELLED = "cancelled"  # its job is being cancelled or has ended
 
@@ -66,7 +66,7 @@ def launch_pending(svc: Services, first: Sequence[Batch] = ()) -> Launches:
             if outcome is _Outcome.STARTED:
                 launches.started += 1
                 launches.jobs.add(batch.job_id)
-            elif outcome is _Outcome.FAILED:
+            elif outcome is _Outcome.REFUSED:
                 launches.unlaunchable.append((batch, reason or "RunTask failed"))
             elif outcome is _Outcome.CANCELLED:
                 launches.cancelled.append(batch)
@@ -89,7 +89,7 @@ def _run(svc: Services, job: Job | None, batch: Batch) -> tuple[_Outcome, str | 
         if result.retryable:  # the batch never left the queue
             logger.warning("launch deferred", extra={**keys, "reason": result.reason})
             return _Outcome.DEFERRED, result.reason
-        return _Outcome.FAILED, result.reason
+        return _Outcome.REFUSED, result.reason
     at = iso(svc.clock.now())
     if svc.jobs.mark_running(batch.job_id, batch.batch_number, result.task_arn, at):
         logger.info("task started", extra={**keys, "task_arn": result.task_arn})

@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any, TextIO
 
+from chalicelib.model import JobStatus
+
 OK = 0
 JOB_FAILED = 1
 USAGE = 2
@@ -18,7 +20,7 @@ USAGE = 2
 
 def exit_code_for(status: str) -> int:
     """0 for a job that succeeded or is still going; 1 for any other end."""
-    return OK if status in ("SUCCEEDED", "RUNNING") else JOB_FAILED
+    return OK if status in (JobStatus.SUCCEEDED, JobStatus.RUNNING) else JOB_FAILED
 
 
 class Printer:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.adapters.table import TTL_ATTRIBUTE, table_definition
+from chalicelib.contracts import JOBS_PREFIX
 from cloudburst.deploy import network, policies
 from cloudburst.deploy.functions import FunctionSpec, function_overrides
 from cloudburst.deploy.names import (
@@ -162,7 +163,7 @@ def _storage(stage: str, prefix: str) -> dict[str, Any]:
                         {
                             "Id": "ExpireWorkingFiles",
                             "Status": "Enabled",
-                            "Prefix": "jobs/",
+                            "Prefix": JOBS_PREFIX,
                             "ExpirationInDays": {"Ref": "WorkingFilesExpireDays"},
                         },
                         {

@@ -4,6 +4,7 @@ the task cap reconciled with what ECS actually runs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from chalicelib import webhooks
