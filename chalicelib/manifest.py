@@ -37,9 +37,7 @@ from pydantic import (
 
 from chalicelib.contracts import Effect, Look, split_s3_uri
 from chalicelib.manifest_json import (
-    MAX_INTEGER_DIGITS,
     MAX_MANIFEST_BYTES,
-    MAX_NESTING,
     MAX_SCENES,
     MAX_TOTAL_ASSET_PATH_BYTES,
     SURROGATE,
@@ -53,15 +51,7 @@ from chalicelib.manifest_json import (
     utf8_size,
 )
 
-__all__ = [
-    "MAX_INTEGER_DIGITS",
-    "MAX_MANIFEST_BYTES",
-    "MAX_NESTING",
-    "MAX_SCENES",
-    "MAX_TOTAL_ASSET_PATH_BYTES",
-    "Manifest",
-    "ManifestError",
-]
+__all__ = ["MAX_MANIFEST_BYTES", "MAX_TOTAL_ASSET_PATH_BYTES", "Manifest", "ManifestError"]
 
 MAX_SCENE_NAME = 120
 # A scene name becomes the file ``.<name>.mp4.<8 hex>.partial`` in the worker (Linux allows

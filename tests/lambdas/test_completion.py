@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.contracts import status_key
 from chalicelib.model import BatchStatus, JobStatus, WebhookState
 from chalicelib.usecases import completion, launching
 
@@ -256,3 +257,23 @@ def test_a_second_task_for_one_batch_is_stopped(aws):
     [duplicate] = [arn for arn in described if arn != recorded.task_arn]
     assert described[duplicate]["desiredStatus"] == "STOPPED"
     assert aws.svc.slots.taken() == 1
+
+
+def test_each_event_writes_the_status_document_once(aws, monkeypatch):
+    job_id, tasks = start_job(aws)
+    aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
+    written: list[str] = []
+    put_json = aws.documents.put_json
+
+    def counted(key, document, **options):
+        written.append(key)
+        put_json(key, document, **options)
+
+    monkeypatch.setattr(aws.documents, "put_json", counted)
+
+    aws.stop(tasks[1])  # a batch ends
+    aws.stop(tasks[2])  # the last batch ends, and with it the job
+    aws.request_cancel(job_id)  # too late: nothing changes
+
+    assert written.count(status_key(job_id)) == 3
+    assert aws.status(job_id)["status"] == "SUCCEEDED"

@@ -94,6 +94,15 @@ def test_the_worker_takes_only_the_contracts_from_chalicelib():
     }
 
 
+def test_no_chalicelib_module_is_longer_than_a_reader_holds_at_once():
+    lengths = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in python_files("chalicelib")
+    }
+
+    assert {path: n for path, n in lengths.items() if n > 350} == {}
+
+
 # -- one owner for each fact ------------------------------------------------------------------
 
 PREFIXES = {MANIFESTS_PREFIX, OUTPUTS_PREFIX, JOBS_PREFIX, INPUTS_PREFIX, CANCEL_PREFIX}
