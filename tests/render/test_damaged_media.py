@@ -158,7 +158,8 @@ image, audio, out = map(Path, sys.argv[1:4])
 result = render_scene(SceneInput("huge", image, audio), RenderSettings(), out)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"ok": result.ok, "error": result.error, "self_kib": peak, "ffmpeg_kib": children}))
+print(json.dumps({"ok": result.ok, "error": result.error,
+                  "self_kib": peak, "ffmpeg_kib": children}))
 """
 
 
@@ -201,13 +202,26 @@ def test_a_large_png_shrunk_strip_by_strip_matches_the_whole_picture_shrunk(
     shrunk = bigpng.decode_png_shrunk(encoded.tobytes(), 500)
 
     # then it is the whole picture area-averaged by 6, in RGB(A)
-    whole = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
-    whole = whole.reshape(1998, 3000, channels)
+    whole = np.asarray(cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)).reshape(1998, 3000, channels)
     expected = cv2.resize(whole, (500, 333), interpolation=cv2.INTER_AREA)
     expected = expected.reshape(333, 500, channels)
     if channels >= 3:
         expected = expected[:, :, [2, 1, 0, 3][:channels]]  # OpenCV's BGR(A) → RGB(A)
     else:
         expected = np.repeat(expected, 3, axis=2)
+    assert shrunk.shape == expected.shape
+    assert np.abs(shrunk.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_a_large_16_bit_png_is_shrunk_to_8_bits() -> None:
+    rng = np.random.default_rng(4)
+    image = cv2.GaussianBlur((rng.random((1200, 1800, 3)) * 65535).astype(np.uint16), (0, 0), 2)
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+
+    shrunk = bigpng.decode_png_shrunk(encoded.tobytes(), 300)
+
+    expected = cv2.resize(image >> 8, (300, 200), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+    assert shrunk.dtype == np.uint8
     assert shrunk.shape == expected.shape
     assert np.abs(shrunk.astype(int) - expected.astype(int)).max() <= 1

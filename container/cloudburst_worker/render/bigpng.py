@@ -56,7 +56,8 @@ def decode_png_shrunk(data: bytes, max_side: int) -> U8:
             len(pending) >= rows_per_strip * stride or (piece is None and len(pending) >= stride)
         ):
             rows = min(rows_per_strip, len(pending) // stride, height - rows_done)
-            pixels, previous = _strip(data, bytes(pending[: rows * stride]), rows, previous)
+            filtered = bytes(pending[: rows * stride])
+            pixels, previous = _strip(data, filtered, rows, channels, previous)
             del pending[: rows * stride]
             rows_done += rows
             strips.append(_shrink(pixels, factor))
@@ -89,7 +90,7 @@ def _inflated(data: bytes) -> Iterator[bytes]:
 
 
 def _strip(
-    data: bytes, filtered: bytes, rows: int, previous: bytes | None
+    data: bytes, filtered: bytes, rows: int, channels: int, previous: bytes | None
 ) -> tuple[NDArray[np.generic], bytes]:
     """Unfilter ``rows`` rows with libspng; returns (pixels, last row as raw samples)."""
     lead = b"" if previous is None else b"\x00" + previous
@@ -107,6 +108,7 @@ def _strip(
         pixels = pyspng.load(png)
     except (RuntimeError, ValueError) as exc:
         raise ValueError(f"the PNG file is damaged ({exc})") from None
+    pixels = _png_channels(pixels, channels)
     if previous is not None:
         pixels = pixels[1:]
     last = pixels[-1]
@@ -114,10 +116,26 @@ def _strip(
     return pixels, raw
 
 
+def _png_channels(pixels: NDArray[np.generic], channels: int) -> NDArray[np.generic]:
+    """libspng's output in the PNG's own samples (it widens 16-bit RGB to RGBA, grey+alpha
+    may come back as RGBA): the unfiltered row above must be raw samples again."""
+    height, width = pixels.shape[:2]
+    samples = pixels.reshape(height, width, -1)
+    have = samples.shape[2]
+    if have == channels:
+        picked = samples
+    elif channels == 2:  # grey + alpha from RGBA
+        picked = samples[:, :, [0, have - 1]]
+    else:  # RGB from RGBA, grey from GA/RGB(A)
+        picked = samples[:, :, :channels]
+    return picked[:, :, 0] if channels == 1 else picked
+
+
 def _shrink(pixels: NDArray[np.generic], factor: int) -> U8:
     if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    eight = np.ascontiguousarray(pixels, dtype=np.uint8)
+        eight = np.ascontiguousarray(np.right_shift(pixels.astype(np.uint16), 8), dtype=np.uint8)
+    else:
+        eight = np.ascontiguousarray(pixels, dtype=np.uint8)
     if factor == 1:
         return eight
     rows, cols = eight.shape[:2]

@@ -103,9 +103,7 @@ def _decode_large(data: bytes, header: damage.PictureHeader) -> U8:
         return bigpng.decode_png_shrunk(data, MAX_DECODE_SIDE)
     if header.kind == "jpeg" and not header.progressive:
         reduction = max(header.width, header.height) / MAX_DECODE_SIDE
-        flag = next(
-            (f for n, f in _JPEG_REDUCED if reduction >= n), cv2.IMREAD_REDUCED_COLOR_2
-        )
+        flag = next((f for n, f in _JPEG_REDUCED if reduction >= n), cv2.IMREAD_REDUCED_COLOR_2)
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
         if decoded is None or decoded.size == 0:
             raise ValueError("the JPEG file could not be decoded")
