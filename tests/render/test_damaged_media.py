@@ -24,6 +24,13 @@ from render_media import make_tone
 from chalicelib.pricing import PROFILES
 
 STILL = RenderSettings(enable_zoom=False)
+CODECS = {
+    ".mp3": "libmp3lame",
+    ".m4a": "aac",
+    ".wav": "pcm_s16le",
+    ".ogg": "libopus",
+    ".flac": "flac",
+}
 SMALLEST_PROFILE_MIB = min(p.memory_gb for p in PROFILES.values()) * 1024
 
 
@@ -53,7 +60,7 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def narrations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("narrations")
     made = {}
-    for suffix, codec in ((".mp3", "libmp3lame"), (".m4a", "aac"), (".wav", "pcm_s16le")):
+    for suffix, codec in CODECS.items():
         target = folder / f"voice{suffix}"
         faststart = ["-movflags", "+faststart"] if suffix == ".m4a" else []
         subprocess.run(
@@ -88,7 +95,7 @@ def test_a_whole_picture_of_each_kind_renders(
     assert result.ok, result.error
 
 
-@pytest.mark.parametrize("suffix", [".mp3", ".m4a", ".wav"])
+@pytest.mark.parametrize("suffix", list(CODECS))
 def test_a_narration_cut_short_fails_its_scene_naming_the_file(
     tmp_path: Path, narrations: dict[str, Path], picture: Path, suffix: str
 ) -> None:
@@ -100,7 +107,7 @@ def test_a_narration_cut_short_fails_its_scene_naming_the_file(
     assert f"audio '{damaged.name}'" in (result.error or "")
 
 
-@pytest.mark.parametrize("suffix", [".mp3", ".m4a", ".wav"])
+@pytest.mark.parametrize("suffix", list(CODECS))
 def test_a_whole_narration_of_each_kind_renders(
     tmp_path: Path, narrations: dict[str, Path], picture: Path, suffix: str
 ) -> None:
