@@ -100,7 +100,7 @@ def _strip(
         (
             PNG_SIGNATURE,
             _chunk(b"IHDR", bytes(header)),
-            _chunk(b"IDAT", zlib.compress(lead + filtered, 1)),
+            _chunk(b"IDAT", zlib.compress(lead + filtered, 0)),  # stored: a copy, no search
             _chunk(b"IEND", b""),
         )
     )
