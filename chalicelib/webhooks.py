@@ -1,6 +1,7 @@
 """Signed job-outcome webhooks (Standard Webhooks: webhook-id/-timestamp/-signature): the
-message, its signature, the retry back-off and which addresses a webhook may go to. Pure:
-the delivery itself (DNS, sockets, HTTP) is :mod:`chalicelib.adapters.webhook_http`.
+message, its signature, the retry back-off and which addresses a webhook may go to (the host
+resolved once, every address vetted: :func:`vet_destination`). The connection and the POST
+to a vetted address are :mod:`chalicelib.adapters.webhook_http`.
 
 The message id is derived from the job and event type, so every retry of one outcome
 carries the same ``webhook-id`` and receivers can de-duplicate (delivery is at-least-once).
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from standardwebhooks import Webhook
 
@@ -172,6 +174,54 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A webhook URL taken apart, with the addresses its host resolved to, all vetted."""
+
+    scheme: str
+    host: str  # ASCII (IDNA) host name or IP literal: for TLS, SNI and the Host header
+    port: int
+    target: str  # path and query for the request line
+    addresses: tuple[tuple[int, int, int, Any], ...]  # (family, type, proto, sockaddr)
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def destination_problem(url: str, allow_loopback: bool) -> str | None:
+    """Why a webhook must not go to ``url`` (resolving its host once), or None."""
+    try:
+        vet_destination(url, allow_loopback)
+    except Refused as refusal:
+        return refusal.reason
+    return None
+
+
+def vet_destination(url: str, allow_loopback: bool) -> Destination:
+    """``url`` taken apart and its host resolved once; raises Refused when it may not be used.
+
+    A host that resolves to ANY refused address is refused, so a name cannot mix one public
+    address with a private one and hope the connection picks the latter.
+    """
+    parts, host, port = parse_url(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise Refused(f"webhook host {host!r} does not resolve: {exc}", retryable=True) from None
+    addresses = tuple((family, kind, proto, sockaddr) for family, kind, proto, _, sockaddr in infos)
+    if not addresses:
+        raise Refused(f"webhook host {host!r} resolves to no address", retryable=True)
+    for _, _, _, sockaddr in addresses:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        problem = address_problem(ip, allow_loopback)
+        if problem:
+            raise Refused(f"webhook host {host!r} is not allowed: {problem}")
+    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return Destination(parts.scheme, host, port, target, addresses)
 
 
 def url_problem(url: str) -> str | None:

@@ -10,24 +10,24 @@ verifies the certificate against the URL's host name, and SNI and ``Host`` carry
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlunsplit
 
 from chalicelib.webhooks import (
     Delivery,
+    Destination,
     Refused,
-    address_problem,
     build_message,
     clip_text,
+    destination_problem,
     message_id,
-    parse_url,
     signed_headers,
+    vet_destination,
 )
+
+__all__ = ["HttpWebhooks", "destination_problem", "send"]
 
 
 class HttpWebhooks:
@@ -91,54 +91,6 @@ def send(
         error = f"receiver answered HTTP {status} (redirect{where}); redirects are refused"
         return Delivery(False, status=status, error=error)
     return Delivery(False, status=status, error=f"receiver answered HTTP {status}")
-
-
-@dataclass(frozen=True)
-class Destination:
-    """A webhook URL taken apart, with the addresses its host resolved to, all vetted."""
-
-    scheme: str
-    host: str  # ASCII (IDNA) host name or IP literal: for TLS, SNI and the Host header
-    port: int
-    target: str  # path and query for the request line
-    addresses: tuple[tuple[int, int, int, Any], ...]  # (family, type, proto, sockaddr)
-
-    @property
-    def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-
-def destination_problem(url: str, allow_loopback: bool) -> str | None:
-    """Why a webhook must not go to ``url`` (resolving its host once), or None."""
-    try:
-        vet_destination(url, allow_loopback)
-    except Refused as refusal:
-        return refusal.reason
-    return None
-
-
-def vet_destination(url: str, allow_loopback: bool) -> Destination:
-    """``url`` taken apart and its host resolved once; raises Refused when it may not be used.
-
-    A host that resolves to ANY refused address is refused, so a name cannot mix one public
-    address with a private one and hope the connection picks the latter.
-    """
-    parts, host, port = parse_url(url)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as exc:
-        raise Refused(f"webhook host {host!r} does not resolve: {exc}", retryable=True) from None
-    addresses = tuple((family, kind, proto, sockaddr) for family, kind, proto, _, sockaddr in infos)
-    if not addresses:
-        raise Refused(f"webhook host {host!r} resolves to no address", retryable=True)
-    for _, _, _, sockaddr in addresses:
-        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
-        problem = address_problem(ip, allow_loopback)
-        if problem:
-            raise Refused(f"webhook host {host!r} is not allowed: {problem}")
-    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    return Destination(parts.scheme, host, port, target, addresses)
 
 
 # -- the connection to a vetted address ----------------------------------------------------
