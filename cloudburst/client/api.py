@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.contracts import report_key
+from chalicelib.model import JobStatus
 from cloudburst.client.connection import connect
 from cloudburst.client.status import read_json
 
@@ -76,7 +78,7 @@ def execute_parallel_batches(
     source = source_from_scenes(scenes, options, name=name, base=Path.cwd(), keys=keys)
     submission = submit(connection, source, name=name)
     final = wait_for_job(connection, submission.job_id, timeout=timeout)
-    report = read_json(connection.s3, connection.bucket, f"outputs/{final.job_id}/job.json") or {}
+    report = read_json(connection.s3, connection.bucket, report_key(final.job_id)) or {}
     directory = saving_directory(saving_dir) / f"batch_{started:%Y%m%d_%H%M%S}"
     downloaded: list[str] = []
     if report.get("outputs"):
@@ -158,7 +160,7 @@ def result_dict(
     """The earlier result shape from the job report and the files downloaded."""
     efficiency = report.get("efficiency") or {}
     return {
-        "success": status == "SUCCEEDED",
+        "success": status == JobStatus.SUCCEEDED,
         "job_id": job_id,
         "status": status,
         "total_scenes": report.get("total_scenes", 0),

@@ -14,7 +14,7 @@ from cloudburst.client import output
 from cloudburst.client.connection import Connection
 from cloudburst.client.output import Printer
 from cloudburst.client.progress import outcome_line, progress_line
-from cloudburst.client.status import JobStatus
+from cloudburst.client.status import JobView
 
 
 def follow(
@@ -32,7 +32,7 @@ def follow(
     """
     from cloudburst.client.watch import wait_for_job
 
-    def show(current: JobStatus | None) -> None:
+    def show(current: JobView | None) -> None:
         if current is None:
             printer.live(f"{job_id}: waiting for the pipeline to accept the job…", "waiting")
         else:

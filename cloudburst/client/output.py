@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from chalicelib.model import JobStatus
+
 OK = 0
 JOB_FAILED = 1
 USAGE = 2
@@ -19,7 +21,7 @@ USAGE = 2
 
 def exit_code_for(status: str) -> int:
     """0 for a job that succeeded or is still going; 1 for any other end."""
-    return OK if status in ("SUCCEEDED", "RUNNING") else JOB_FAILED
+    return OK if status in (JobStatus.SUCCEEDED, JobStatus.RUNNING) else JOB_FAILED
 
 
 class Printer:
