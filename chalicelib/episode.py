@@ -247,29 +247,27 @@ def plan_timeline(
     return Timeline(scenes, tuple(seams), total)
 
 
-def scene_keyframes(
-    frame_count: int, head: Transition | None, tail: Transition | None, pause: float
-) -> tuple[int, ...]:
-    """Frame indices (scene-local) where the renderer must put an IDR for the assembler.
+def keyframe_reach(
+    head: Transition | None, tail: Transition | None, pause: float
+) -> tuple[int, int]:
+    """(frames from the start, frames from the end) a scene's transition windows may reach.
 
-    ``head`` is the transition into this scene, ``tail`` the one out of it (None: first or
-    last scene). Only this scene's frame count matters: a window reaches at most half of the
-    scene on each side, so the planner needs no neighbour's length to tell the renderer.
+    What a batch spec carries per scene for the renderer (``SceneInput.keyframe_reach``):
+    ``head`` is the transition into the scene, ``tail`` the one out of it (None: first or
+    last scene). No neighbour's length is needed: the renderer caps each at half the scene.
     """
     gap = pause_samples(pause)
-    keys: set[int] = set()
-    if head is not None and head.frames:
-        _, into = _reach(head.frames, gap)
-        into = min(into, frame_count // 2)
-        if 0 < into < frame_count:
-            keys.add(into)
-    if tail is not None and tail.frames:
-        into, _ = _reach(tail.frames, gap)
-        into = min(into, frame_count // 2)
-        at = frame_count - into
-        if 0 < at < frame_count:
-            keys.add(at)
-    return tuple(sorted(keys))
+    head_reach = _reach(head.frames, gap)[1] if head is not None else 0
+    tail_reach = _reach(tail.frames, gap)[0] if tail is not None else 0
+    return head_reach, tail_reach
+
+
+def scene_keyframes(frame_count: int, reach: tuple[int, int]) -> tuple[int, ...]:
+    """Frame indices (scene-local) that must be IDRs; the renderer's
+    ``commands.forced_keyframes`` applies the same rule."""
+    head, tail = reach
+    keys = {min(head, frame_count // 2), frame_count - min(tail, frame_count // 2)}
+    return tuple(sorted(k for k in keys if 0 < k < frame_count))
 
 
 def _reach(window_frames: int, gap: int) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from chalicelib.episode import (
     Cue,
     EpisodeError,
     Transition,
+    keyframe_reach,
     merge_cues,
     parse_episode,
     parse_transition,
@@ -20,6 +21,7 @@ from chalicelib.episode import (
     srt_text,
     vtt_text,
 )
+from cloudburst_worker.render.commands import forced_keyframes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,7 +53,8 @@ def test_reencoded_spans_start_and_end_on_the_keyframes_the_renderer_places(samp
     for i, slot in enumerate(timeline.scenes):
         head = seams[i - 1] if i > 0 else None
         tail = seams[i] if i < len(seams) else None
-        keys = scene_keyframes(slot.frames, head, tail, pause)
+        keys = scene_keyframes(slot.frames, keyframe_reach(head, tail, pause))
+        assert keys == forced_keyframes(slot.frames, *keyframe_reach(head, tail, pause))
         assert slot.copy_from in (0, *keys)
         assert slot.copy_to in (slot.frames, *keys)
         assert 0 <= slot.copy_from <= slot.copy_to <= slot.frames
