@@ -239,7 +239,11 @@ def plan_timeline(
             tails[i], heads[i + 1] = counts[i], 0
             continue
         span = (starts[i] + tails[i] * FRAME_SAMPLES, starts[i + 1] + into_b * FRAME_SAMPLES)
-        window = (max(window[0], span[0]), min(window[1], span[1]))
+        if span[1] <= span[0]:  # scenes too short for any window: a cut
+            seams.append(Seam(i, transition, (a_end, b_start), (a_end, a_end), (a_end, a_end)))
+            tails[i], heads[i + 1] = counts[i], 0
+            continue
+        window = (max(window[0], span[0]), min(max(window[1], span[0]), span[1]))
         seams.append(Seam(i, transition, (a_end, b_start), window, span))
     scenes = tuple(
         SceneSlot(starts[i], samples[i], counts[i], heads[i], tails[i]) for i in range(len(samples))
