@@ -25,14 +25,14 @@ from episode_media import (
 FRAME = 1 / 30
 # one scene per transition type (the last scene's own transition is unused)
 TYPES = [t for t in TRANSITION_TYPES if t != "none"] + ["none"]
-LENGTHS = [0.8123 + 0.0917 * i for i in range(len(TYPES) + 1)]
+LENGTHS = [0.4613 + 0.0317 * i for i in range(len(TYPES) + 1)]
 
 
 @pytest.fixture(scope="module")
 def every_transition(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("every")
     spec = parse_episode({"name": "pilot", "transition": {"type": "fade", "duration": 0.4}})
-    own = [Transition(type=t, duration=0.3 + 0.05 * i) for i, t in enumerate(TYPES)] + [None]
+    own = [Transition(type=t, duration=0.2 + 0.02 * i) for i, t in enumerate(TYPES)] + [None]
     scenes = render_scenes(root / "scenes", LENGTHS, spec, own=own)
     return spec, scenes, assemble_episode(spec, scenes, root / "out")
 
