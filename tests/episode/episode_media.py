@@ -109,14 +109,9 @@ def probe(path: Path) -> Probe:
     with av.open(str(path)) as container:
         v, a = container.streams.video[0], container.streams.audio[0]
         rate = a.rate
-        video_end = 0.0
-        frames = 0
-        for packet in container.demux(v):
-            if packet.pts is None or packet.time_base is None:
-                continue
-            frames += 1
-            end = (packet.pts + (packet.duration or 0)) * packet.time_base
-            video_end = max(video_end, float(end))
+        # the track's duration (edit list included): what a player shows, to the sample
+        video_end = float((v.duration or 0) * v.time_base) if v.time_base else 0.0
+        frames = sum(1 for p in container.demux(v) if p.size)
         chapters = [c["metadata"].get("title", "") for c in container.chapters()]
     pcm = subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "s16le", "-"],

@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,30 +107,45 @@ def _assemble(
     start: float,
 ) -> EpisodeResult:
     narrations = [work / f"narration{i}.pcm" for i in range(len(scenes))]
-    samples = [
-        audio.decode_narration(s.narration, pcm, s.name, timeout)
-        for s, pcm in zip(scenes, narrations, strict=True)
-    ]
-    frames = [_frame_count(s) for s in scenes]
-    transitions = seam_transitions(spec, [s.transition for s in scenes])
-    timeline = plan_timeline(samples, transitions, spec.pause, frames)
-
+    # short ffmpeg runs, one per scene or seam: keep every core busy with one each
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        samples = list(
+            pool.map(
+                lambda s, pcm: audio.decode_narration(s.narration, pcm, s.name, timeout),
+                scenes,
+                narrations,
+            )
+        )
+        frames = list(pool.map(_frame_count, scenes))
+        transitions = seam_transitions(spec, [s.transition for s in scenes])
+        timeline = plan_timeline(samples, transitions, spec.pause, frames)
+        seams = [seam for seam in timeline.seams if seam.reencoded]
+        seam_files = {seam.index: work / f"seam{seam.index}.mp4" for seam in seams}
+        runs = [
+            pool.submit(
+                run_ffmpeg,
+                commands.seam_args(
+                    video.seam_plan(timeline, seam),
+                    scenes[seam.index].video,
+                    scenes[seam.index + 1].video,
+                    seam_files[seam.index],
+                    threads=1,
+                ),
+                timeout=timeout,
+            )
+            for seam in seams
+        ]
+        for run in runs:
+            run.result()
     segments: list[video.Segment] = []
-    reencoded = 0
     for index, slot in enumerate(timeline.scenes):
         scene = scenes[index]
         last = slot.copy_to if slot.copy_to < slot.frames else None
         segments.append(video.Segment(scene.video, slot.start, slot.copy_from, last, scene.name))
-        if index < len(timeline.seams) and timeline.seams[index].reencoded:
-            seam = timeline.seams[index]
-            seam_file = work / f"seam{index}.mp4"
-            plan = video.seam_plan(timeline, seam)
-            args = commands.seam_args(
-                plan, scene.video, scenes[index + 1].video, seam_file, threads=threads
-            )
-            run_ffmpeg(args, timeout=timeout)
-            segments.append(video.Segment(seam_file, seam.span[0], 0, None, f"seam {index}"))
-            reencoded += 1
+        if index in seam_files:
+            start_at = timeline.seams[index].span[0]
+            segments.append(video.Segment(seam_files[index], start_at, 0, None, f"seam {index}"))
+    reencoded = len(seams)
     video_file = work / "video.mp4"
     video.write_video(segments, timeline.samples, video_file)
     for segment in segments:

@@ -25,7 +25,7 @@ from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
 CHUNK = SAMPLE_RATE * 4  # samples per channel handled at once
 BLOCK = SAMPLE_RATE // 100  # 10 ms: the ducking envelope's resolution
 AUDIBLE_DBFS = -45.0  # a 10-ms block of narration louder than this is speech
-ATTACK_S, RELEASE_S, HOLD_S = 0.05, 0.4, 0.25
+ATTACK_S, RELEASE_S, HOLD_S = 0.05, 0.25, 0.15
 F32 = npt.NDArray[np.float32]
 
 
