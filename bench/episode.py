@@ -41,12 +41,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "container"), str(ROOT)]
 
-from chalicelib.episode import Episode, keyframe_reach, parse_episode, seam_transitions  # noqa: E402
 from cloudburst_worker.episode import SceneInput, assemble_episode  # noqa: E402
 from cloudburst_worker.render import RenderSettings, render_scene  # noqa: E402
 from cloudburst_worker.render import SceneInput as RenderInput  # noqa: E402
 from cloudburst_worker.render.commands import SHIPPED_ENCODER  # noqa: E402
 from cloudburst_worker.render.ffmpeg import ffmpeg_exe  # noqa: E402
+
+from chalicelib.episode import Episode, keyframe_reach, parse_episode, seam_transitions  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "episode.json"
 SILENCE_S = 1.2  # inside every narration: the music comes back up there

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-from chalicelib.episode import Episode, Transition, keyframe_reach, seam_transitions
 from cloudburst_worker.episode import SceneInput
 from cloudburst_worker.render import RenderSettings, render_scene
 from cloudburst_worker.render import SceneInput as RenderInput
 from cloudburst_worker.render.ffmpeg import ffmpeg_exe
 from PIL import Image
+
+from chalicelib.episode import Episode, Transition, keyframe_reach, seam_transitions
 
 
 def ffmpeg(*args: str) -> str:
@@ -114,8 +115,22 @@ def probe(path: Path) -> Probe:
         frames = sum(1 for p in container.demux(v) if p.size)
         chapters = [c["metadata"].get("title", "") for c in container.chapters()]
     pcm = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "s16le", "-"],
-        check=True, capture_output=True,
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-f",
+            "s16le",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
     ).stdout  # ffmpeg applies the MP4 edit list (priming and padding), as players do
     audio_end = len(pcm) / 2 / rate
     head = path.read_bytes()[:200_000]
@@ -130,9 +145,11 @@ def ebur128(path: Path) -> tuple[float, float]:
     return integrated, peak
 
 
-def silences(path: Path, *, noise_db: float = -50, minimum: float = 0.001) -> list[tuple[float, float]]:
-    text = ffmpeg("-i", str(path), "-map", "0:a:0",
-                  "-af", f"silencedetect=noise={noise_db}dB:d={minimum}", "-f", "null", "-")  # fmt: skip
+def silences(
+    path: Path, *, noise_db: float = -50, minimum: float = 0.001
+) -> list[tuple[float, float]]:
+    detect = f"silencedetect=noise={noise_db}dB:d={minimum}"
+    text = ffmpeg("-i", str(path), "-map", "0:a:0", "-af", detect, "-f", "null", "-")
     starts = [float(x) for x in re.findall(r"silence_start: (-?[\d.]+)", text)]
     ends = [float(x) for x in re.findall(r"silence_end: (-?[\d.]+)", text)]
     return list(zip(starts, ends + [float("inf")] * (len(starts) - len(ends)), strict=True))
@@ -141,7 +158,8 @@ def silences(path: Path, *, noise_db: float = -50, minimum: float = 0.001) -> li
 def source_seconds(path: Path) -> float:
     """A narration's length, decoded by ffmpeg at 48 kHz like every consumer does."""
     pcm = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-ac", "1", "-ar", "48000", "-f", "s16le", "-"],
+        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-ac", "1", "-ar", "48000",
+         "-f", "s16le", "-"],
         check=True, capture_output=True,
     ).stdout  # fmt: skip
     return len(pcm) / 2 / 48_000

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import av
 import pytest
-from chalicelib.episode import TRANSITION_TYPES, Transition, parse_episode
 from cloudburst_worker.episode import EpisodeFailed, assemble_episode, contact_sheet, poster
 from episode_media import (
     ebur128,
@@ -21,6 +20,8 @@ from episode_media import (
     silences,
     source_seconds,
 )
+
+from chalicelib.episode import TRANSITION_TYPES, Transition, parse_episode
 
 FRAME = 1 / 30
 # one scene per transition type (the last scene's own transition is unused)
@@ -71,11 +72,13 @@ def test_chapters_and_sidecars_follow_the_scenes(every_transition):
     assert probe(result.path).chapters == [s.name for s in scenes]
     srt = next(p for p in result.subtitles if p.suffix == ".srt").read_text("utf-8")
     vtt = next(p for p in result.subtitles if p.suffix == ".vtt").read_text("utf-8")
-    assert srt.count("-->") == len(scenes) and "字幕 9" in srt
+    assert srt.count("-->") == len(scenes)
+    assert "字幕 9" in srt
     second = sum(source_seconds(s.narration) for s in scenes[:1])
     millis = round(second * 1000)
     assert f"00:00:0{millis // 1000}.{millis % 1000:03d} -->" in vtt
-    assert result.poster.is_file() and result.path.name == "pilot.mp4"
+    assert result.poster.is_file()
+    assert result.path.name == "pilot.mp4"
 
 
 def test_music_loops_and_ducks_under_narration(tmp_path: Path):
@@ -85,7 +88,9 @@ def test_music_loops_and_ducks_under_narration(tmp_path: Path):
                                  "fade_in": 0.2, "fade_out": 0.2}}
     )  # fmt: skip
     scenes = render_scenes(tmp_path / "scenes", [1.3011, 1.2077], spec)
-    result = assemble_episode(spec, scenes, tmp_path / "out", music_file=music(tmp_path / "m.wav", 1.1))
+    result = assemble_episode(
+        spec, scenes, tmp_path / "out", music_file=music(tmp_path / "m.wav", 1.1)
+    )
     first = source_seconds(scenes[0].narration)
     under = noise_level_db(result.path, 0.4, first - 0.1, tone=300)
     in_pause = noise_level_db(result.path, first + 0.55, first + 0.95, tone=300)
@@ -95,16 +100,20 @@ def test_music_loops_and_ducks_under_narration(tmp_path: Path):
     assert measured.audio_seconds == pytest.approx(expected, abs=FRAME)
     assert abs(measured.video_seconds - measured.audio_seconds) <= FRAME
     integrated, peak = ebur128(result.path)
-    assert abs(integrated + 16) <= 1.0 and peak <= -1.5
+    assert abs(integrated + 16) <= 1.0
+    assert peak <= -1.5
 
 
 def test_one_scene_with_music_longer_than_the_episode(tmp_path: Path):
     spec = parse_episode({"music": {"path": "m.wav"}, "loudness": {"target_lufs": -20}})
     scenes = render_scenes(tmp_path / "scenes", [1.0413], spec, silence=0.2)
-    result = assemble_episode(spec, scenes, tmp_path / "out", music_file=music(tmp_path / "m.wav", 9))
+    result = assemble_episode(
+        spec, scenes, tmp_path / "out", music_file=music(tmp_path / "m.wav", 9)
+    )
     measured = probe(result.path)
     assert measured.audio_seconds == pytest.approx(source_seconds(scenes[0].narration), abs=FRAME)
-    assert measured.chapters == ["scene 0"] and result.seams_reencoded == 0
+    assert measured.chapters == ["scene 0"]
+    assert result.seams_reencoded == 0
     assert abs(ebur128(result.path)[0] + 20) <= 1.0
 
 
@@ -119,9 +128,12 @@ def test_scenes_without_the_keyframes_fail_with_a_reason(tmp_path: Path):
 def test_posters_and_contact_sheet(every_transition, tmp_path: Path):
     _, scenes, _ = every_transition
     posters = [poster(s.video, tmp_path / f"{i}.jpg") for i, s in enumerate(scenes[:3])]
-    sheet = contact_sheet(posters, ["一", "two", "three"], [1.25, 61.0, 0.4], tmp_path / "sheet.jpg")
+    sheet = contact_sheet(
+        posters, ["一", "two", "three"], [1.25, 61.0, 0.4], tmp_path / "sheet.jpg"
+    )
     with av.open(str(posters[0])) as image:
         assert (image.streams.video[0].width, image.streams.video[0].height) == (1920, 1080)
     with av.open(str(sheet)) as image:
         stream = image.streams.video[0]
-        assert stream.width == 3 * 320 and stream.height > 180
+        assert stream.width == 3 * 320
+        assert stream.height > 180

@@ -104,5 +104,7 @@ def test_rendered_scene_has_idrs_where_the_episode_needs_them(tmp_path: Path):
             stream = container.streams.video[0]
             packets = [p for p in container.demux(stream) if p.size]
             origin = packets[0].pts
-            keys = sorted(round((p.pts - origin) * p.time_base * 30) for p in packets if p.is_keyframe)
+            keys = sorted(
+                round((p.pts - origin) * p.time_base * 30) for p in packets if p.is_keyframe
+            )
         assert keys == [0, 7, len(packets) - 9]

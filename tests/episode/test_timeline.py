@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from cloudburst_worker.render.commands import forced_keyframes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from chalicelib.episode import (
     FRAME_SAMPLES,
     TRANSITION_TYPES,
@@ -21,9 +27,6 @@ from chalicelib.episode import (
     srt_text,
     vtt_text,
 )
-from cloudburst_worker.render.commands import forced_keyframes
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 narrations = st.lists(st.integers(min_value=1, max_value=48_000 * 20), min_size=1, max_size=200)
 transitions = st.builds(
@@ -65,10 +68,15 @@ def test_reencoded_spans_start_and_end_on_the_keyframes_the_renderer_places(samp
         if not seam.reencoded:  # also a scene too short to hold any window: a cut
             assert (a.copy_to, b.copy_from) == (a.frames, 0)
             continue
-        assert seam.span == (a.start + a.copy_to * FRAME_SAMPLES, b.start + b.copy_from * FRAME_SAMPLES)
+        assert seam.span == (
+            a.start + a.copy_to * FRAME_SAMPLES,
+            b.start + b.copy_from * FRAME_SAMPLES,
+        )
         assert seam.span[0] <= seam.window[0] <= seam.window[1] <= seam.span[1]
         # a window never re-encodes more than itself plus a frame at each end
-        assert seam.span[1] - seam.span[0] <= (seam.transition.frames + 2) * FRAME_SAMPLES + pause_samples(pause)
+        assert seam.span[1] - seam.span[0] <= (
+            seam.transition.frames + 2
+        ) * FRAME_SAMPLES + pause_samples(pause)
 
 
 @settings(max_examples=30, deadline=None)
@@ -76,8 +84,9 @@ def test_reencoded_spans_start_and_end_on_the_keyframes_the_renderer_places(samp
 def test_chapters_tile_the_episode(samples):
     timeline = plan_timeline(samples, [Transition()] * (len(samples) - 1))
     chapters = timeline.chapters([f"s{i}" for i in range(len(samples))])
-    assert chapters[0].start == 0 and chapters[-1].end == timeline.samples
-    assert all(c.end == d.start for c, d in zip(chapters, chapters[1:], strict=False))
+    assert chapters[0].start == 0
+    assert chapters[-1].end == timeline.samples
+    assert all(c.end == d.start for c, d in itertools.pairwise(chapters))
 
 
 def test_two_hundred_scenes_of_awkward_length():
@@ -128,10 +137,12 @@ def test_every_bad_field_is_reported_at_once():
 
 def test_defaults_and_null_loudness():
     episode = parse_episode({"music": {"path": "inputs/m.mp3"}, "loudness": None})
-    assert episode.name == "episode" and episode.pause == 0
+    assert episode.name == "episode"
+    assert episode.pause == 0
     assert episode.loudness is None
     default = parse_episode({})
-    assert default.loudness is not None and default.loudness.target_lufs == -16
+    assert default.loudness is not None
+    assert default.loudness.target_lufs == -16
     assert default.loudness.true_peak_db == -1.5
 
 
@@ -146,7 +157,10 @@ def test_scene_override_wins_for_its_seam():
 def test_subtitles_follow_the_scenes():
     timeline = plan_timeline([96_000, 48_000], [Transition()], pause=0.5)
     cues = merge_cues(
-        [[Cue(0.0, 1.5, "一"), Cue(1.5, 9.0, "two")], [Cue(0.25, 0.75, "three"), Cue(5, 6, "late")]],
+        [
+            [Cue(0.0, 1.5, "一"), Cue(1.5, 9.0, "two")],
+            [Cue(0.25, 0.75, "three"), Cue(5, 6, "late")],
+        ],
         timeline,
     )
     assert [(c.start, c.end, c.text) for c in cues] == [

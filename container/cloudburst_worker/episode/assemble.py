@@ -87,9 +87,7 @@ def assemble_episode(
         raise EpisodeFailed(f"music '{spec.music.path}' was not provided to the assembler")
     try:
         with tempfile.TemporaryDirectory(prefix="cloudburst-episode-", dir=out_dir) as work:
-            return _assemble(
-                spec, scenes, out_dir, Path(work), music_file, threads, timeout, start
-            )
+            return _assemble(spec, scenes, out_dir, Path(work), music_file, threads, timeout, start)
     except (audio.AudioError, video.AssemblyError, SubtitleError) as exc:
         raise EpisodeFailed(str(exc)) from exc
     except FfmpegError as exc:

@@ -75,7 +75,9 @@ def build_track(
             run_ffmpeg(args, timeout=timeout)
         except FfmpegError as exc:
             raise AudioError(f"music '{music_file.name}' could not be decoded: {exc.tail}") from exc
-    gains = ducking_gains(_bed(timeline, narrations), music.ducking_db) if music_pcm else None
+    gains = None
+    if music is not None and music_pcm is not None:
+        gains = ducking_gains(_bed(timeline, narrations), music.ducking_db)
     with open(mix, "wb") as sink:
         music_chunks = _pcm_chunks(music_pcm) if music_pcm else None
         block_at = 0
@@ -93,7 +95,9 @@ def build_track(
     gain, ceiling = 0.0, None
     if loudness is not None:
         measured = measure(commands.measure_args(mix), timeout)
-        gain = loudness.target_lufs - measured.integrated_lufs if measured.integrated_lufs > -70 else 0
+        gain = (
+            loudness.target_lufs - measured.integrated_lufs if measured.integrated_lufs > -70 else 0
+        )
         ceiling = loudness.true_peak_db
     args = commands.encode_audio_args(
         mix, output, samples=timeline.samples, gain_db=gain, ceiling_db=ceiling

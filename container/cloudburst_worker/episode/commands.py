@@ -13,7 +13,8 @@ from cloudburst_worker.render.commands import CHANNELS, FPS, SAMPLE_RATE, SHIPPE
 
 _QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
 _COLOUR = [
-    "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+    "-color_range", "tv", "-colorspace", "bt709",
+    "-color_primaries", "bt709", "-color_trc", "bt709",
 ]  # fmt: skip
 # The true-peak limiter aims this far under the ceiling: AAC's quantisation moves peaks.
 LIMITER_MARGIN_DB = 1.0
@@ -186,7 +187,9 @@ def poster_args(scene: Path, seconds: float, output: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def label_args(poster: Path, label_file: str, font_file: str, output: Path, width: int) -> list[str]:
+def label_args(
+    poster: Path, label_file: str, font_file: str, output: Path, width: int
+) -> list[str]:
     """A poster shrunk to ``width`` with its label underneath → PNG (contact sheet tile).
 
     ``label_file`` and ``font_file`` are relative to ffmpeg's working directory so the

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from cloudburst_worker.episode import commands
-from cloudburst_worker.render.fonts import subtitle_fonts
 from cloudburst_worker.render.ffmpeg import run_ffmpeg
+from cloudburst_worker.render.fonts import subtitle_fonts
 from cloudburst_worker.render.pipeline import mp4_duration_seconds
 
 TILE_WIDTH = 320
@@ -43,15 +43,17 @@ def contact_sheet(
     with tempfile.TemporaryDirectory(prefix="cloudburst-sheet-") as work:
         root = Path(work)
         (root / f"font{font.suffix.lower()}").symlink_to(font)
-        for index, (picture, name, seconds) in enumerate(zip(posters, names, durations, strict=True)):
+        for index, (picture, name, seconds) in enumerate(
+            zip(posters, names, durations, strict=True)
+        ):
             (root / f"{index}.txt").write_text(f"{name}  {duration_label(seconds)}", "utf-8")
-            tile = root / f"{index}.png"
+            tile_file = root / f"{index}.png"
             args = commands.label_args(
-                Path(picture).absolute(), f"{index}.txt", f"font{font.suffix.lower()}", tile,
+                Path(picture).absolute(), f"{index}.txt", f"font{font.suffix.lower()}", tile_file,
                 TILE_WIDTH,
             )  # fmt: skip
             run_ffmpeg(args, timeout=timeout, cwd=work)
-            image = cv2.imread(str(tile))
+            image = cv2.imread(str(tile_file))
             if image is None:
                 raise ValueError(f"poster of scene '{name}' could not be read")
             tiles.append(image)

@@ -113,9 +113,10 @@ def _segment_packets(segment: Segment, track_params: bytes) -> list[av.Packet]:
                 continue
             if origin is None:
                 origin = int(packet.pts)
-            frame = Fraction(int(packet.pts) - origin) / step
-            if frame.denominator != 1:
+            exact = Fraction(int(packet.pts) - origin) / step
+            if exact.denominator != 1:
                 raise AssemblyError(f"scene '{segment.name}': its video is off the 30 fps grid")
+            frame = int(exact)
             if packet.is_keyframe and frame == segment.last:
                 ended = True
                 break
@@ -125,7 +126,7 @@ def _segment_packets(segment: Segment, track_params: bytes) -> list[av.Packet]:
                 continue
             copy = av.Packet((inband + bytes(packet)) if packet.is_keyframe else bytes(packet))
             copy.is_keyframe = packet.is_keyframe
-            chosen.append((int(frame), copy))
+            chosen.append((frame, copy))
     if not started or not ended:
         missing = segment.first if not started else segment.last
         raise AssemblyError(
@@ -134,12 +135,11 @@ def _segment_packets(segment: Segment, track_params: bytes) -> list[av.Packet]:
         )
     times = sorted(segment.start + frame * FRAME_SAMPLES for frame, _ in chosen)
     for (frame, packet), earliest in zip(chosen, times, strict=True):
-        packet.time_base = TIME_BASE
-        packet.pts = segment.start + frame * FRAME_SAMPLES
-        packet.dts = earliest - REORDER_DELAY
-        packet.duration = FRAME_SAMPLES
-        if packet.dts > packet.pts:
+        pts, dts = segment.start + frame * FRAME_SAMPLES, earliest - REORDER_DELAY
+        if dts > pts:
             raise AssemblyError(f"scene '{segment.name}': reorders more frames than x264 does")
+        packet.time_base = TIME_BASE
+        packet.pts, packet.dts, packet.duration = pts, dts, FRAME_SAMPLES
     return [packet for _, packet in chosen]
 
 
