@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import pytest
 from cloudburst_worker.episode import EpisodeFailed, assemble_episode, contact_sheet, poster
+from cloudburst_worker.episode.posters import tile_label
 from episode_media import (
     ebur128,
     music,
@@ -137,3 +138,9 @@ def test_posters_and_contact_sheet(every_transition, tmp_path: Path):
         stream = image.streams.video[0]
         assert stream.width == 3 * 320
         assert stream.height > 180
+
+
+def test_contact_sheet_labels_fit_their_tile():
+    assert tile_label("intro", 7.46, 13.3) == "intro  0:07.5"
+    assert tile_label("a long scene name here", 61.0, 13.3) == "a long scen…  1:01.0"
+    assert tile_label("长长长长长长长长长长", 0.4, 13.3) == "长长长长长长长…  0:00.4"

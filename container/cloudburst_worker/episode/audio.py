@@ -90,8 +90,8 @@ def build_track(
                 block_at += blocks
                 chunk = chunk + bed * envelope[:, None]
             sink.write(chunk.astype("<f4").tobytes())
-    if music_pcm is not None:
-        music_pcm.unlink()
+    for used in [*narrations, *([music_pcm] if music_pcm else [])]:
+        used.unlink()  # disk: only the mix stays for the loudness passes
     gain, ceiling = 0.0, None
     if loudness is not None:
         measured = measure(commands.measure_args(mix), timeout)

@@ -197,7 +197,7 @@ def label_args(
     """
     height = width * 9 // 16
     band = max(20, width // 8)
-    size = band * 3 // 5
+    size = label_font_size(width)
     graph = (
         f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
         f"pad={width}:{height + band}:(ow-iw)/2:0:color=0x202020,"
@@ -209,6 +209,11 @@ def label_args(
         "-i", str(poster), "-vf", graph, "-frames:v", "1",
         "-f", "image2", "-update", "1", "-y", str(output),
     ]  # fmt: skip
+
+
+def label_font_size(width: int) -> int:
+    """Label text height in pixels for a tile ``width`` wide."""
+    return max(20, width // 8) * 3 // 5
 
 
 def _raw_float(path: Path) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def contact_sheet(
         for index, (picture, name, seconds) in enumerate(
             zip(posters, names, durations, strict=True)
         ):
-            (root / f"{index}.txt").write_text(f"{name}  {duration_label(seconds)}", "utf-8")
+            label = tile_label(name, seconds, TILE_WIDTH / commands.label_font_size(TILE_WIDTH))
+            (root / f"{index}.txt").write_text(label, "utf-8")
             tile_file = root / f"{index}.png"
             args = commands.label_args(
                 Path(picture).absolute(), f"{index}.txt", f"font{font.suffix.lower()}", tile_file,
@@ -67,6 +69,24 @@ def contact_sheet(
     if not cv2.imwrite(str(output), sheet, [cv2.IMWRITE_JPEG_QUALITY, 88]):
         raise OSError(f"could not write {output}")
     return output
+
+
+def tile_label(name: str, seconds: float, ems: float) -> str:
+    """``name  0:07.5``, the name cut with an ellipsis so the label fits ``ems`` font sizes.
+
+    Widths are conservative (CJK 1 em, anything else 0.6 em) so a label never overflows.
+    """
+    tail = "  " + duration_label(seconds)
+    budget = ems - 0.6 * len(tail) - 0.5
+
+    def width(text: str) -> float:
+        return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.6 for c in text)
+
+    if width(name) <= budget:
+        return name + tail
+    while name and width(name) + 1.0 > budget:
+        name = name[:-1]
+    return name + "…" + tail
 
 
 def duration_label(seconds: float) -> str:
