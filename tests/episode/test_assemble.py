@@ -85,8 +85,12 @@ def test_chapters_and_sidecars_follow_the_scenes(every_transition):
 def test_music_loops_and_ducks_under_narration(tmp_path: Path):
     # narrations hold a silence in the middle; music is shorter than the episode (loops)
     spec = parse_episode(
-        {"pause": 1.5, "music": {"path": "m.wav", "volume": 0.5, "ducking_db": -12,
-                                 "fade_in": 0.2, "fade_out": 0.2}}
+        {
+            "pause": 1.5,
+            "transition": {"type": "fadeblack", "duration": 0.4},
+            "music": {"path": "m.wav", "volume": 0.5, "ducking_db": -12, "fade_in": 0.2,
+                      "fade_out": 0.2},
+        }
     )  # fmt: skip
     scenes = render_scenes(tmp_path / "scenes", [1.3011, 1.2077], spec)
     result = assemble_episode(
