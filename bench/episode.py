@@ -89,7 +89,7 @@ def run(work: Path, count: int, seconds: float) -> dict[str, Any]:
     copy_s = timed_copy(scenes, work / "copy")
     assembled = in_child(spec, scenes, work / "out", music)
     episode = Path(assembled["path"])
-    full_reencode_s = full_reencode(episode, work / "full.mp4")
+    full_reencode_s, full_reencode_cpu_s = full_reencode(episode, work / "full.mp4")
 
     plain = assemble_episode(
         parse_episode({"transition": {"type": "fade", "duration": 0.5}, "loudness": None}),
@@ -116,6 +116,10 @@ def run(work: Path, count: int, seconds: float) -> dict[str, Any]:
         "true_peak_db": peak,
         "ducking_db": round(ducking, 1),
         "peak_rss_mb": round(assembled["peak_rss_mb"], 1),
+        # the machine is shared: CPU seconds compare the two legs without the neighbours' load
+        "assembly_cpu_s": round(assembled["cpu_s"], 1),
+        "full_reencode_cpu_s": round(full_reencode_cpu_s, 1),
+        "cpu_ratio_to_full_reencode": round(assembled["cpu_s"] / full_reencode_cpu_s, 3),
         "scenes": count,
         "episode_s": round(assembled["duration"], 2),
         "seams_reencoded": assembled["seams_reencoded"],
@@ -187,11 +191,14 @@ def in_child(spec: Episode, scenes: list[SceneInput], out: Path, music: Path) ->
 def _assemble_measured(
     spec: Episode, scenes: list[SceneInput], out: Path, music: Path
 ) -> dict[str, Any]:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.monotonic()
     result = assemble_episode(spec, scenes, out, music_file=music, threads=2)
     seconds = time.monotonic() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    own, children = usage[0].ru_maxrss, usage[1].ru_maxrss
     return {
         "path": str(result.path),
         "seconds": seconds,
@@ -200,17 +207,22 @@ def _assemble_measured(
         "seams_reencoded": result.seams_reencoded,
         "chapters": result.chapters,
         "peak_rss_mb": max(own, children) / 1024,
+        "cpu_s": sum(u.ru_utime + u.ru_stime for u in usage),
     }
 
 
-def full_reencode(episode: Path, output: Path) -> float:
-    """Every frame of the same timeline through x264 with the renderer's settings."""
+def full_reencode(episode: Path, output: Path) -> tuple[float, float]:
+    """Every frame of the same timeline through x264 with the renderer's settings:
+    (wall, CPU) seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     _ffmpeg("-i", str(episode), "-map", "0:v:0", "-map", "0:a:0",
             "-c:v", "libx264", "-preset", SHIPPED_ENCODER.preset, "-crf", str(SHIPPED_ENCODER.crf),
             "-pix_fmt", "yuv420p", "-threads", "2", "-c:a", "copy", "-movflags", "+faststart",
             str(output))  # fmt: skip
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def max_join_gap_ms(episode: Path, joins: list[float]) -> float:
@@ -269,11 +281,13 @@ def _noise_db(episode: Path, start: float, end: float, tone: int) -> float:
         check=True, capture_output=True,
     ).stdout  # fmt: skip
     data = np.frombuffer(pcm, "<f4")
-    spectrum = np.abs(np.fft.rfft(data * np.hanning(len(data)))) ** 2
+    window = np.hanning(len(data))
+    spectrum = np.abs(np.fft.rfft(data * window)) ** 2
     freqs = np.fft.rfftfreq(len(data), 1 / 48_000)
     # the narration is a tone amplitude-modulated at 3 Hz: drop it and its sidebands
     keep = (np.abs(freqs - tone) > 30) & (freqs > 20)
-    return float(10 * np.log10(spectrum[keep].sum() / len(data) + 1e-20))
+    # mean power (Parseval, one-sided), independent of the window's length
+    return float(10 * np.log10(2 * spectrum[keep].sum() / (len(data) * np.sum(window**2)) + 1e-20))
 
 
 def _ffmpeg(*args: str) -> str:

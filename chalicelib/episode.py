@@ -177,7 +177,7 @@ class Chapter:
 class Timeline:
     scenes: tuple[SceneSlot, ...]
     seams: tuple[Seam, ...]
-    samples: int  # the episode's length
+    samples: int  # the episode's length: its narrations and pauses, to the last whole frame
 
     @property
     def duration(self) -> float:
@@ -222,7 +222,9 @@ def plan_timeline(
     starts = [0]
     for n in samples[:-1]:
         starts.append(starts[-1] + n + gap)
-    total = starts[-1] + samples[-1]
+    # the last scene's final frame may end up to half a frame after its narration: the
+    # episode ends with the later of the two (the audio is padded with silence to it)
+    total = max(starts[-1] + samples[-1], starts[-1] + counts[-1] * FRAME_SAMPLES)
     heads = [0] * len(samples)
     tails = list(counts)
     seams: list[Seam] = []

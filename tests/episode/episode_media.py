@@ -173,7 +173,9 @@ def noise_level_db(path: Path, start: float, end: float, tone: float) -> float:
         check=True, capture_output=True,
     ).stdout  # fmt: skip
     data = np.frombuffer(pcm, "<f4")
-    spectrum = np.abs(np.fft.rfft(data * np.hanning(len(data)))) ** 2
+    window = np.hanning(len(data))
+    spectrum = np.abs(np.fft.rfft(data * window)) ** 2
     freqs = np.fft.rfftfreq(len(data), 1 / 48_000)
     keep = (np.abs(freqs - tone) > 30) & (freqs > 20)
-    return float(10 * np.log10(spectrum[keep].sum() / len(data) + 1e-20))
+    # mean power (Parseval, one-sided), independent of the window's length
+    return float(10 * np.log10(2 * spectrum[keep].sum() / (len(data) * np.sum(window**2)) + 1e-20))

@@ -26,7 +26,8 @@ def test_seam_seeks_to_the_placed_keyframe_and_blends_with_xfade():
     args = seam_args(plan, Path("a.mp4"), Path("b.mp4"), Path("s.mp4"), threads=2)
     assert args == [
         *Q, "-filter_complex_threads", "2",
-        "-noaccurate_seek", "-ss", "1.750000", "-an", "-i", "a.mp4", "-an", "-i", "b.mp4",
+        "-noaccurate_seek", "-ss", "1.750000", "-an", "-i", "a.mp4",
+        "-t", "0.266667", "-an", "-i", "b.mp4",
         "-filter_complex",
         "[0:v]trim=end_frame=8,settb=1/30,setpts=N,tpad=stop_mode=clone:stop=17,"
         "trim=end_frame=17[out];"

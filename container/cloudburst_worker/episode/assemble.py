@@ -8,6 +8,7 @@ whole episode or none.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -32,6 +33,8 @@ from cloudburst_worker.episode import audio, commands, video
 from cloudburst_worker.episode.posters import poster
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
 from cloudburst_worker.render.subtitles import SubtitleError, parse_srt, read_srt
+
+log = logging.getLogger(__name__)
 
 
 class EpisodeFailed(Exception):
@@ -144,16 +147,19 @@ def _assemble(
             start_at = timeline.seams[index].span[0]
             segments.append(video.Segment(seam_files[index], start_at, 0, None, f"seam {index}"))
     reencoded = len(seams)
+    log.info("episode %s: %d seams encoded at %.1f s", spec.name, reencoded, _since(start))
     video_file = work / "video.mp4"
     video.write_video(segments, timeline.samples, video_file)
     for segment in segments:
         if segment.path.parent == work:
             segment.path.unlink()
 
+    log.info("episode %s: video track written at %.1f s", spec.name, _since(start))
     audio_file = work / "audio.m4a"
     reading = audio.build_track(
         timeline, narrations, spec.music, music_file, spec.loudness, work, audio_file, timeout
     )
+    log.info("episode %s: audio track encoded at %.1f s", spec.name, _since(start))
     names = [s.name for s in scenes]
     chapters_file = None
     if spec.chapters:
@@ -193,6 +199,10 @@ def _assemble(
             (c.title, c.start / SAMPLE_RATE, c.end / SAMPLE_RATE) for c in timeline.chapters(names)
         ),
     )
+
+
+def _since(start: float) -> float:
+    return time.monotonic() - start
 
 
 def ffmetadata(timeline: Timeline, names: Sequence[str]) -> str:

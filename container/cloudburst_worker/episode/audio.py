@@ -9,7 +9,9 @@ holds more than a chunk of samples in memory; disk holds the PCM of the episode 
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ from chalicelib.episode import SAMPLE_RATE, Loudness, Music, Timeline
 from cloudburst_worker.episode import commands
 from cloudburst_worker.render.commands import CHANNELS, decode_audio_args
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
+
+log = logging.getLogger(__name__)
 
 CHUNK = SAMPLE_RATE * 4  # samples per channel handled at once
 BLOCK = SAMPLE_RATE // 100  # 10 ms: the ducking envelope's resolution
@@ -59,6 +63,7 @@ def build_track(
     timeout: float,
 ) -> LoudnessReading:
     """The episode's AAC track (``output``, MP4), exactly ``timeline.samples`` long."""
+    started = time.monotonic()
     mix = work / "mix.f32"
     music_pcm: Path | None = None
     if music is not None and music_file is not None:
@@ -92,6 +97,7 @@ def build_track(
             sink.write(chunk.astype("<f4").tobytes())
     for used in [*narrations, *([music_pcm] if music_pcm else [])]:
         used.unlink()  # disk: only the mix stays for the loudness passes
+    log.info("episode audio: mixed at %.1f s", time.monotonic() - started)
     gain, ceiling = 0.0, None
     if loudness is not None:
         measured = measure(commands.measure_args(mix), timeout)
@@ -103,7 +109,9 @@ def build_track(
         mix, output, samples=timeline.samples, gain_db=gain, ceiling_db=ceiling
     )
     run_ffmpeg(args, timeout=timeout)
+    log.info("episode audio: measured and encoded at %.1f s", time.monotonic() - started)
     reading = measure(commands.measure_file_args(output), timeout)
+    log.info("episode audio: result measured at %.1f s", time.monotonic() - started)
     if ceiling is not None and reading.true_peak_db > ceiling:
         # AAC moved a peak over the ceiling: take the excess off and encode once more
         args = commands.encode_audio_args(

@@ -76,7 +76,8 @@ def seam_args(
         *_QUIET,
         "-filter_complex_threads", str(threads),
         *seek, "-an", "-i", str(outgoing),
-        "-an", "-i", str(incoming),
+        # read no more of the incoming scene than the seam uses
+        "-t", f"{(max(1, plan.in_frames) + 1) / FPS:.6f}", "-an", "-i", str(incoming),
         "-filter_complex", graph,
         "-map", "[v]",
         "-c:v", "libx264", "-preset", encoder.preset, "-crf", str(encoder.crf),

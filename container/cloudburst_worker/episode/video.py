@@ -91,7 +91,10 @@ def write_video(segments: list[Segment], samples: int, output: Path) -> None:
                 end_pts = max(end_pts, *(int(p.pts or 0) for p in packets))
             if pending is None:
                 raise AssemblyError("the scenes hold no video frames")
-            pending.duration = max(1, samples - end_pts)
+            # a player ends the track at the largest pts + duration: make that ``samples``
+            pending.duration = max(1, samples - int(pending.pts or 0))
+            if end_pts + FRAME_SAMPLES > samples:
+                raise AssemblyError("the last scene has more frames than the episode has time")
             sink.mux(pending)
 
 
