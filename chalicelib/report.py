@@ -109,6 +109,15 @@ def build_job_report(
     }
 
 
+def with_episode(
+    report: dict[str, Any], episode: dict[str, Any] | None, reason: str | None
+) -> dict[str, Any]:
+    """The report of a job with an ``episode``: what was assembled (``EpisodeRecord.report``),
+    or None and the reason among the errors."""
+    errors = [*report["errors"], reason] if reason else report["errors"]
+    return {**report, "episode": episode, "errors": errors}
+
+
 def build_rejection_report(
     job: Job, errors: Sequence[str], listed_scenes: int, at: datetime
 ) -> dict[str, Any]:
@@ -206,6 +215,7 @@ _SUMMARY_FIELDS = [
     "total_duration",
     "tasks_used",
     "efficiency",
+    "episode",
 ]
 
 

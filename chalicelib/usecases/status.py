@@ -19,4 +19,7 @@ def publish(svc: Services, job_ids: Iterable[str]) -> None:
             continue
         batches = svc.jobs.list_batches(job_id)
         document = build_status(job, progress(batches), svc.clock.now())
+        # an episode's assembly batch comes after the scene batches the job was planned with
+        document["batches_total"] = max(job.batches_total, len(batches))
+        document["phase"] = job.phase(batches).value
         svc.documents.put_json(status_key(job_id), document)
