@@ -192,6 +192,7 @@ def parse_manifest(body: bytes) -> Manifest:
     if problems:
         raise ManifestError(_capped(problems))
     from chalicelib.manifest_episode import episode_problems  # it imports this module
+
     episode_errors = episode_problems(document)
     try:
         manifest = Manifest.model_validate(document)

@@ -28,8 +28,14 @@ from chalicelib.contracts import (
     outputs_prefix,
     results_prefix,
 )
-from chalicelib.episode import Episode, Transition, keyframe_reach, seam_transitions
-from chalicelib.episode import parse_episode, parse_transition
+from chalicelib.episode import (
+    Episode,
+    Transition,
+    keyframe_reach,
+    parse_episode,
+    parse_transition,
+    seam_transitions,
+)
 from chalicelib.manifest import Manifest
 from chalicelib.model import Batch, BatchStatus, Job, JobStatus
 from chalicelib.observability import logger
@@ -50,7 +56,9 @@ def episode_of(manifest: Manifest) -> tuple[Episode, list[Transition]] | None:
     return spec, seam_transitions(spec, overrides)
 
 
-def scene_reaches(episode: Episode, seams: Sequence[Transition], count: int) -> list[tuple[int, int]]:
+def scene_reaches(
+    episode: Episode, seams: Sequence[Transition], count: int
+) -> list[tuple[int, int]]:
     """Each scene's ``keyframe_reach``: where its transition windows need IDRs."""
     return [
         keyframe_reach(

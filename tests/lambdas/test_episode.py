@@ -73,13 +73,16 @@ def test_the_specs_place_keyframes_at_the_transitions_and_the_assembly_spec_wait
     second = BatchSpec.model_validate(aws.documents.get_json(batch_spec_key(job_id, 2)))
     reaches = [s.keyframe_reach for s in first.scenes + second.scenes]
     # the first scene has no transition into it, the last none out of it
-    assert reaches[0][0] == 0 and reaches[-1][1] == 0
-    assert all(head > 0 for head, _ in reaches[1:]) and all(tail > 0 for _, tail in reaches[:-1])
+    assert reaches[0][0] == 0
+    assert reaches[-1][1] == 0
+    assert all(head > 0 for head, _ in reaches[1:])
+    assert all(tail > 0 for _, tail in reaches[:-1])
     assert first.sheet_scenes == SCENES
     assembly = BatchSpec.model_validate(aws.documents.get_json(batch_spec_key(job_id, 3)))
     assert assembly.kind == "assembly"
     assert [s.scene_name for s in assembly.scenes] == SCENES
-    assert assembly.episode is not None and assembly.episode["name"] == "ep1"
+    assert assembly.episode is not None
+    assert assembly.episode["name"] == "ep1"
     # only the scene batches are queued until every scene has rendered
     assert [b.batch_number for b in aws.batches(job_id)] == [1, 2]
     assert aws.status(job_id)["phase"] == "rendering"
@@ -216,7 +219,8 @@ def test_a_manifest_without_episode_ends_after_its_scenes_as_before(aws):
     render_everything(aws, job_id)
 
     report = aws.report(job_id)
-    assert report["status"] == "SUCCEEDED" and "episode" not in report
+    assert report["status"] == "SUCCEEDED"
+    assert "episode" not in report
     assert [b.batch_number for b in aws.batches(job_id)] == [1, 2]
 
 
