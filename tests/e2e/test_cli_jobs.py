@@ -66,7 +66,11 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     assert "SUCCEEDED: 3/3 scenes · 2 tasks ·" in out
     fetched = tmp_path / "cloudburst_results" / job_id
     assert sorted(p.name for p in fetched.iterdir()) == [
-        "job.json", "scene_001.mp4", "scene_002.mp4", "scene_003.mp4", "status.json",
+        "contact_sheet.jpg", "job.json", "posters", "scene_001.mp4", "scene_002.mp4",
+        "scene_003.mp4", "status.json",
+    ]  # fmt: skip
+    assert sorted(p.name for p in (fetched / "posters").iterdir()) == [
+        "scene_001.jpg", "scene_002.jpg", "scene_003.jpg",
     ]  # fmt: skip
     assert json.loads((fetched / "job.json").read_text())["job_id"] == job_id
 
