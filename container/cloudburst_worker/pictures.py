@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from chalicelib.contracts import BatchSpec, SceneResult, SceneStatus
 from cloudburst_worker.assets import S3Client
-from cloudburst_worker.episode import contact_sheet, poster
+from cloudburst_worker.episode import commands, contact_sheet
+from cloudburst_worker.episode.posters import POSTER_AT
 from cloudburst_worker.log import logger
-from cloudburst_worker.render.ffmpeg import FfmpegError
+from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
 
 _READERS = 8
 
@@ -36,21 +37,30 @@ def sheet_key(spec: BatchSpec) -> str:
 
 
 def upload_poster(spec: BatchSpec, s3: S3Client, scene_name: str, mp4: Path) -> bool:
-    """The scene's poster from its local MP4, in S3; False (logged) when it could not be made:
-    a poster never fails its scene."""
+    """The scene's poster (a frame ``POSTER_AT`` of the way in) from its local MP4, in S3;
+    False (logged) when it could not be made: a poster never fails or stops its scene."""
     target = mp4.with_name(f"{mp4.stem}.poster.jpg")
     try:
-        poster(mp4, target)
+        seconds = _duration(mp4) * POSTER_AT
+        run_ffmpeg(commands.poster_args(mp4, seconds, target), timeout=120)
         s3.upload_file(
             str(target), spec.bucket, poster_key(spec, scene_name),
             ExtraArgs={"ContentType": "image/jpeg"},
         )  # fmt: skip
         return True
-    except (FfmpegError, ClientError, BotoCoreError, OSError, ValueError) as error:
+    except Exception as error:  # best effort: a damaged file or a bug must not cost the scene
         logger.warning("poster not made", extra={"scene_name": scene_name, "error": str(error)})
         return False
     finally:
         target.unlink(missing_ok=True)
+
+
+def _duration(mp4: Path) -> float:
+    """The MP4's duration as its container says (PyAV refuses a file that is no MP4)."""
+    import av
+
+    with av.open(str(mp4)) as container:
+        return float(container.duration or 0) / av.time_base
 
 
 def ensure_poster(spec: BatchSpec, s3: S3Client, scene_name: str, mp4_key: str, work: Path) -> None:
