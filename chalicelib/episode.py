@@ -124,8 +124,7 @@ def parse_transition(document: Any, where: str) -> Transition:
 
 
 def seam_transitions(episode: Episode, overrides: Sequence[Transition | None]) -> list[Transition]:
-    """The transition of each of the ``len(overrides) - 1`` seams: the scene's own, else the
-    episode's."""
+    """Each seam's transition: the outgoing scene's own, else the episode's."""
     return [t if t is not None else episode.transition for t in overrides[:-1]]
 
 
@@ -218,34 +217,25 @@ def plan_timeline(
     if len(transitions) != len(samples) - 1:
         raise ValueError(f"{len(samples)} scenes need {len(samples) - 1} transitions")
     counts = list(frames) if frames is not None else [rendered_frames(n) for n in samples]
-    gap = pause_samples(pause)
-    starts = [0]
+    gap, starts = pause_samples(pause), [0]
     for n in samples[:-1]:
         starts.append(starts[-1] + n + gap)
-    # the last scene's final frame may end up to half a frame after its narration: the
-    # episode ends with the later of the two (the audio is padded with silence to it)
+    # the last frame may end up to half a frame after the narration: the episode ends then
     total = max(starts[-1] + samples[-1], starts[-1] + counts[-1] * FRAME_SAMPLES)
-    heads = [0] * len(samples)
-    tails = list(counts)
+    heads, tails = [0] * len(samples), list(counts)
     seams: list[Seam] = []
     for i, transition in enumerate(transitions):
         a_end, b_start = starts[i] + samples[i], starts[i + 1]
-        into_a, into_b = _window_reach(
-            transition.frames, gap, samples[i], counts[i], samples[i + 1], counts[i + 1]
-        )
-        tails[i] = counts[i] - into_a
-        heads[i + 1] = into_b
-        window = _window(transition.frames, a_end, b_start, starts[i], starts[i + 1], total)
-        if transition.frames == 0 or window[0] >= window[1]:
+        reach_a, reach_b = _reach(transition.frames, gap)
+        into_a, into_b = min(reach_a, counts[i] // 2), min(reach_b, counts[i + 1] // 2)
+        span = (starts[i] + (counts[i] - into_a) * FRAME_SAMPLES, b_start + into_b * FRAME_SAMPLES)
+        if transition.frames == 0 or span[1] <= span[0]:  # none, or scenes too short: a cut
             seams.append(Seam(i, transition, (a_end, b_start), (a_end, a_end), (a_end, a_end)))
-            tails[i], heads[i + 1] = counts[i], 0
             continue
-        span = (starts[i] + tails[i] * FRAME_SAMPLES, starts[i + 1] + into_b * FRAME_SAMPLES)
-        if span[1] <= span[0]:  # scenes too short for any window: a cut
-            seams.append(Seam(i, transition, (a_end, b_start), (a_end, a_end), (a_end, a_end)))
-            tails[i], heads[i + 1] = counts[i], 0
-            continue
-        window = (max(window[0], span[0]), min(max(window[1], span[0]), span[1]))
+        tails[i], heads[i + 1] = counts[i] - into_a, into_b
+        length = transition.frames * FRAME_SAMPLES
+        start = max(starts[i], (a_end + b_start) // 2 - length // 2)  # centred on the gap
+        window = (max(start, span[0]), min(max(start + length, span[0]), span[1]))
         seams.append(Seam(i, transition, (a_end, b_start), window, span))
     scenes = tuple(
         SceneSlot(starts[i], samples[i], counts[i], heads[i], tails[i]) for i in range(len(samples))
@@ -269,8 +259,7 @@ def keyframe_reach(
 
 
 def scene_keyframes(frame_count: int, reach: tuple[int, int]) -> tuple[int, ...]:
-    """Frame indices (scene-local) that must be IDRs; the renderer's
-    ``commands.forced_keyframes`` applies the same rule."""
+    """Scene-local IDR frames (``render.commands.forced_keyframes`` applies this rule)."""
     head, tail = reach
     keys = {min(head, frame_count // 2), frame_count - min(tail, frame_count // 2)}
     return tuple(sorted(k for k in keys if 0 < k < frame_count))
@@ -283,23 +272,6 @@ def _reach(window_frames: int, gap: int) -> tuple[int, int]:
         return 0, 0
     frames = math.ceil(over / FRAME_SAMPLES)
     return math.ceil(frames / 2), frames // 2
-
-
-def _window_reach(
-    window_frames: int, gap: int, a_samples: int, a_frames: int, b_samples: int, b_frames: int
-) -> tuple[int, int]:
-    into_a, into_b = _reach(window_frames, gap)
-    return min(into_a, a_frames // 2), min(into_b, b_frames // 2)
-
-
-def _window(
-    window_frames: int, a_end: int, b_start: int, a_start: int, b_next: int, total: int
-) -> tuple[int, int]:
-    """The blend window centred on the gap, kept inside the two scenes."""
-    length = window_frames * FRAME_SAMPLES
-    middle = (a_end + b_start) // 2
-    start = max(a_start, middle - length // 2)
-    return start, min(start + length, total)
 
 
 # -- subtitles on the episode timeline ------------------------------------------------------
@@ -350,21 +322,15 @@ def _stamp(seconds: float, separator: str) -> str:
 
 # -- validation details ---------------------------------------------------------------------
 
-_FLOAT_FIELDS = frozenset(
-    {"duration", "pause", "volume", "ducking_db", "fade_in", "fade_out", "target_lufs",
-     "true_peak_db"}
-)  # fmt: skip
+_FLOATS = {"duration", "pause", "volume", "ducking_db", "fade_in", "fade_out", "target_lufs"}
 
 
 def _floats(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: float(v)
-            if k in _FLOAT_FIELDS and isinstance(v, int) and not isinstance(v, bool)
-            else _floats(v)
-            for k, v in value.items()
-        }
-    return value
+    if not isinstance(value, dict):
+        return value
+    floats = _FLOATS | {"true_peak_db"}
+    whole = {k for k, v in value.items() if type(v) is int and k in floats}
+    return {k: float(v) if k in whole else _floats(v) for k, v in value.items()}
 
 
 def _describe(exc: ValidationError, prefix: str = "episode") -> list[str]:
