@@ -3,14 +3,13 @@ schema; reading the bytes within limits is :mod:`chalicelib.manifest_json`).
 
 Validation is strict (unknown fields and wrong types are errors, never coerced) and every
 problem is reported at once, each naming the field or scene, so a user fixes a manifest in
-one round trip. Asset existence is checked separately (:mod:`chalicelib.adapters.s3`) because
-it needs S3.
+one round trip (the ``episode`` fields: :mod:`chalicelib.manifest_episode`). Asset existence
+is checked separately (:mod:`chalicelib.adapters.s3`) because it needs S3.
 
 Any bytes at all end in a verdict: :func:`parse_manifest` returns a manifest or raises
-:class:`ManifestError`, never anything else. Limits that make a document unsafe or costly to
-look at (size, nesting, number length, unpaired surrogates, scene count, total path bytes)
-are checked before the schema, each named in its reason; the reasons are capped so a
-rejection stays small enough to store and send.
+:class:`ManifestError`, never anything else. Limits that make a document unsafe or costly
+(size, nesting, number length, unpaired surrogates, scene count, total path bytes) are
+checked before the schema, each named; the reasons are capped so a rejection stays small.
 """
 
 from __future__ import annotations
