@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.bootstrap import Services
+from chalicelib.dead_letters import unwrap
 from chalicelib.observability import logger
 
 _PER_QUEUE = 50
@@ -52,10 +53,10 @@ def done(svc: Services, letter: DeadLetter) -> None:
 
 def _letter(queue_url: str, message: dict[str, Any]) -> DeadLetter | None:
     try:
-        event = json.loads(message["Body"])
+        unwrapped = unwrap(json.loads(message["Body"]))  # a Lambda record holds the event
     except ValueError:
-        event = None
-    if not isinstance(event, dict):
+        unwrapped = None
+    if unwrapped is None:
         logger.error("dead letter is not an event; left in its queue", extra={"queue": queue_url})
         return None
-    return DeadLetter(queue_url, message["ReceiptHandle"], event)
+    return DeadLetter(queue_url, message["ReceiptHandle"], unwrapped.event)
