@@ -109,7 +109,9 @@ def test_event_patterns_name_the_stacks_own_bucket_and_cluster(templates):
             {"Ref": "JobBucket"}
         ]
         [cluster] = stopped["Properties"]["Pattern"]["detail"]["clusterArn"]
-        assert cluster == {"wildcard": {"Fn::Sub": "arn:aws:ecs:*:*:cluster/${Cluster}"}}
+        assert cluster == {
+            "wildcard": {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:*:cluster/${Cluster}"}
+        }
         assert "@@" not in json.dumps(template)
 
 
@@ -151,9 +153,13 @@ def test_every_function_role_gets_the_templates_policy_not_chalices_placeholder(
     for template in templates.values():
         for logical_id in resources_of(template, "AWS::Serverless::Function"):
             role = template["Resources"][f"{logical_id}Role"]["Properties"]
-            [policy] = role["Policies"]
+            policy, on_failure = role["Policies"]
+            assert policy["PolicyName"] == f"{logical_id}Policy"
             effects = {s["Effect"] for s in policy["PolicyDocument"]["Statement"]}
             assert effects == {"Allow"}
+            [send] = on_failure["PolicyDocument"]["Statement"]
+            assert send["Action"] == "sqs:SendMessage"
+            assert send["Resource"] == {"Fn::GetAtt": [f"{logical_id}DeadLetterQueue", "Arn"]}
 
 
 def test_every_name_carries_the_stage(templates):
@@ -161,6 +167,8 @@ def test_every_name_carries_the_stage(templates):
         for logical_id, resource in template["Resources"].items():
             for key in NAME_PROPERTIES:
                 if key in resource.get("Properties", {}):
+                    if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+                        continue  # FunctionName refers to the function, named below
                     name = json.dumps(resource["Properties"][key])
                     assert f"cloudburst-{stage}" in name, (logical_id, key, name)
 
