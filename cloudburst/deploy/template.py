@@ -19,9 +19,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib import pricing
 from chalicelib.adapters.table import TTL_ATTRIBUTE, table_definition
 from cloudburst.deploy import network, policies
-from cloudburst.deploy.policies import HAS_PERMISSIONS_BOUNDARY, permissions_boundary
 from cloudburst.deploy.functions import FunctionSpec, function_overrides
 from cloudburst.deploy.names import (
     ALARM_TOPIC,
@@ -35,6 +35,7 @@ from cloudburst.deploy.names import (
     TASK_ROLE,
     WORKER_LOG_GROUP,
 )
+from cloudburst.deploy.policies import HAS_PERMISSIONS_BOUNDARY, permissions_boundary
 from cloudburst.stage import (
     OUTPUT_BUCKET,
     OUTPUT_CLUSTER,
@@ -54,7 +55,8 @@ LARGEST_PROFILE_MEMORY_MIB = 32 * 1024
 # The worker keeps at most 2 scenes per vCPU on disk (assets, partial and final MP4 —
 # container/cloudburst_worker/batch.py), whatever the batch size; a scene's files stay
 # well under 1 GiB, and Fargate counts the image's unpacked layers (< 1 GiB) against this.
-EPHEMERAL_STORAGE_GIB = 2 * LARGEST_PROFILE_VCPU * 1 + 2
+# pricing bills the part above Fargate's free 20 GiB, so the figure lives there.
+EPHEMERAL_STORAGE_GIB = pricing.EPHEMERAL_STORAGE_GIB
 # Task-level size of the task definition; RunTask overrides it per job (pricing.PROFILES).
 DEFAULT_TASK_CPU = "1024"
 DEFAULT_TASK_MEMORY = "2048"
