@@ -172,9 +172,7 @@ def bill_task(usage: TaskUsage, now: datetime) -> TaskBill:
     estimated = usage.pull_started_at is None or usage.stopped_at is None
     seconds = billed_for(max(0.0, (stop - start).total_seconds()))
     rate = fargate_rate(usage.region, usage.architecture, usage.spot)
-    cost = round_usd(
-        task_cost_usd(vcpu, memory_gb, seconds, rate, public_ipv4=usage.public_ipv4)
-    )
+    cost = round_usd(task_cost_usd(vcpu, memory_gb, seconds, rate, public_ipv4=usage.public_ipv4))
     return TaskBill(cost_usd=cost, billed_seconds=seconds, estimated=estimated)
 
 

@@ -141,9 +141,7 @@ def function_overrides(
                 "Qualifier": "$LATEST",
                 "MaximumRetryAttempts": LAMBDA_MAX_RETRIES,
                 "MaximumEventAgeInSeconds": LAMBDA_MAX_EVENT_AGE_SECONDS,
-                "DestinationConfig": {
-                    "OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}
-                },
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}},
             },
         },
         errors_alarm: _errors_alarm(name, function),

@@ -90,7 +90,6 @@ def test_scenes_whose_narration_is_not_local_cannot_be_estimated(tmp_path: Path)
         scene_work(load_source(manifest))
 
 
-
 def test_the_estimate_says_it_bills_storage_and_adds_a_public_ip_when_tasks_get_one() -> None:
     scenes = [SceneWork(f"s{i}", 30.0, "zoom") for i in range(20)]
 
