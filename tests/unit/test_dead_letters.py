@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chalicelib.dead_letters import unwrap
 
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:cloudburst-dev-x:$LATEST"
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
@@ -23,7 +24,7 @@ def invocation_record(event: dict, condition: str = "RetriesExhausted") -> dict:
         "timestamp": "2026-12-06T04:00:00.000Z",
         "requestContext": {
             "requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
-            "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:cloudburst-dev-x:$LATEST",
+            "functionArn": FUNCTION_ARN,
             "condition": condition,
             "approximateInvokeCount": 3,
         },
@@ -55,9 +56,8 @@ def test_a_lambda_on_failure_record_gives_back_the_event_it_wraps_and_why_it_fai
     assert unwrapped is not None
     assert unwrapped.event == event
     assert unwrapped.condition == "EventAgeExceeded"
-    assert unwrapped.function_arn is not None and ":function:cloudburst-dev-x" in (
-        unwrapped.function_arn
-    )
+    assert unwrapped.function_arn is not None
+    assert ":function:cloudburst-dev-x" in (unwrapped.function_arn)
     assert unwrapped.error == "SettingsError: settings incomplete"
 
 
@@ -67,7 +67,8 @@ def test_a_record_without_a_response_payload_still_unwraps():
 
     unwrapped = unwrap(record)
 
-    assert unwrapped is not None and unwrapped.error is None
+    assert unwrapped is not None
+    assert unwrapped.error is None
     assert unwrapped.event["source"] == "aws.s3"
 
 
@@ -85,4 +86,5 @@ def test_an_event_that_merely_has_a_request_context_is_not_mistaken_for_a_record
 
     unwrapped = unwrap(event)
 
-    assert unwrapped is not None and unwrapped.event == event
+    assert unwrapped is not None
+    assert unwrapped.event == event
