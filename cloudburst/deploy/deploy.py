@@ -141,7 +141,7 @@ def deploy(
         Parameter("WorkerImage", image),
         Parameter("WorkerArchitecture", options.architecture),
         # generated once, at the first deploy; kept (NoEcho, so compared by CloudFormation)
-        Parameter("WebhookSigningSecret", None if deployed else new_webhook_secret()),
+        Parameter("WebhookSigningSecret", None if deployed else new_webhook_secret(), no_echo=True),
         Parameter("SubnetIds", ",".join(options.subnets)),
         Parameter("SecurityGroupId", options.security_group or ""),
         Parameter("AssignPublicIp", None if public_ip is None else str(public_ip).lower()),

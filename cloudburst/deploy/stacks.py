@@ -40,14 +40,18 @@ class Parameter:
     # None: keep the deployed value (UsePreviousValue) when the stack has one, else the
     # template's default — e.g. a NoEcho secret, or a flag the user did not repeat
     value: str | None
+    no_echo: bool = False  # DescribeStacks masks it: only UsePreviousValue can keep it
 
     def api(self, deployed: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The request's entry; None to leave the parameter at its default."""
         if self.value is not None:
             return {"ParameterKey": self.key, "ParameterValue": self.value}
-        if deployed is not None and self.key in deployed:
+        if deployed is None or self.key not in deployed:
+            return None  # a create, or a parameter the deployed template lacks
+        if self.no_echo:
             return {"ParameterKey": self.key, "UsePreviousValue": True}
-        return None
+        # the value DescribeStacks shows, sent again: what UsePreviousValue would keep
+        return {"ParameterKey": self.key, "ParameterValue": deployed[self.key] or ""}
 
 
 def deployed_parameters(stack: Mapping[str, Any] | None) -> dict[str, Any] | None:
