@@ -79,6 +79,11 @@ def spot_available(architecture: str) -> bool:
     return architecture in SPOT_ARCHITECTURES
 
 
+def priced_regions() -> frozenset[str]:
+    """Regions whose published rates the table holds (others are priced as us-east-1)."""
+    return frozenset(_ON_DEMAND)
+
+
 def fargate_rate(region: str, architecture: Architecture, spot: bool) -> Rate:
     """Rate for a region; unknown regions are priced as us-east-1 (an estimate, not an error).
     Spot asked for an architecture Spot does not run is priced on demand, as it runs."""

@@ -136,7 +136,11 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from cloudburst.deploy.doctor import run_doctor
 
-    session = boto3.session.Session(region_name=args.region)
+    try:
+        session = boto3.session.Session(region_name=args.region)
+    except BotoCoreError as exc:  # e.g. a profile that does not exist
+        print(f"FAIL  credentials: {exc}", file=sys.stderr)
+        return 1
     region = _region(session)
     ok = run_doctor(args.stage, region, lambda name: session.client(name, region_name=region), _say)
     return 0 if ok else 1
