@@ -17,7 +17,7 @@ from chalicelib.bootstrap import Services
 from chalicelib.contracts import report_key
 from chalicelib.model import Job, WebhookState, iso
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.report import webhook_data, with_webhook_state
+from chalicelib.report import report_link_seconds, webhook_data, with_webhook_state
 
 # How long a sweeper owns a due retry before another may take it.
 LEASE = timedelta(minutes=5)
@@ -90,15 +90,14 @@ def _deliver(
         return WebhookState.FAILED, webhooks.Delivery(
             False, error="no webhook secret configured", retryable=False
         )
-    link = s3.presigned_get(
-        svc.s3, svc.settings.bucket, report_key(job.job_id), _REPORT_LINK_SECONDS
-    )
+    seconds = report_link_seconds(_REPORT_LINK_SECONDS, **_signing_lifetime(svc.s3))
+    link = s3.presigned_get(svc.s3, svc.settings.bucket, report_key(job.job_id), seconds)
     delivery = webhooks.send(
         job.webhook_url,
         secret,
         job_id=job.job_id,
         event_type=job.status.webhook_type,
-        data=webhook_data(report, link),
+        data=webhook_data(report, link, iso(datetime.now(UTC) + timedelta(seconds=seconds))),
         timeout=svc.settings.webhook_timeout_seconds,
         allow_loopback=svc.settings.allow_loopback_webhooks,
     )
@@ -108,3 +107,11 @@ def _deliver(
         value=1,
     )
     return (WebhookState.DELIVERED if delivery.ok else WebhookState.FAILED), delivery
+
+
+def _signing_lifetime(client: Any) -> dict[str, Any]:
+    """Whether the client signs with temporary credentials, and for how long they last."""
+    credentials = getattr(client, "_get_credentials", lambda: None)()
+    expiry = getattr(credentials, "_expiry_time", None)
+    left = (expiry - datetime.now(UTC)).total_seconds() if expiry is not None else None
+    return {"temporary": bool(getattr(credentials, "token", None)), "credentials_left": left}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -79,6 +80,9 @@ def test_the_last_batch_writes_the_report_and_sends_one_signed_webhook(aws):
     }
     assert sent["report_key"] == f"outputs/{job_id}/job.json"
     assert sent["report_url"].startswith("https://")
+    # moto's test credentials are long-term: the link lasts the asked 24 h, and says so
+    expires = datetime.fromisoformat(sent["report_url_expires_at"])
+    assert timedelta(hours=23) < expires - datetime.now(UTC) <= timedelta(hours=24)
     job = aws.job(job_id)
     assert (job.status, job.webhook_state) == (JobStatus.SUCCEEDED, WebhookState.DELIVERED)
     assert aws.svc.slots.taken() == 0
