@@ -390,3 +390,17 @@ def test_deploy_says_what_aws_refused_without_a_traceback(monkeypatch, capsys):
     assert code == 1
     assert "cloudburst deploy: AWS refused:" in err
     assert "Traceback" not in err
+
+
+def test_the_cli_refuses_subnets_without_a_security_group_before_calling_aws(
+    monkeypatch, capsys
+):
+    from cloudburst.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+
+    code = main(["deploy", "--stage", "dev", "--region", REGION, "--subnets", "subnet-1"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "--subnets needs --security-group" in err
