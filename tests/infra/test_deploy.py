@@ -392,9 +392,7 @@ def test_deploy_says_what_aws_refused_without_a_traceback(monkeypatch, capsys):
     assert "Traceback" not in err
 
 
-def test_the_cli_refuses_subnets_without_a_security_group_before_calling_aws(
-    monkeypatch, capsys
-):
+def test_the_cli_refuses_subnets_without_a_security_group_before_calling_aws(monkeypatch, capsys):
     from cloudburst.cli import main
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
