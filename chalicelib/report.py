@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from chalicelib.contracts import SceneResult, outputs_prefix, render_slots, report_key
-from chalicelib.model import Batch, Job, JobStatus, Progress
+from chalicelib.contracts import (
+    SceneResult,
+    SceneStatus,
+    outputs_prefix,
+    render_slots,
+    report_key,
+)
+from chalicelib.model import Batch, Job, JobStatus, Progress, iso
 from chalicelib.pricing import round_usd
 
 MISSING_RESULT = "the task stopped before it reported this scene"
@@ -37,7 +44,7 @@ def scene_entry(name: str, batch: Batch, result: SceneResult | None) -> dict[str
             error = f"{MISSING_RESULT} ({batch.stopped_reason})"
         return {
             "scene_name": name,
-            "status": "failed",
+            "status": SceneStatus.FAILED.value,
             "batch_number": batch.batch_number,
             "output_key": None,
             "bytes": 0,
@@ -47,9 +54,9 @@ def scene_entry(name: str, batch: Batch, result: SceneResult | None) -> dict[str
         }
     return {
         "scene_name": name,
-        "status": result.status,
+        "status": SceneStatus(result.status).value,
         "batch_number": batch.batch_number,
-        "output_key": result.output_key if result.status == "succeeded" else None,
+        "output_key": result.output_key if result.status == SceneStatus.SUCCEEDED else None,
         "bytes": result.bytes,
         "duration_seconds": result.duration_seconds,
         "render_seconds": result.render_seconds,
@@ -66,7 +73,7 @@ def build_job_report(
 ) -> dict[str, Any]:
     """The report of a job whose batches are all final (``scenes``: every scene_entry)."""
     scenes = sorted(scenes, key=lambda entry: entry["scene_name"])
-    successful = sum(1 for entry in scenes if entry["status"] == "succeeded")
+    successful = sum(1 for entry in scenes if entry["status"] == SceneStatus.SUCCEEDED)
     total_cost = round_usd(sum(batch.cost_usd for batch in batches))
     started = datetime.fromisoformat(job.created_at)
     stops = [datetime.fromisoformat(b.stopped_at) for b in batches if b.stopped_at]
@@ -89,7 +96,7 @@ def build_job_report(
         "tasks_used": sum(b.tasks_run for b in batches),
         "task_results": [_task_entry(b, names_by_batch.get(b.batch_number, [])) for b in batches],
         "scenes": scenes,
-        "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),
+        "outputs": sorted(e["output_key"] for e in scenes if e["status"] == SceneStatus.SUCCEEDED),
         "efficiency": {
             "speedup_factor": round(render_seconds / total_duration, 3) if total_duration else 0.0,
             "processing_efficiency": (
@@ -134,7 +141,7 @@ def _header(job: Job, status: JobStatus, finished_at: datetime) -> dict[str, Any
         "manifest_key": job.manifest_key,
         "outputs_prefix": outputs_prefix(job.job_id),
         "created_at": job.created_at,
-        "finished_at": finished_at.isoformat(),
+        "finished_at": iso(finished_at),
         "metadata": job.metadata,
     }
     if job.cancel_reason:
@@ -155,7 +162,7 @@ def build_status(job: Job, done: Progress, updated_at: datetime) -> dict[str, An
         "manifest_bucket": job.manifest_bucket,
         "manifest_key": job.manifest_key,
         "created_at": job.created_at,
-        "updated_at": updated_at.isoformat(),
+        "updated_at": iso(updated_at),
         "finished_at": job.finished_at,
         "total_scenes": job.total_scenes,
         "scenes_succeeded": done.scenes_succeeded,
@@ -218,6 +225,18 @@ def report_link_seconds(requested: int, *, temporary: bool, credentials_left: fl
     elif temporary:
         seconds = min(seconds, TEMPORARY_LINK_SECONDS)
     return max(0, seconds)
+
+
+def link_expires_at(url: str, now: datetime) -> str | None:
+    """When a presigned link stops working: its signing time (``X-Amz-Date``, else ``now``)
+    plus its ``X-Amz-Expires``; None for a link that says neither."""
+    query = parse_qs(urlsplit(url).query)
+    if "X-Amz-Expires" not in query:
+        return None
+    signed = now
+    if "X-Amz-Date" in query:
+        signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return iso(signed + timedelta(seconds=int(query["X-Amz-Expires"][0])))
 
 
 def webhook_data(

@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import pricing
+from chalicelib.settings import DEFAULT_MAX_RUNNING_TASKS, ENV
 from cloudburst import stage as stages
 from cloudburst.deploy.deployer_policy import deployer_policy
 from cloudburst.deploy.policies import LAMBDA_CALLS
@@ -28,7 +29,6 @@ FARGATE_SPOT_VCPU = "L-36FBB829"  # Fargate Spot vCPU resource count
 LAMBDA_CONCURRENCY = "L-B99A9384"  # Lambda: Concurrent executions
 ENDPOINT_SERVICES = ("s3", "ecr.api", "ecr.dkr", "logs")
 DEFAULT_PROFILE = pricing.PROFILES[1]  # a manifest's default config_priority
-DEFAULT_MAX_RUNNING_TASKS = 50
 
 Clients = Callable[[str], Any]
 
@@ -618,8 +618,8 @@ def stage_cap(template: dict[str, Any]) -> int:
     for resource in template.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::Function":
             variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-            if isinstance(variables.get("CLOUDBURST_MAX_RUNNING_TASKS"), str):
-                return int(variables["CLOUDBURST_MAX_RUNNING_TASKS"])
+            if isinstance(variables.get(ENV["max_running_tasks"]), str):
+                return int(variables[ENV["max_running_tasks"]])
     return DEFAULT_MAX_RUNNING_TASKS
 
 
