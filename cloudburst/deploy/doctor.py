@@ -86,7 +86,10 @@ def run_doctor(stage: str, region: str, clients: Clients, say: Callable[[str], N
 
         checks.append(guarded("stack", stack))
         facts = found[0]
-        checks.append(guarded("deployer permissions", lambda: check_caller(clients, region)))
+        boundary = (facts.parameters.get("PermissionsBoundary") if facts else None) or None
+        checks.append(
+            guarded("deployer permissions", lambda: check_caller(clients, region, boundary))
+        )
         checks.append(guarded("region", lambda: check_region(clients, region)))
         if facts is not None:
             cap = stage_cap(facts.template)
@@ -311,8 +314,9 @@ def check_lambda_permissions(clients: Clients, facts: StageFacts) -> Check:
     return Check("Lambda permissions", bool(lambda_roles), detail, fix)
 
 
-def check_caller(clients: Clients, region: str) -> Check:
-    """Simulate the caller's own policies against what deploy, destroy and doctor need."""
+def check_caller(clients: Clients, region: str, boundary: str | None = None) -> Check:
+    """Simulate the caller's own policies against what deploy, destroy and doctor need
+    (with the stage's permissions boundary, as `--print-policy` would print it)."""
     identity = clients("sts").get_caller_identity()
     principal = caller_principal(identity["Arn"])
     fix = "attach the policy `cloudburst deploy --print-policy` prints to this identity"
@@ -320,7 +324,7 @@ def check_caller(clients: Clients, region: str) -> Check:
         return Check("deployer permissions", True, "the account's root user may do anything")
     iam = clients("iam")
     denied: list[str] = []
-    requests = simulation_requests(deployer_policy(), region, identity["Account"])
+    requests = simulation_requests(deployer_policy(boundary), region, identity["Account"])
     for actions, resource, context in requests:
         results = iam.simulate_principal_policy(
             PolicySourceArn=principal,
