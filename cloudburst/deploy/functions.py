@@ -1,6 +1,9 @@
 """Each Chalice event handler's part of the template: its rule's dead-letter queue and retry
-policy, an alarm on that queue, a log group with retention, its role's policy and its
-environment — for any number of handlers, whatever ``app.py`` declares.
+policy, the same queue as the function's on-failure destination (what Lambda gives up on
+after accepting an event), alarms on that queue and on the function's errors and throttles,
+a log group with retention, its role's policies and its environment — for any number of
+handlers, whatever ``app.py`` declares. The sweeper (the one scheduled handler) is reserved
+to one concurrent run.
 
 ``chalice package`` imports the app while packaging, so the app's event patterns are built
 from its settings: with :data:`PACKAGING_ENVIRONMENT` those settings are tokens naming
