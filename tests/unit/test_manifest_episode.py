@@ -96,8 +96,7 @@ def test_a_scene_transition_without_an_episode_is_refused():
     errors = errors_of(body(scenes=[scene("a", transition={"type": "fade"}), scene("b")]))
 
     assert errors == [
-        "scenes[0] (scene 'a').transition: a scene's transition needs a top-level "
-        "'episode' object"
+        "scenes[0] (scene 'a').transition: a scene's transition needs a top-level 'episode' object"
     ]
 
 
