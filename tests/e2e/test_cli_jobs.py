@@ -87,7 +87,8 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     assert main(["jobs", "--json"]) == 0
     assert job_id in [j["job_id"] for j in json.loads(capsys.readouterr().out)]
     assert main(["fetch", job_id, str(tmp_path / "again"), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["files"]) == 5
+    # 3 MP4s, job.json, status.json, the contact sheet and 3 posters
+    assert len(json.loads(capsys.readouterr().out)["files"]) == 9
     assert main(["watch", again["job_id"], "--timeout", "120"]) == 0
 
 
