@@ -96,3 +96,17 @@ def test_the_estimate_adds_one_assembly_task_after_the_last_batch() -> None:
     assert after.billed_seconds == before.billed_seconds + max(60, -(-assembly // 1))
     assert after.cost_usd > before.cost_usd
     assert any("assembly task" in a for a in episode.assumptions)
+
+
+def test_watch_says_when_the_episode_is_being_assembled() -> None:
+    from datetime import datetime
+
+    from cloudburst.client.progress import progress_line
+    from tests.client.test_progress import CREATED, status
+
+    now = datetime.fromisoformat(CREATED)
+    rendering = status(scenes_succeeded=20, phase="rendering")
+    assembling = status(scenes_succeeded=24, tasks_running=1, phase="assembling")
+
+    assert "assembling" not in progress_line(rendering, now)
+    assert progress_line(assembling, now).startswith("RUNNING · assembling the episode · ")
