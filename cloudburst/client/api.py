@@ -36,11 +36,11 @@ def execute_parallel_batches(
     background_opacity: float = 0.2,
     *,
     spot: bool = False,
+    episode: dict[str, Any] | None = None,
     webhook_url: str | None = None,
     stage: str | None = None,
     timeout: float | None = None,
     keys: bool = False,
-    episode: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Render ``scenes`` (local paths, ``s3://`` URIs, or with ``keys=True`` relative paths
     that are keys in the bucket) and download the MP4s.

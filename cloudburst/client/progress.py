@@ -24,8 +24,6 @@ def eta_seconds(status: JobView, now: datetime | None = None) -> float | None:
 def progress_line(status: JobView, now: datetime | None = None) -> str:
     """``RUNNING · scenes 7/24 · tasks 3 running, 1 batch waiting · 12 s · $0.0012 · ETA 29 s``."""
     parts = [status.status, f"scenes {status.scenes_done}/{status.total_scenes}"]
-    if status.document.get("phase") == "assembling":  # the scenes are done; the episode is next
-        parts.insert(1, "assembling the episode")
     if status.scenes_failed:
         parts[-1] += f" ({status.scenes_failed} failed)"
     waiting = status.batches_waiting
@@ -33,6 +31,8 @@ def progress_line(status: JobView, now: datetime | None = None) -> str:
     if waiting:
         tasks += f", {waiting} batch{'es' if waiting != 1 else ''} waiting"
     parts.append(tasks)
+    if status.document.get("phase") == "assembling":  # the scenes are done; the episode is next
+        parts.insert(1, "assembling the episode")
     parts.append(duration_text(status.elapsed_seconds(now)))
     parts.append(cost_text(status.cost_usd))
     eta = eta_seconds(status, now)
