@@ -46,14 +46,6 @@ class BatchStatus(StrEnum):
         return self not in (BatchStatus.PENDING, BatchStatus.RUNNING)
 
 
-class Phase(StrEnum):
-    """A running job's step, in the status document (``watch`` shows it)."""
-
-    RENDERING = "rendering"
-    ASSEMBLING = "assembling"
-    ENDED = "ended"
-
-
 class WebhookState(StrEnum):
     PENDING = "PENDING"  # the job ended; the first delivery is under way
     RETRYING = "RETRYING"  # a delivery failed; the sweeper sends it again when due
@@ -112,14 +104,6 @@ class Job:
     def assembly_batch(self) -> int | None:
         """The assembly batch's number (after every scene batch), or None without episode."""
         return self.batches_total + 1 if self.episode else None
-
-    def phase(self, batches: Sequence[Batch]) -> Phase:
-        """Where the job is: rendering its scenes, assembling its episode, or ended."""
-        if self.is_final:
-            return Phase.ENDED
-        if any(b.batch_number == self.assembly_batch for b in batches):
-            return Phase.ASSEMBLING
-        return Phase.RENDERING
 
     # -- the job's state machine: RUNNING → final once; a cancel is asked once, while RUNNING.
     # The memory store applies these; the DynamoDB store writes the same rules as conditions.

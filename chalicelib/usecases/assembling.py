@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -42,6 +43,23 @@ from chalicelib.observability import logger
 from chalicelib.ports import Services
 
 _RECORD_LIMIT = 1 << 16  # a record is a few hundred bytes
+
+
+class Phase(StrEnum):
+    """A running job's step, in the status document (``watch`` shows it)."""
+
+    RENDERING = "rendering"
+    ASSEMBLING = "assembling"
+    ENDED = "ended"
+
+
+def phase(job: Job, batches: Sequence[Batch]) -> Phase:
+    """Where the job is: rendering its scenes, assembling its episode, or ended."""
+    if job.is_final:
+        return Phase.ENDED
+    if any(b.batch_number == job.assembly_batch for b in batches):
+        return Phase.ASSEMBLING
+    return Phase.RENDERING
 
 
 def episode_of(manifest: Manifest) -> tuple[Episode, list[Transition]] | None:

@@ -9,6 +9,7 @@ from chalicelib.contracts import status_key
 from chalicelib.model import progress
 from chalicelib.ports import Services
 from chalicelib.report import build_status
+from chalicelib.usecases.assembling import phase
 
 
 def publish(svc: Services, job_ids: Iterable[str]) -> None:
@@ -21,5 +22,5 @@ def publish(svc: Services, job_ids: Iterable[str]) -> None:
         document = build_status(job, progress(batches), svc.clock.now())
         # an episode's assembly batch comes after the scene batches the job was planned with
         document["batches_total"] = max(job.batches_total, len(batches))
-        document["phase"] = job.phase(batches).value
+        document["phase"] = phase(job, batches).value
         svc.documents.put_json(status_key(job_id), document)
