@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import sys
 import threading
 import time
@@ -70,7 +69,7 @@ class Faults:
                 raise ConnectionResetError(104, "Connection reset by peer")
             answer: dict[str, Any] = real_call(request)
             if fault and fault.endswith("timeout"):  # it landed; the answer did not
-                raise socket.timeout("timed out")
+                raise TimeoutError("timed out")
             return answer
 
         control._call = call  # type: ignore[attr-defined]
