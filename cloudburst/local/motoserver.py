@@ -5,6 +5,10 @@ handling took most of the GIL the handlers needed (py-spy: ~60 % of a 1,000-scen
 In a child process it gets the second core, and the stack's in-process handlers keep the
 first.
 
+RunTask honours ``clientToken`` as ECS does (moto ignores it): one task per token in a
+cluster, the same answer for a retry with the same parameters, ``ConflictException`` for
+other parameters, for 24 hours — so racing launchers of one batch start one task.
+
 ECS has no API to move a task to RUNNING or STOPPED, so the Fargate stand-in uses a small
 control endpoint here, ``POST /_cloudburst/ecs``, to read the cluster's tasks and write
 their state onto moto's task objects (so DescribeTasks tells the truth). Run as
@@ -17,11 +21,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -50,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
     speed_up_moto_server()
     unique_event_ids()
+    idempotent_run_task()
     # Tasks stay where the Fargate stand-in puts them (moto would advance them per call).
     state_manager.set_transition(
         model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
@@ -130,6 +137,52 @@ def _apply(task: Any, update: dict[str, Any]) -> None:
             container.exitCode = update["exit_code"]
         elif status == "STOPPED" and hasattr(container, "exitCode"):
             del container.exitCode  # a container that never started has no exit code
+
+
+CLIENT_TOKEN_TTL_SECONDS = 24 * 3600  # ECS keeps a RunTask client token this long
+
+
+def idempotent_run_task() -> None:
+    """Make moto's RunTask honour ``clientToken`` (see the module doc).
+
+    The tokens live on the region's ECS backend, so they are kept and reset with it.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import ECSException
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    if getattr(EC2ContainerServiceResponse, "_cloudburst_client_token", False):
+        return
+    original = EC2ContainerServiceResponse.run_task
+    lock = threading.Lock()
+
+    def run_task(self: Any) -> Any:
+        token = self._get_param("clientToken")
+        if not token:
+            return original(self)
+        backend = self.ecs_backend
+        cluster = str(self._get_param("cluster", "default")).rsplit("/", 1)[-1]
+        request = {k: v for k, v in json.loads(self.body or "{}").items() if k != "clientToken"}
+        fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        tokens: dict[tuple[str, str], tuple[str, list[str], float]] = backend.__dict__.setdefault(
+            "cloudburst_client_tokens", {}
+        )
+        with lock:
+            known = tokens.get((cluster, token))
+            if known is None or time.time() - known[2] > CLIENT_TOKEN_TTL_SECONDS:
+                result = original(self)
+                arns = [task.task_arn for task in result.result["tasks"]]  # type: ignore[index]
+                tokens[(cluster, token)] = (fingerprint, arns, time.time())
+                return result
+        if known[0] != fingerprint:
+            raise ECSException(
+                "ConflictException",
+                "The client token was already used with different parameters.",
+            )
+        return ActionResult({"tasks": backend.describe_tasks(cluster, known[1]), "failures": []})
+
+    EC2ContainerServiceResponse.run_task = run_task  # type: ignore[method-assign]
+    EC2ContainerServiceResponse._cloudburst_client_token = True  # type: ignore[attr-defined]
 
 
 def speed_up_moto_server() -> None:
