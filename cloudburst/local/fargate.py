@@ -125,6 +125,7 @@ class LocalFargate:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.tasks: dict[str, LocalTask] = {}
+        self._settled: set[str] = set()  # tasks an earlier run of the stack saw to the end
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalFargate:
@@ -234,7 +235,7 @@ class LocalFargate:
         arn = task.task_arn
         env = {**self._base_env, **task.environment}
         task.pull_started_at = _now()
-        task.log_file = task.log_path.open("wb")
+        task.log_file = task.log_path.open("ab")  # a task run again after a restart appends
         try:
             task.process = subprocess.Popen(
                 list(self.worker_command),
@@ -272,13 +273,25 @@ class LocalFargate:
 
     def _unseen_tasks(self) -> tuple[list[str], list[str]]:
         """(new tasks to run, tasks stopped before they were seen), from this poll's snapshot
-        of moto's tasks (one control request, which also answers every StopTask check)."""
+        of moto's tasks (one control request, which also answers every StopTask check).
+
+        After a restart of the stack (its moto state kept) moto still lists the tasks of
+        the last run: those already STOPPED were reported then and are left alone; those
+        still RUNNING lost their worker with the stack and run again (the worker resumes,
+        skipping the scenes it already finished) — as the task would have gone on in AWS.
+        """
         new: list[str] = []
         stopped: list[str] = []
         with self._lock:
             for arn, task in self._moto_tasks.items():
-                if arn not in self.tasks:
-                    (stopped if task["desired_status"] == "STOPPED" else new).append(arn)
+                if arn in self.tasks or arn in self._settled:
+                    continue
+                if task.get("last_status") == "STOPPED":
+                    self._settled.add(arn)
+                elif task["desired_status"] == "STOPPED":
+                    stopped.append(arn)
+                else:
+                    new.append(arn)
         return new, stopped
 
     def _check(self, task: LocalTask, events: Outbox) -> None:

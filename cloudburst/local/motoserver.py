@@ -12,8 +12,10 @@ other parameters, for 24 hours — so racing launchers of one batch start one ta
 ECS has no API to move a task to RUNNING or STOPPED, so the Fargate stand-in uses a small
 control endpoint here, ``POST /_cloudburst/ecs``, to read the cluster's tasks and write
 their state onto moto's task objects (so DescribeTasks tells the truth). Run as
-``python -m cloudburst.local.motoserver --port N``; it prints ``port <n>`` once serving
-and exits when its stdin closes (the stack's end of it), so a killed stack leaves no server.
+``python -m cloudburst.local.motoserver --port N [--state FILE]``; it prints ``port <n>``
+once serving and exits when its stdin closes (the stack's end of it), so a killed stack
+leaves no server. With ``--state`` it starts from that file (:mod:`cloudburst.local.persistence`)
+and writes it back on the control endpoint's ``save`` and when its stack is gone.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from cloudburst.local import persistence
 
 CONTROL_PATH = "/_cloudburst/ecs"
 
@@ -43,6 +48,7 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cloudburst.local.motoserver")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state", type=Path, default=None, help="moto's state, kept here")
     args = parser.parse_args(argv)
 
     from moto.moto_api import state_manager
@@ -61,18 +67,42 @@ def main(argv: list[str] | None = None) -> None:
     state_manager.set_transition(
         model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
     )
+    if args.state is not None:
+        try:
+            persistence.load(args.state)
+        except persistence.StateError as exc:
+            print(f"cloudburst: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(3) from None
+    _state_path[0] = args.state
     app = with_control(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, True, request_handler=MotoRequestHandler)
     print(f"port {server.server_address[1]}", flush=True)
     threading.Thread(target=_exit_with_parent, daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C that reached this process too
         server.serve_forever()
+    _save_state()
+
+
+_state_path: list[Path | None] = [None]
+_save_lock = threading.Lock()
+
+
+def _save_state() -> dict[str, Any]:
+    path = _state_path[0]
+    if path is None:
+        return {"saved": 0}
+    with _save_lock:
+        return {"saved": persistence.save(path)}
 
 
 def _exit_with_parent() -> None:
-    """The stack holds our stdin open and never writes: EOF means it is gone (even killed)."""
+    """The stack holds our stdin open and never writes: EOF means it is gone (even killed),
+    so keep what it had and leave."""
     sys.stdin.buffer.read()
-    os._exit(0)
+    try:
+        _save_state()
+    finally:
+        os._exit(0)
 
 
 def with_control(app: WsgiApp) -> WsgiApp:
@@ -96,15 +126,22 @@ def with_control(app: WsgiApp) -> WsgiApp:
 
 
 def control(request: dict[str, Any]) -> dict[str, Any]:
-    """``tasks``: every task of a cluster; ``update``: write task states (see module doc)."""
+    """``tasks``: every task of a cluster; ``update``: write task states (see module doc);
+    ``save``: write moto's state to the ``--state`` file now."""
     from moto.ecs.models import ecs_backends
 
+    if request.get("op") == "save":
+        return _save_state()
     backend = ecs_backends[request["account_id"]][request["region"]]
     tasks = backend.tasks.get(request["cluster"], {})
     if request["op"] == "tasks":
         return {
             "tasks": {
-                arn: {"desired_status": t.desired_status, "stopped_reason": t.stopped_reason}
+                arn: {
+                    "desired_status": t.desired_status,
+                    "last_status": t.last_status,
+                    "stopped_reason": t.stopped_reason,
+                }
                 for arn, t in list(tasks.items())
             }
         }
