@@ -541,7 +541,7 @@ class LocalStack:
             " (moto: S3, DynamoDB, ECS, EventBridge, SQS)\n"
             f"  bucket s3://{self.bucket}  table {self.table}  cluster {self.cluster}\n"
             f"  webhooks → {self.receiver.url}  (saved under {self.receiver.directory})\n"
-            f"  task logs under {self.state_dir / 'tasks'}\n\n"
+            f"  task logs under {self.state_dir / 'tasks'}\n" + self._state_line() + "\n"
             f"Environment for your shell:\n{env}\n\n"
             "Start a job (aws CLI):\n"
             f"  aws s3 cp my-manifest.json s3://{self.bucket}/manifests/my-job.json\n"
@@ -550,6 +550,15 @@ class LocalStack:
             f"               aws_access_key_id='{DUMMY_KEY}', aws_secret_access_key='{DUMMY_KEY}')"
             f".upload_file('my-manifest.json', '{self.bucket}', 'manifests/my-job.json')\n"
             f"Results appear under s3://{self.bucket}/outputs/<job_id>/ (MP4s + job.json)."
+        )
+
+    def _state_line(self) -> str:
+        if not self.persist:
+            return ""
+        how = "carried on from the last run" if self.resumed else "new"
+        return (
+            f"  state {how}, kept in {self.state_dir} across restarts"
+            " (`cloudburst local reset` starts clean)\n"
         )
 
 
