@@ -276,7 +276,7 @@ class LocalFargate:
         of moto's tasks (one control request, which also answers every StopTask check).
 
         After a restart of the stack (its moto state kept) moto still lists the tasks of
-        the last run: those already STOPPED were reported then and are left alone; those
+        the last run: those it reported STOPPED then are left alone; those
         still RUNNING lost their worker with the stack and run again (the worker resumes,
         skipping the scenes it already finished) — as the task would have gone on in AWS.
         """
@@ -286,7 +286,7 @@ class LocalFargate:
             for arn, task in self._moto_tasks.items():
                 if arn in self.tasks or arn in self._settled:
                     continue
-                if task.get("last_status") == "STOPPED":
+                if task.get("reported_stopped"):
                     self._settled.add(arn)
                 elif task["desired_status"] == "STOPPED":
                     stopped.append(arn)

@@ -140,6 +140,8 @@ def control(request: dict[str, Any]) -> dict[str, Any]:
                 arn: {
                     "desired_status": t.desired_status,
                     "last_status": t.last_status,
+                    # STOPPED by the stand-in (an earlier run of it), not by StopTask alone
+                    "reported_stopped": getattr(t, "cloudburst_reported_stopped", False),
                     "stopped_reason": t.stopped_reason,
                 }
                 for arn, t in list(tasks.items())
@@ -163,6 +165,7 @@ def _apply(task: Any, update: dict[str, Any]) -> None:
     task.cpu = update["cpu"]
     task.memory = update["memory"]
     if status == "STOPPED":
+        task.cloudburst_reported_stopped = True
         task.desired_status = "STOPPED"
         task.stop_code = update["stop_code"]
         task.stopped_reason = update["stopped_reason"] or ""
