@@ -196,7 +196,6 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
 def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
     """The end of a 10,000-scene job: the reaction to its last task's stop (requests, seconds)
     and the webhook's size. Workers only report their scenes (bench/record_only_worker.py)."""
-
     import botocore.client
 
     from chalicelib.usecases import completion, reactions, sweeping
