@@ -37,8 +37,13 @@ def execute_parallel_batches(
     webhook_url: str | None = None,
     stage: str | None = None,
     timeout: float | None = None,
+    keys: bool = False,
 ) -> dict[str, Any]:
-    """Render ``scenes`` (local paths, bucket keys or ``s3://`` URIs) and download the MP4s.
+    """Render ``scenes`` (local paths, ``s3://`` URIs, or with ``keys=True`` relative paths
+    that are keys in the bucket) and download the MP4s.
+
+    Local paths are relative to the working directory; one that names no file raises
+    ``SubmitError`` before anything is uploaded.
 
     Returns the earlier result dict — ``success, total_scenes, successful_scenes,
     failed_scenes, total_cost_usd, total_duration, downloaded_files, task_results,
@@ -68,7 +73,7 @@ def execute_parallel_batches(
     }
     name = f"batch-{started:%Y%m%d-%H%M%S}-{os.getpid()}"
     connection = connect(stage)
-    source = source_from_scenes(scenes, options, name=name, base=Path.cwd())
+    source = source_from_scenes(scenes, options, name=name, base=Path.cwd(), keys=keys)
     submission = submit(connection, source, name=name)
     final = wait_for_job(connection, submission.job_id, timeout=timeout)
     report = read_json(connection.s3, connection.bucket, f"outputs/{final.job_id}/job.json") or {}

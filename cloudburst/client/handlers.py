@@ -27,7 +27,8 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     from cloudburst.client.source import load_source
     from cloudburst.client.submit import submit as submit_job
 
-    source = load_source(args.path, language=args.language).with_options(manifest_options(args))
+    source = load_source(args.path, language=args.language, keys=args.keys)
+    source = source.with_options(manifest_options(args))
     for skipped in source.skipped:
         printer.line(f"skipped {skipped}")
     connection = connect(args.stage)
@@ -45,7 +46,8 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     if not (args.wait or args.fetch is not None):
         printer.document(submission.as_dict())
         return output.OK
-    saving_dir = Path(source.saving_dir) if source.saving_dir else None
+    # A path in a manifest is relative to the manifest, this one too.
+    saving_dir = source.base / Path(source.saving_dir).expanduser() if source.saving_dir else None
     code, result = follow(connection, submission.job_id, args, printer, saving_dir)
     printer.document({**submission.as_dict(), **result})
     return code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 OK = 0
@@ -62,8 +63,17 @@ class Printer:
         if self.as_json:
             print(json.dumps(value, indent=2, ensure_ascii=False, default=str), file=self.out)
 
-    def error(self, message: str) -> None:
+    def error(self, message: str | Sequence[str]) -> None:
+        """Every reason at once: ``{"error": summary, "errors": [reason, …]}`` with ``--json``
+        (a list a script can iterate), one reason per line on stderr."""
         self.end_live()
+        errors = [message] if isinstance(message, str) else list(message)
+        summary = errors[0] if len(errors) == 1 else f"{len(errors)} problems"
         if self.as_json:
-            print(json.dumps({"error": message}, ensure_ascii=False), file=self.out)
-        print(f"cloudburst: {message}", file=self.err, flush=True)
+            document = {"error": summary, "errors": errors}
+            print(json.dumps(document, ensure_ascii=False), file=self.out, flush=True)
+        if len(errors) == 1:
+            print(f"cloudburst: {summary}", file=self.err, flush=True)
+        else:
+            lines = "".join(f"\n  - {error}" for error in errors)
+            print(f"cloudburst: {summary}:{lines}", file=self.err, flush=True)
