@@ -352,11 +352,19 @@ class Dispatcher:
         period = route.schedule_seconds or 60.0
         while not self._stop.wait(period):
             body = json.dumps(self._scheduled(route))
-            try:
-                sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
-            except Exception:
-                if not self._stop.is_set():
-                    log.exception("%s: could not queue the scheduled event", route.name)
+            deadline = time.monotonic() + period  # a late tick still beats a skipped one
+            failures = 0
+            while not self._stop.is_set():
+                try:
+                    sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
+                    break
+                except Exception as exc:
+                    failures += 1
+                    delay = _QUEUE_BACKOFF.delay(failures)
+                    if time.monotonic() + delay > deadline:
+                        log.warning("%s: scheduled event not queued (%s)", route.name, _brief(exc))
+                        break
+                    self._stop.wait(delay)
 
     def _scheduled(self, route: Route) -> dict[str, Any]:
         return {
