@@ -57,6 +57,22 @@ def _completion(done: dict[str, Any] | None) -> str:
 """  # noqa: E501
 
 
+def orchestration_load(d: dict[str, Any]) -> str:
+    rows = [("quiet", d["quiet"]), ("two busy loops on both cores", d["hog"])]
+    lines = [
+        "| run | batches ended by their event | by the sweeper | job | upload → job end"
+        " | peak load (1 min) |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {r['batches_finished_by_event']}/{r['batches']}"
+        f" | {r['batches_ended_by_sweeper']} | {r['status']} | {r['upload_to_job_end_s']:.0f} s"
+        f" | {r['peak_load_1min']:.1f} |"
+        for name, r in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_modes(d: dict[str, Any]) -> str:
     m = d["modes"]
     rows = [
@@ -144,6 +160,7 @@ def image(d: dict[str, Any]) -> str:
 BLOCKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "image": ("image.json", image),
     "orchestration": ("orchestration.json", orchestration),
+    "orchestration-load": ("orchestration_hog.json", orchestration_load),
     "render-modes": ("render.json", render_modes),
     "render-sweep": ("render.json", render_sweep),
     "render-ratios": ("render.json", render_ratios),
