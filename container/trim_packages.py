@@ -10,8 +10,10 @@ ships must work, so nothing here stubs, patches or half-removes a library. What 
 
 Everything else stays whole: every botocore service model (so any client, and STS/SSO for
 the credential chain), every numpy subpackage, every bundled shared library. ``check``
-then imports every shipped module and loads every shared library with all its symbols
-bound, so the build fails where a task would otherwise abort or fail to import.
+then proves it: every installed file still has the content its wheel's RECORD gives (so no
+library was stubbed or patched, and only test suites and typing stubs are missing), every
+shared library loads with all its symbols bound, and every shipped module imports, so the
+build fails where a task would otherwise abort or fail to import.
 
 Usage: ``python trim_packages.py ROOT`` (trim, then check) or
 ``python trim_packages.py --check ROOT [ROOT ...]`` (check only; exits 1 on any failure).
@@ -19,7 +21,10 @@ Usage: ``python trim_packages.py ROOT`` (trim, then check) or
 
 from __future__ import annotations
 
+import base64
+import csv
 import ctypes
+import hashlib
 import importlib
 import os
 import shutil
@@ -71,15 +76,42 @@ def removable(root: Path) -> Iterator[Path]:
 
 def check(roots: list[Path]) -> int:
     """0 when every shared library under ``roots`` loads and every module imports."""
-    sys.path[:0] = [str(root) for root in roots]
-    warnings.simplefilter("ignore")  # optional-dependency notices, not failures
-    failures = [*library_failures(roots), *import_failures(roots)]
+    failures = [*record_failures(roots), *library_failures(roots), *import_failures(roots)]
     for failure in failures:
         print(failure, file=sys.stderr)
     libraries = sum(1 for _ in shared_libraries(roots))
     modules = sum(1 for _ in modules_under(roots))
     print(f"check: {libraries} shared libraries, {modules} modules, {len(failures)} failures")
     return 1 if failures else 0
+
+
+def record_failures(roots: list[Path]) -> Iterator[str]:
+    """Each installed file whose content differs from its wheel's RECORD, and each missing
+    file that is not a test suite or typing stub (what ``removable`` takes)."""
+    for root in roots:
+        for record in sorted(root.glob("*.dist-info/RECORD")):
+            with record.open(newline="") as file:
+                for row in csv.reader(file):
+                    if len(row) < 2 or not row[1].startswith("sha256="):
+                        continue  # RECORD itself, and .pyc files pip compiled
+                    if row[0].startswith("../"):
+                        continue  # a console script, installed outside the packages
+                    path = root / row[0]
+                    if not path.exists():
+                        if not _trimmed(Path(row[0])):
+                            yield f"file {row[0]}: missing ({record.parent.name})"
+                        continue
+                    digest = hashlib.sha256(path.read_bytes()).digest()
+                    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                    if row[1] != f"sha256={expected}":
+                        yield f"file {row[0]}: not the file its wheel installed (changed)"
+
+
+def _trimmed(relative: Path) -> bool:
+    """Whether ``removable`` would take this path (a test suite or a typing stub)."""
+    if relative.suffix == ".pyi":
+        return True
+    return relative.parts[0] in TEST_SUITES and "tests" in relative.parts[1:-1]
 
 
 def shared_libraries(roots: list[Path]) -> Iterator[Path]:
@@ -135,6 +167,8 @@ def import_failures(roots: list[Path]) -> Iterator[str]:
         for child in root.iterdir()
         if not child.name.endswith((".dist-info", ".libs"))
     }
+    sys.path[:0] = [str(root) for root in roots if str(root) not in sys.path]
+    warnings.simplefilter("ignore")  # optional-dependency notices, not failures
     for name in dict.fromkeys(modules_under(roots)):
         if name in NOT_IMPORTABLE:
             continue
