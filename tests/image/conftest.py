@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,22 @@ def worker_command(image: str, *, name: str | None = None) -> list[str]:
     return podman_command("run", "--rm", "--network", "host", *named, *env, image)
 
 
+def containers_of(image: str) -> set[str]:
+    """Ids of every container of ``image``, in any state (Created and Exited included)."""
+    listed = podman("ps", "--all", "--quiet", "--no-trunc", "--filter", f"ancestor={image}")
+    assert listed.returncode == 0, listed.stderr
+    return set(listed.stdout.split())
+
+
 @pytest.fixture(scope="session")
-def image() -> str:
+def image() -> Iterator[str]:
+    """The image under test; at the end of the session, no container of it may be left."""
     name = os.environ.get("CLOUDBURST_IMAGE", DEFAULT_IMAGE)
     if shutil.which("podman") is None:
         pytest.fail("podman is not installed: apt-get install -y podman runc debootstrap")
     if podman("image", "exists", name).returncode != 0:
         pytest.fail(f"image {name} does not exist: run `make image` first")
-    return name
+    before = containers_of(name)
+    yield name
+    left = containers_of(name) - before
+    assert not left, f"image-test left containers behind: {sorted(left)}"
