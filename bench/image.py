@@ -144,7 +144,7 @@ def _gzip_size(stream: Any) -> tuple[int, int]:
 
 _PACKAGES_SCRIPT = """
 import json, os
-root = "/opt/cloudburst/packages"
+root = "/opt/cloudburst/venv/lib/python3.11/site-packages"
 sizes = {}
 for name in os.listdir(root):
     total = 0

@@ -162,7 +162,8 @@ def test_ffmpeg_and_fonts_come_from_the_local_set_ups_wheels_not_from_apt() -> N
     # one ffmpeg build and one set of font files for the image and the local set-up
     runs = " ".join(rest for keyword, rest in instructions() if keyword == "RUN")
     assert "--require-hashes" in runs
-    assert "--target /opt/cloudburst/packages -r /build/requirements.txt" in runs
+    assert "--python /opt/cloudburst/venv/bin/python install" in runs
+    assert "-r /build/requirements.txt" in runs
     assert "apt-get" not in runs
     assert final_stage_runs() == []  # the image's own stage only copies
     pins = requirement_pins()
@@ -250,7 +251,8 @@ def test_image_runs_as_a_non_root_user() -> None:
 def test_environment_puts_the_worker_and_its_packages_on_the_path_and_unbuffers_logs() -> None:
     env = " ".join(rest for keyword, rest in instructions() if keyword == "ENV")
     assert "PYTHONUNBUFFERED=1" in env
-    assert "PYTHONPATH=/app:/opt/cloudburst/packages" in env
+    assert "PATH=/opt/cloudburst/venv/bin:$PATH" in env
+    assert "PYTHONPATH=/app " in env
 
 
 def test_entrypoint_runs_the_worker_module() -> None:
