@@ -76,6 +76,7 @@ def removable(root: Path) -> Iterator[Path]:
 
 def check(roots: list[Path]) -> int:
     """0 when every shared library under ``roots`` loads and every module imports."""
+    sys.dont_write_bytecode = True  # pip's .pyc files only: the layer stays reproducible
     failures = [*record_failures(roots), *library_failures(roots), *import_failures(roots)]
     for failure in failures:
         print(failure, file=sys.stderr)
