@@ -72,6 +72,7 @@ BASE_IMAGE ?= localhost/cloudburst-base:bookworm-py3.11
 ARCH ?= amd64
 PIP_CA ?= /etc/ssl/certs/ca-certificates.crt
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+BUILD_FLAGS ?=  # e.g. --no-cache, to check that a rebuild gives the same image
 PODMAN := CONTAINERS_CONF=$(CURDIR)/container/podman/containers.conf podman
 
 .PHONY: image image-base image-test
@@ -80,7 +81,7 @@ image-base:
 	CONTAINERS_CONF=$(CURDIR)/container/podman/containers.conf container/podman/base.sh $(BASE_IMAGE) $(ARCH)
 
 image: image-base
-	$(PODMAN) build --runtime runc --network host --platform linux/$(ARCH) \
+	$(PODMAN) build $(BUILD_FLAGS) --runtime runc --network host --platform linux/$(ARCH) \
 		$(if $(wildcard $(PIP_CA)),--secret id=pip_cert$(,)src=$(PIP_CA)) \
 		--timestamp $(SOURCE_DATE_EPOCH) --build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) \
