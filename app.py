@@ -14,7 +14,7 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.bootstrap import Services, services_from_env
+from chalicelib.bootstrap import services_from_env
 from chalicelib.events import (
     ObjectCreatedEvent,
     TaskStateChangeEvent,
@@ -23,6 +23,7 @@ from chalicelib.events import (
     task_stopped_pattern,
 )
 from chalicelib.observability import invocation, logger
+from chalicelib.ports import Services
 from chalicelib.settings import missing_settings, settings_from_env
 from chalicelib.usecases import reactions
 

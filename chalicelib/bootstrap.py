@@ -1,36 +1,23 @@
-"""The one place the adapters are built and wired: the use cases receive them as ``Services``.
+"""The one place the adapters are built and wired: the use cases receive them as ``Services``
+(:mod:`chalicelib.ports`) and never import this module.
 
-``services_from_env`` builds what a Lambda container uses (DynamoDB, S3, ECS against the
-endpoints the environment names); ``in_memory_services`` swaps storage for memory, so use-case
-tests run fast on the same code paths.
+``services_from_env`` builds what a Lambda container uses (DynamoDB, S3, ECS, SQS, HTTP
+webhooks, Secrets Manager against the endpoints the environment names); ``in_memory_services``
+builds the in-memory twins of every one of them, so use-case tests run on the same code paths
+with no AWS, no HTTP and no waiting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
 
 from chalicelib.adapters.table import IDEMPOTENCY_PK, TTL_ATTRIBUTE
+from chalicelib.ports import Services
 from chalicelib.settings import Settings, settings_from_env
-from chalicelib.storage import JobStore, TaskSlots, WebhookOutbox
+from chalicelib.usecases import reactions
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.base import (
-        BasePersistenceLayer,
-    )
-
-
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    jobs: JobStore
-    slots: TaskSlots
-    outbox: WebhookOutbox
-    idempotency: BasePersistenceLayer
-    s3: Any
-    ecs: Any
-    sqs: Any = None  # the sweeper's dead-letter queues
+__all__ = ["Services", "in_memory_services", "reactions", "services_from_env"]
 
 
 def services_from_env(environ: Mapping[str, str] | None = None) -> Services:
@@ -38,9 +25,15 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> Services:
     so a cold start pays only for what the first event needs."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    from chalicelib.adapters.clock import SystemClock
     from chalicelib.adapters.dynamodb import Table
+    from chalicelib.adapters.ecs import EcsTasks
     from chalicelib.adapters.jobs_dynamodb import DynamoJobStore
+    from chalicelib.adapters.s3 import S3Documents
+    from chalicelib.adapters.secret import StageSecrets
+    from chalicelib.adapters.sqs import SqsDeadLetters
     from chalicelib.adapters.task_slots import DynamoTaskSlots
+    from chalicelib.adapters.webhook_http import HttpWebhooks
     from chalicelib.adapters.webhook_outbox import DynamoWebhookOutbox
     from chalicelib.clients import make_client, session_with_text_timestamps
 
@@ -60,16 +53,31 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> Services:
             expiry_attr=TTL_ATTRIBUTE,
             boto3_client=make_client(session, "dynamodb"),
         ),
-        s3=make_client(session, "s3"),
-        ecs=make_client(session, "ecs"),
-        sqs=make_client(session, "sqs"),
+        documents=S3Documents(make_client(session, "s3"), settings.bucket),
+        tasks=EcsTasks(make_client(session, "ecs"), settings),
+        dead_letters=SqsDeadLetters(make_client(session, "sqs")),
+        webhooks=HttpWebhooks(
+            timeout=settings.webhook_timeout_seconds,
+            allow_loopback=settings.allow_loopback_webhooks,
+        ),
+        secrets=StageSecrets(settings),
+        clock=SystemClock(),
     )
 
 
-def in_memory_services(settings: Settings, *, s3: Any, ecs: Any, sqs: Any = None) -> Services:
-    """Storage in memory (jobs, task slots, webhook queue, idempotency records)."""
+def in_memory_services(settings: Settings) -> Services:
+    """Every port on its in-memory twin (jobs, task slots, webhook queue, idempotency records,
+    documents, tasks, dead letters, webhooks, secret, clock)."""
     from chalicelib.adapters.idempotency_memory import InMemoryPersistenceLayer
     from chalicelib.adapters.jobs_memory import InMemoryJobStore
+    from chalicelib.adapters.memory import (
+        ManualClock,
+        MemoryDeadLetters,
+        MemoryDocuments,
+        MemoryTasks,
+        MemoryWebhooks,
+        StaticSecrets,
+    )
     from chalicelib.adapters.task_slots import InMemoryTaskSlots
     from chalicelib.adapters.webhook_outbox import InMemoryWebhookOutbox
 
@@ -80,7 +88,10 @@ def in_memory_services(settings: Settings, *, s3: Any, ecs: Any, sqs: Any = None
         slots=InMemoryTaskSlots(),
         outbox=InMemoryWebhookOutbox(jobs),
         idempotency=InMemoryPersistenceLayer(),
-        s3=s3,
-        ecs=ecs,
-        sqs=sqs,
+        documents=MemoryDocuments(settings.bucket),
+        tasks=MemoryTasks(settings.cluster, settings.region),
+        dead_letters=MemoryDeadLetters(),
+        webhooks=MemoryWebhooks(),
+        secrets=StaticSecrets(settings.webhook_secret),
+        clock=ManualClock(step=timedelta(milliseconds=1)),
     )

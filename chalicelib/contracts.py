@@ -7,6 +7,7 @@ This module must stay importable with only pydantic installed: the worker image 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,14 @@ ATTEMPT_ENV = "CLOUDBURST_ATTEMPT"
 
 Effect = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "none"]
 Language = Literal["chinese", "english"]
-SceneStatus = Literal["succeeded", "failed"]
+
+
+class SceneStatus(StrEnum):
+    """How one scene ended, in its result record and the job report (lower case, as written
+    since the first worker)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class _Frozen(BaseModel):
@@ -95,8 +103,17 @@ class SceneResult(_Frozen):
     error: str | None = None
 
 
+# The bucket's top-level folders: every key the pipeline, the worker, the client and the
+# deployment's rules use is built from these (a test fails on a second definition).
+MANIFESTS_PREFIX = "manifests/"  # a user's upload here starts a job
+MANIFEST_SUFFIX = ".json"
+OUTPUTS_PREFIX = "outputs/"  # what users read: MP4s, job.json, status.json
+JOBS_PREFIX = "jobs/"  # the pipeline's own: batch specs, result records, summaries
+INPUTS_PREFIX = "inputs/"  # where the client uploads local assets
+
+
 def outputs_prefix(job_id: str) -> str:
-    return f"outputs/{job_id}/"
+    return f"{OUTPUTS_PREFIX}{job_id}/"
 
 
 def output_key(job_id: str, scene_name: str) -> str:
@@ -114,7 +131,7 @@ def status_key(job_id: str) -> str:
 
 def summary_key(job_id: str, batch_number: int) -> str:
     """A finished batch's scenes, summarised once so the job's end reads O(batches)."""
-    return f"jobs/{job_id}/summaries/{batch_number:04d}.json"
+    return f"{JOBS_PREFIX}{job_id}/summaries/{batch_number:04d}.json"
 
 
 # A user cancels a job by putting cancel/<job_id>.json (optionally {"reason": "…"}).
@@ -126,7 +143,7 @@ def cancel_key(job_id: str) -> str:
 
 
 def results_prefix(job_id: str) -> str:
-    return f"jobs/{job_id}/results/"
+    return f"{JOBS_PREFIX}{job_id}/results/"
 
 
 def result_key(job_id: str, scene_name: str) -> str:
@@ -134,7 +151,7 @@ def result_key(job_id: str, scene_name: str) -> str:
 
 
 def batch_spec_key(job_id: str, batch_number: int) -> str:
-    return f"jobs/{job_id}/batches/{batch_number:04d}.json"
+    return f"{JOBS_PREFIX}{job_id}/batches/{batch_number:04d}.json"
 
 
 # S3 error codes that mean "no such object" (GET says NoSuchKey, HEAD a bare 404).
@@ -154,3 +171,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     if not bucket or not key:
         raise ValueError(f"s3 URI needs a bucket and a key: {uri!r}")
     return bucket, key
+
+
+def resolve_asset(path: str, default_bucket: str) -> tuple[str, str]:
+    """A manifest asset path (key in the manifest's bucket, or s3:// URI) as (bucket, key)."""
+    return split_s3_uri(path) if path.startswith("s3://") else (default_bucket, path)
+
+
+def asset_uri(path: str, default_bucket: str) -> str:
+    bucket, key = resolve_asset(path, default_bucket)
+    return f"s3://{bucket}/{key}"

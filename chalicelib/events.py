@@ -15,15 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.contracts import CANCEL_PREFIX
+from chalicelib.contracts import CANCEL_PREFIX, MANIFEST_SUFFIX, MANIFESTS_PREFIX
 
-MANIFEST_PREFIX = "manifests/"
-MANIFEST_SUFFIX = ".json"
 STARTED_BY_PREFIX = "cloudburst/"
 
 
 def manifest_uploaded_pattern(bucket: str) -> dict[str, Any]:
-    return _json_created_under(bucket, MANIFEST_PREFIX)
+    return _json_created_under(bucket, MANIFESTS_PREFIX)
 
 
 def cancel_requested_pattern(bucket: str) -> dict[str, Any]:

@@ -7,12 +7,12 @@ its batches, never kept as separate counters, so it cannot drift or go negative.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.pricing import TaskBill
+from chalicelib.pricing import TaskBill, round_usd
 
 
 class JobStatus(StrEnum):
@@ -98,6 +98,23 @@ class Job:
     def is_final(self) -> bool:
         return self.status.is_final
 
+    # -- the job's state machine: RUNNING → final once; a cancel is asked once, while RUNNING.
+    # The memory store applies these; the DynamoDB store writes the same rules as conditions.
+
+    def finish(self, status: JobStatus, finished_at: str) -> Job | None:
+        """The job ended ``status``; None when it had ended already (the other caller won)."""
+        if self.status is not JobStatus.RUNNING or not status.is_final:
+            return None
+        return replace(
+            self, status=status, finished_at=finished_at, webhook_state=WebhookState.PENDING
+        )
+
+    def cancel(self, reason: str) -> Job | None:
+        """Marked for cancelling; None when it is final or already marked."""
+        if self.status is not JobStatus.RUNNING or self.cancel_reason:
+            return None
+        return replace(self, cancel_reason=reason)
+
 
 # DynamoDB items stop at 400 KB: a rejection stores this many reasons, the report has all.
 MAX_STORED_ERRORS = 50
@@ -147,6 +164,65 @@ class Batch:
     @property
     def is_final(self) -> bool:
         return self.status.is_final
+
+    # -- the batch's state machine: PENDING → RUNNING (with its task) → final, or back to
+    # PENDING for another attempt; only its own task's newer events move it; cost adds up over
+    # attempts. The memory store applies these; the DynamoDB store mirrors them as conditions.
+
+    def accepts(self, task_arn: str | None, event_version: int) -> bool:
+        """Whether an event of ``task_arn`` at ``event_version`` may change this batch: its own
+        task (None: it has none), and newer than the last event recorded."""
+        if self.task_arn != task_arn:
+            return False
+        return self.event_version is None or self.event_version < event_version
+
+    def start(self, task_arn: str, at: str) -> Batch | None:
+        """PENDING → RUNNING with its task; None if it had moved on."""
+        if self.status is not BatchStatus.PENDING:
+            return None
+        return replace(self, status=BatchStatus.RUNNING, task_arn=task_arn, launched_at=at)
+
+    def finish(self, outcome: BatchOutcome, *, task_arn: str | None) -> Batch | None:
+        """→ final with the outcome, its cost added to earlier attempts'; None for a duplicate,
+        a stale event or another task's event."""
+        if self.is_final or not self.accepts(task_arn, outcome.event_version):
+            return None
+        return replace(
+            self._billed(outcome.bill),
+            status=outcome.status,
+            scenes_succeeded=outcome.scenes_succeeded,
+            scenes_failed=outcome.scenes_failed,
+            stopped_at=outcome.stopped_at,
+            exit_code=outcome.exit_code,
+            stop_code=outcome.stop_code,
+            stopped_reason=outcome.stopped_reason,
+            event_version=outcome.event_version,
+            error=outcome.error,
+        )
+
+    def requeue(self, stopped: BatchOutcome, *, task_arn: str) -> Batch | None:
+        """RUNNING → PENDING for the next attempt, the stopped task's cost kept."""
+        if self.status is not BatchStatus.RUNNING or not self.accepts(
+            task_arn, stopped.event_version
+        ):
+            return None
+        return replace(
+            self._billed(stopped.bill),
+            status=BatchStatus.PENDING,
+            attempt=self.attempt + 1,
+            last_stop_code=stopped.stop_code,
+            task_arn=None,
+            launched_at=None,
+            event_version=None,
+        )
+
+    def _billed(self, bill: TaskBill) -> Batch:
+        return replace(
+            self,
+            cost_usd=round_usd(self.cost_usd + bill.cost_usd),
+            billed_seconds=self.billed_seconds + bill.billed_seconds,
+            cost_estimated=self.cost_estimated or bill.estimated,
+        )
 
     @property
     def tasks_run(self) -> int:

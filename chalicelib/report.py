@@ -20,8 +20,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.contracts import SceneResult, outputs_prefix, render_slots, report_key
-from chalicelib.model import Batch, Job, JobStatus, Progress
+from chalicelib.contracts import (
+    SceneResult,
+    SceneStatus,
+    outputs_prefix,
+    render_slots,
+    report_key,
+)
+from chalicelib.model import Batch, Job, JobStatus, Progress, iso
 from chalicelib.pricing import round_usd
 
 MISSING_RESULT = "the task stopped before it reported this scene"
@@ -37,7 +43,7 @@ def scene_entry(name: str, batch: Batch, result: SceneResult | None) -> dict[str
             error = f"{MISSING_RESULT} ({batch.stopped_reason})"
         return {
             "scene_name": name,
-            "status": "failed",
+            "status": SceneStatus.FAILED.value,
             "batch_number": batch.batch_number,
             "output_key": None,
             "bytes": 0,
@@ -47,9 +53,9 @@ def scene_entry(name: str, batch: Batch, result: SceneResult | None) -> dict[str
         }
     return {
         "scene_name": name,
-        "status": result.status,
+        "status": SceneStatus(result.status).value,
         "batch_number": batch.batch_number,
-        "output_key": result.output_key if result.status == "succeeded" else None,
+        "output_key": result.output_key if result.status == SceneStatus.SUCCEEDED else None,
         "bytes": result.bytes,
         "duration_seconds": result.duration_seconds,
         "render_seconds": result.render_seconds,
@@ -66,7 +72,7 @@ def build_job_report(
 ) -> dict[str, Any]:
     """The report of a job whose batches are all final (``scenes``: every scene_entry)."""
     scenes = sorted(scenes, key=lambda entry: entry["scene_name"])
-    successful = sum(1 for entry in scenes if entry["status"] == "succeeded")
+    successful = sum(1 for entry in scenes if entry["status"] == SceneStatus.SUCCEEDED)
     total_cost = round_usd(sum(batch.cost_usd for batch in batches))
     started = datetime.fromisoformat(job.created_at)
     stops = [datetime.fromisoformat(b.stopped_at) for b in batches if b.stopped_at]
@@ -89,7 +95,7 @@ def build_job_report(
         "tasks_used": sum(b.tasks_run for b in batches),
         "task_results": [_task_entry(b, names_by_batch.get(b.batch_number, [])) for b in batches],
         "scenes": scenes,
-        "outputs": sorted(e["output_key"] for e in scenes if e["status"] == "succeeded"),
+        "outputs": sorted(e["output_key"] for e in scenes if e["status"] == SceneStatus.SUCCEEDED),
         "efficiency": {
             "speedup_factor": round(render_seconds / total_duration, 3) if total_duration else 0.0,
             "processing_efficiency": (
@@ -134,7 +140,7 @@ def _header(job: Job, status: JobStatus, finished_at: datetime) -> dict[str, Any
         "manifest_key": job.manifest_key,
         "outputs_prefix": outputs_prefix(job.job_id),
         "created_at": job.created_at,
-        "finished_at": finished_at.isoformat(),
+        "finished_at": iso(finished_at),
         "metadata": job.metadata,
     }
     if job.cancel_reason:
@@ -155,7 +161,7 @@ def build_status(job: Job, done: Progress, updated_at: datetime) -> dict[str, An
         "manifest_bucket": job.manifest_bucket,
         "manifest_key": job.manifest_key,
         "created_at": job.created_at,
-        "updated_at": updated_at.isoformat(),
+        "updated_at": iso(updated_at),
         "finished_at": job.finished_at,
         "total_scenes": job.total_scenes,
         "scenes_succeeded": done.scenes_succeeded,

@@ -18,6 +18,10 @@ def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+# The deployment-wide cap on running tasks when the stage sets none (doctor reads it too).
+DEFAULT_MAX_RUNNING_TASKS = 50
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -32,7 +36,7 @@ class Settings(BaseModel):
     security_groups: list[str] = Field(default_factory=list)
     assign_public_ip: bool = False
     architecture: Literal["x86_64", "arm64"] = "x86_64"
-    max_running_tasks: int = Field(default=50, ge=1)
+    max_running_tasks: int = Field(default=DEFAULT_MAX_RUNNING_TASKS, ge=1)
     # tasks per batch when Spot or a failed start leaves scenes unreported (retries.py)
     max_task_attempts: int = Field(default=3, ge=1)
     # a task running longer is stopped by the sweeper (a hung ffmpeg must not bill forever)

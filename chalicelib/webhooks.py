@@ -1,24 +1,19 @@
-"""Signed job-outcome webhooks (Standard Webhooks: webhook-id/-timestamp/-signature).
+"""Signed job-outcome webhooks (Standard Webhooks: webhook-id/-timestamp/-signature): the
+message, its signature, the retry back-off and which addresses a webhook may go to (the host
+resolved once, every address vetted: :func:`vet_destination`). The connection and the POST
+to a vetted address are :mod:`chalicelib.adapters.webhook_http`.
 
 The message id is derived from the job and event type, so every retry of one outcome
 carries the same ``webhook-id`` and receivers can de-duplicate (delivery is at-least-once).
-
-A webhook URL is chosen by whoever uploads a manifest, so the Lambda must never become their
-way into our network: the host is resolved once, every address it resolves to is vetted
-(:func:`address_problem`), and the connection goes to a vetted address — never to a second
-lookup's answer (DNS rebinding) and never to a redirect's target. TLS still verifies the
-certificate against the URL's host name, and SNI and ``Host`` carry that name.
 """
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
 import socket
-import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -64,48 +59,6 @@ def signed_headers(secret: str, msg_id: str, at: datetime, body: bytes) -> dict[
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
-
-
-def send(
-    url: str,
-    secret: str,
-    *,
-    job_id: str,
-    event_type: str,
-    data: dict[str, Any],
-    timeout: float,
-    allow_loopback: bool,
-) -> Delivery:
-    """POST one signed event; a 2xx answer is delivery, anything else is reported, not raised.
-
-    A redirect is a failed (retryable) delivery: following it would let a receiver send our
-    signed POST — or a GET — anywhere, including where :func:`address_problem` forbids.
-    """
-    try:
-        destination = vet_destination(url, allow_loopback)
-    except Refused as refusal:
-        return Delivery(False, error=refusal.reason, retryable=refusal.retryable)
-    at = datetime.now(UTC)
-    body = build_message(event_type, data, at)
-    headers = signed_headers(secret, message_id(job_id, event_type), at, body)
-    connection = _connection(destination, timeout)
-    try:
-        connection.request("POST", destination.target, body=body, headers=headers)
-        response = connection.getresponse()
-        status = response.status
-        location = response.getheader("location")
-        response.close()
-    except (OSError, http.client.HTTPException) as exc:
-        return Delivery(False, error=f"could not reach {destination.netloc}: {exc}")
-    finally:
-        connection.close()
-    if 200 <= status < 300:
-        return Delivery(True, status=status)
-    if 300 <= status < 400:
-        where = f" to {_clip(location)!r}" if location else ""
-        error = f"receiver answered HTTP {status} (redirect{where}); redirects are refused"
-        return Delivery(False, status=status, error=error)
-    return Delivery(False, status=status, error=f"receiver answered HTTP {status}")
 
 
 # -- where a webhook may go -------------------------------------------------------------------
@@ -214,6 +167,15 @@ def _allowed(label: str | None, allow_loopback: bool) -> bool:
     return label is None or (label == _LOOPBACK and allow_loopback)
 
 
+class Refused(Exception):
+    """The webhook must not (or, for now, cannot) be sent to this URL."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
 @dataclass(frozen=True)
 class Destination:
     """A webhook URL taken apart, with the addresses its host resolved to, all vetted."""
@@ -228,15 +190,6 @@ class Destination:
     def netloc(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
-
-
-class Refused(Exception):
-    """The webhook must not (or, for now, cannot) be sent to this URL."""
-
-    def __init__(self, reason: str, *, retryable: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
 
 
 def destination_problem(url: str, allow_loopback: bool) -> str | None:
@@ -254,7 +207,7 @@ def vet_destination(url: str, allow_loopback: bool) -> Destination:
     A host that resolves to ANY refused address is refused, so a name cannot mix one public
     address with a private one and hope the connection picks the latter.
     """
-    parts, host, port = _parse_url(url)
+    parts, host, port = parse_url(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
@@ -274,13 +227,13 @@ def vet_destination(url: str, allow_loopback: bool) -> Destination:
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a usable webhook URL by its form alone (no lookup), or None."""
     try:
-        _parse_url(url)
+        parse_url(url)
     except Refused as refusal:
         return refusal.reason
     return None
 
 
-def _parse_url(url: str) -> tuple[SplitResult, str, int]:
+def parse_url(url: str) -> tuple[SplitResult, str, int]:
     """(parts, ASCII host, port) of an http(s) URL without credentials; raises Refused."""
     if any(ch.isspace() or ord(ch) < 0x20 or ch in "\x7f\\" for ch in url):
         raise Refused("webhook URL contains spaces, control characters or backslashes")
@@ -293,11 +246,11 @@ def _parse_url(url: str) -> tuple[SplitResult, str, int]:
     if "@" in parts.netloc:  # checked first: no message may echo a password
         raise Refused("webhook URL must not carry credentials (user:password@host)")
     if parts.scheme not in ("http", "https") or not hostname:
-        raise Refused(f"webhook URL {_clip(url)!r} is not an http(s) URL")
+        raise Refused(f"webhook URL {clip_text(url)!r} is not an http(s) URL")
     try:
         host = hostname.encode("idna").decode("ascii") if not _is_ip(hostname) else hostname
     except UnicodeError:
-        raise Refused(f"webhook host {_clip(hostname)!r} is not a valid host name") from None
+        raise Refused(f"webhook host {clip_text(hostname)!r} is not a valid host name") from None
     return parts, host, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -309,62 +262,5 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _clip(text: str, limit: int = 200) -> str:
+def clip_text(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-# -- the connection to a vetted address ----------------------------------------------------
-
-
-def _connection(destination: Destination, timeout: float) -> http.client.HTTPConnection:
-    if destination.scheme == "https":
-        return _VettedHTTPSConnection(destination, timeout)
-    return _VettedHTTPConnection(destination, timeout)
-
-
-def _open_socket(destination: Destination, timeout: float) -> socket.socket:
-    """A TCP connection to the first vetted address that answers; never a new lookup."""
-    last_error: OSError = OSError(f"no address to connect to for {destination.host}")
-    for family, kind, proto, sockaddr in destination.addresses:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(sockaddr)
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-            continue
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-    raise last_error
-
-
-class _VettedHTTPConnection(http.client.HTTPConnection):
-    """HTTP to the vetted address; ``Host`` is the URL's host (http.client sets it)."""
-
-    def __init__(self, destination: Destination, timeout: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout)
-        self._destination = destination
-        self._timeout = timeout
-
-    def connect(self) -> None:
-        self.sock = _open_socket(self._destination, self._timeout)
-
-
-class _VettedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to the vetted address; the certificate is checked against the URL's host name,
-    which SNI carries too (the default context verifies certificates and host names)."""
-
-    def __init__(self, destination: Destination, timeout: float) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
-        self._destination = destination
-        self._timeout = timeout
-
-    def connect(self) -> None:
-        sock = _open_socket(self._destination, self._timeout)
-        try:
-            self.sock = self._tls.wrap_socket(sock, server_hostname=self._destination.host)
-        except BaseException:
-            sock.close()
-            raise

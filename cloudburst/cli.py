@@ -38,6 +38,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; everything stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cloudburst jobs --json | head`: the reader has all it wants
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell tool killed by a closed pipe exits with
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again (and
+    print "Exception ignored … BrokenPipeError" on the way out)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (tests capture stdout)
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:

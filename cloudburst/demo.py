@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.contracts import INPUTS_PREFIX, MANIFEST_SUFFIX, MANIFESTS_PREFIX
 from cloudburst.local.stack import LocalStack
 
 RESULTS_ROOT = Path("cloudburst_results")
@@ -145,7 +146,7 @@ def upload_job(
     options: dict[str, Any],
 ) -> str:
     """Upload the assets under ``inputs/<name>/`` and the manifest; returns the manifest key."""
-    prefix = f"inputs/{name}/"
+    prefix = f"{INPUTS_PREFIX}{name}/"
     for scene in scenes:
         for path, folder in ((scene.image, "images"), (scene.audio, "audio")):
             s3.upload_file(str(path), bucket, f"{prefix}{folder}/{path.name}")
@@ -156,7 +157,7 @@ def upload_job(
         "scenes": [scene.manifest_entry(prefix) for scene in scenes],
         **options,
     }
-    key = f"manifests/{name}.json"
+    key = f"{MANIFESTS_PREFIX}{name}{MANIFEST_SUFFIX}"
     s3.put_object(
         Bucket=bucket,
         Key=key,

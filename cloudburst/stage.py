@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.settings import ENV
+
 STACK_PREFIX = "cloudburst-"
 # Stack outputs the tools read (infra/ declares them; a test keeps the two in step).
 OUTPUT_BUCKET = "BucketName"
@@ -73,18 +75,18 @@ def resolve(
     region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     endpoint = env.get("AWS_ENDPOINT_URL") or None
     if stage is None:
-        bucket = env.get("CLOUDBURST_BUCKET")
+        bucket = env.get(ENV["bucket"])
         if not bucket:
             raise StageError(
                 "no deployment named: pass --stage S, or export CLOUDBURST_BUCKET "
                 "(and AWS_ENDPOINT_URL for the local stack: `cloudburst local up` prints them)"
             )
         return Deployment(
-            stage=env.get("CLOUDBURST_STAGE") or None,
+            stage=env.get(ENV["stage"]) or None,
             region=region,
             bucket=bucket,
-            cluster=env.get("CLOUDBURST_CLUSTER") or None,
-            table=env.get("CLOUDBURST_TABLE") or None,
+            cluster=env.get(ENV["cluster"]) or None,
+            table=env.get(ENV["table_name"]) or None,
             endpoint_url=endpoint,
         )
     outputs = _stack_outputs(stage, region, cloudformation)

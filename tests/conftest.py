@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use: the sample events of tests/events/, loaded one way."""
+"""Fixtures every test folder may use (the sample events of tests/events/, loaded one way), and
+the layer each folder's tests belong to, as a marker: ``pytest -m usecase`` runs one layer."""
 
 from __future__ import annotations
 
@@ -10,8 +11,33 @@ from typing import Any
 
 import pytest
 
-EVENTS = Path(__file__).parent / "events"
+TESTS = Path(__file__).parent
+EVENTS = TESTS / "events"
 LoadEvent = Callable[..., dict[str, Any]]
+
+# The suite's layers, by folder (README "Testing"): pure functions; the use cases on the
+# in-memory twins; adapters and components against moto, the local stack's pieces or real
+# ffmpeg; the whole local stack end to end; the worker image under podman.
+LAYERS = {
+    "unit": "unit",
+    "render": "unit",
+    "lambdas": "usecase",
+    "adapters": "adapter",
+    "client": "adapter",
+    "infra": "adapter",
+    "local": "adapter",
+    "worker": "adapter",
+    "e2e": "e2e",
+    "image": "image",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        layer = LAYERS.get(folder)
+        if layer is not None and item.get_closest_marker(layer) is None:
+            item.add_marker(getattr(pytest.mark, layer))
 
 
 def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

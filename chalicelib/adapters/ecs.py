@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
-from chalicelib.events import parse_started_by, started_by
+from chalicelib.events import event_from_described_task, parse_started_by, started_by
+from chalicelib.ports import Launch, TaskRequest, TaskState
 from chalicelib.pricing import ComputeProfile
 from chalicelib.settings import Settings
 
@@ -29,11 +30,46 @@ _PERMANENT_ERRORS = {
 }
 
 
-@dataclass(frozen=True)
-class Launch:
-    task_arn: str | None
-    retryable: bool = False
-    reason: str | None = None
+class EcsTasks:
+    """The :class:`chalicelib.ports.Tasks` of one cluster, through its ECS client."""
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self._ecs = client
+        self._settings = settings
+
+    def launch(self, request: TaskRequest) -> Launch:
+        return launch(
+            self._ecs,
+            run_task_request(
+                self._settings,
+                job_id=request.job_id,
+                batch_number=request.batch_number,
+                attempt=request.attempt,
+                spec_uri=request.spec_uri,
+                profile=request.profile,
+                spot=request.spot,
+                language=request.language,
+            ),
+        )
+
+    def stop(self, task_arn: str, reason: str) -> None:
+        stop(self._ecs, self._settings.cluster, task_arn, reason)
+
+    def describe(self, task_arns: Sequence[str], at: datetime) -> dict[str, TaskState]:
+        found = describe(self._ecs, self._settings.cluster, list(task_arns))
+        return {arn: self._state(arn, task, at) for arn, task in found.items()}
+
+    def ours_running(self) -> dict[str, str]:
+        return our_running_tasks(self._ecs, self._settings.cluster)
+
+    def _state(self, arn: str, task: dict[str, Any], at: datetime) -> TaskState:
+        if task.get("lastStatus") != "STOPPED":
+            return TaskState(arn)
+        account = arn.split(":")[4]  # arn:aws:ecs:<region>:<account>:task/…
+        event = event_from_described_task(
+            task, region=self._settings.region, account=account, at=at
+        )
+        return TaskState(arn, stopped=event)
 
 
 def client_token(job_id: str, batch_number: int, attempt: int) -> str:

@@ -31,6 +31,11 @@ _FINAL_BATCH = [status.value for status in BatchStatus if status.is_final]
 
 
 class DynamoJobStore:
+    """Jobs and batches as items; every move of the model's state machine (``Job.finish``,
+    ``Job.cancel``, ``Batch.start``, ``Batch.finish``, ``Batch.requeue``, ``Batch.accepts``) is
+    mirrored here as a condition expression, and tests/adapters/test_store.py runs the same
+    cases on this store and on the in-memory one that calls the model itself."""
+
     def __init__(self, table: Table, ttl_days: int = 30) -> None:
         self._table = table
         self._ttl_seconds = ttl_days * 86400

@@ -1,4 +1,5 @@
-"""Jobs and batches in memory, with the DynamoDB adapter's conditions: for fast use-case tests.
+"""Jobs and batches in memory, moved by the model's own state machine (``Batch.finish`` …):
+for fast use-case tests; the DynamoDB adapter writes the same rules as conditions.
 
 The store's contract tests run against both this and :class:`DynamoJobStore`, so what the
 use cases learn here holds against DynamoDB too.
@@ -11,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.model import Batch, BatchOutcome, BatchStatus, Job, JobStatus, WebhookState
-from chalicelib.pricing import round_usd
+from chalicelib.model import Batch, BatchOutcome, BatchStatus, Job, JobStatus
 
 
 class InMemoryJobStore:
@@ -41,19 +41,19 @@ class InMemoryJobStore:
     def finish_job(self, job_id: str, status: JobStatus, finished_at: str) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status is not JobStatus.RUNNING:
+            ended = job.finish(status, finished_at) if job else None
+            if ended is None:
                 return False
-            self._jobs[job_id] = replace(
-                job, status=status, finished_at=finished_at, webhook_state=WebhookState.PENDING
-            )
+            self._jobs[job_id] = ended
             return True
 
     def request_cancel(self, job_id: str, reason: str) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status is not JobStatus.RUNNING or job.cancel_reason:
+            marked = job.cancel(reason) if job else None
+            if marked is None:
                 return False
-            self._jobs[job_id] = replace(job, cancel_reason=reason)
+            self._jobs[job_id] = marked
             return True
 
     # -- batches ------------------------------------------------------------------------
@@ -89,60 +89,22 @@ class InMemoryJobStore:
 
     def mark_running(self, job_id: str, batch_number: int, task_arn: str, at: str) -> bool:
         with self._lock:
-            batch = self._batches.get((job_id, batch_number))
-            if batch is None or batch.status is not BatchStatus.PENDING:
-                return False
-            self._batches[(job_id, batch_number)] = replace(
-                batch, status=BatchStatus.RUNNING, task_arn=task_arn, launched_at=at
-            )
-            return True
+            current = self._batches.get((job_id, batch_number))
+            return self._store(current.start(task_arn, at) if current else None)
 
     def finish_batch(self, batch: Batch, outcome: BatchOutcome, *, task_arn: str | None) -> bool:
         with self._lock:
-            current = self._current(batch, task_arn, outcome.event_version)
-            if current is None or current.is_final:
-                return False
-            self._batches[(batch.job_id, batch.batch_number)] = replace(
-                current,
-                status=outcome.status,
-                scenes_succeeded=outcome.scenes_succeeded,
-                scenes_failed=outcome.scenes_failed,
-                stopped_at=outcome.stopped_at,
-                exit_code=outcome.exit_code,
-                stop_code=outcome.stop_code,
-                stopped_reason=outcome.stopped_reason,
-                event_version=outcome.event_version,
-                error=outcome.error,
-                cost_usd=round_usd(current.cost_usd + outcome.bill.cost_usd),
-                billed_seconds=current.billed_seconds + outcome.bill.billed_seconds,
-                cost_estimated=current.cost_estimated or outcome.bill.estimated,
-            )
-            return True
+            current = self._batches.get((batch.job_id, batch.batch_number))
+            return self._store(current.finish(outcome, task_arn=task_arn) if current else None)
 
     def requeue_batch(self, batch: Batch, stopped: BatchOutcome, *, task_arn: str) -> bool:
         with self._lock:
-            current = self._current(batch, task_arn, stopped.event_version)
-            if current is None or current.status is not BatchStatus.RUNNING:
-                return False
-            self._batches[(batch.job_id, batch.batch_number)] = replace(
-                current,
-                status=BatchStatus.PENDING,
-                attempt=current.attempt + 1,
-                last_stop_code=stopped.stop_code,
-                task_arn=None,
-                launched_at=None,
-                event_version=None,
-                cost_usd=round_usd(current.cost_usd + stopped.bill.cost_usd),
-                billed_seconds=current.billed_seconds + stopped.bill.billed_seconds,
-                cost_estimated=current.cost_estimated or stopped.bill.estimated,
-            )
-            return True
+            current = self._batches.get((batch.job_id, batch.batch_number))
+            return self._store(current.requeue(stopped, task_arn=task_arn) if current else None)
 
-    def _current(self, batch: Batch, task_arn: str | None, version: int) -> Batch | None:
-        """The stored batch if an event of ``task_arn`` at ``version`` may change it."""
-        current = self._batches.get((batch.job_id, batch.batch_number))
-        if current is None or current.task_arn != task_arn:
-            return None
-        if current.event_version is not None and current.event_version >= version:
-            return None
-        return current
+    def _store(self, moved: Batch | None) -> bool:
+        """Keep the model's move; False when the model refused it."""
+        if moved is None:
+            return False
+        self._batches[(moved.job_id, moved.batch_number)] = moved
+        return True

@@ -1,5 +1,8 @@
 """S3 adapter: manifests, asset checks, batch specs, result records and the JSON documents
-the pipeline writes for users (status, batch summaries, the report)."""
+the pipeline writes for users (status, batch summaries, the report).
+
+:class:`S3Documents` is the :class:`chalicelib.ports.Documents` the use cases see; the module
+functions take the client, for the few callers outside the Lambdas."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib.contracts import SceneResult, is_s3_not_found, result_key, split_s3_uri
+from chalicelib.contracts import SceneResult, is_s3_not_found, result_key
+from chalicelib.ports import UnreadableManifest
 
 # Above this many wanted keys under one folder, one LIST beats a HEAD per key.
 _LIST_THRESHOLD = 8
@@ -21,18 +25,48 @@ _PARALLEL_REQUESTS = 16
 _DENIED = ("AccessDenied", "403")
 
 
-class UnreadableManifest(Exception):
-    """The manifest object cannot be read by us; the message is for the user."""
+__all__ = ["S3Documents", "UnreadableManifest"]
 
 
-def resolve(path: str, default_bucket: str) -> tuple[str, str]:
-    """A manifest asset path (key in the manifest's bucket, or s3:// URI) as (bucket, key)."""
-    return split_s3_uri(path) if path.startswith("s3://") else (default_bucket, path)
+class S3Documents:
+    """The deployment bucket's documents, and reads of the user's manifest and assets."""
 
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
 
-def uri(path: str, default_bucket: str) -> str:
-    bucket, key = resolve(path, default_bucket)
-    return f"s3://{bucket}/{key}"
+    def read_manifest(self, bucket: str, key: str, limit: int, version_id: str | None) -> bytes:
+        return read_manifest(self._s3, bucket, key, limit, version_id)
+
+    def missing_assets(self, assets: Sequence[tuple[str, str, str]]) -> list[str]:
+        return missing_assets(self._s3, assets)
+
+    def read_head(self, key: str, size: int) -> bytes | None:
+        try:
+            response = self._s3.get_object(
+                Bucket=self._bucket, Key=key, Range=f"bytes=0-{size - 1}"
+            )
+            body: bytes = response["Body"].read()
+        except ClientError:
+            return None
+        return body
+
+    def get_json(self, key: str) -> Any:
+        return get_json(self._s3, self._bucket, key)
+
+    def put_json(self, key: str, document: Any, *, indent: int | None = 2) -> None:
+        put_json(self._s3, self._bucket, key, document, indent=indent)
+
+    def put_all_json(self, documents: Sequence[tuple[str, Any]]) -> None:
+        put_all_json(self._s3, self._bucket, documents)
+
+    def link(self, key: str, seconds: int) -> str:
+        return presigned_get(self._s3, self._bucket, key, seconds)
+
+    def read_results(
+        self, job_id: str, scene_names: Iterable[str]
+    ) -> dict[str, SceneResult | None]:
+        return read_results(self._s3, self._bucket, job_id, scene_names)
 
 
 def read_manifest(

@@ -26,3 +26,13 @@ def webhook_secret(settings: Settings) -> str | None:
     if settings.stage == LOCAL_STAGE:
         return settings.webhook_secret
     return None
+
+
+class StageSecrets:
+    """The :class:`chalicelib.ports.Secrets` of one stage's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def webhook_secret(self) -> str | None:
+        return webhook_secret(self._settings)

@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib import pricing, retries
-from chalicelib.adapters import s3
-from chalicelib.bootstrap import Services
-from chalicelib.contracts import BatchSpec, SceneResult, report_key, summary_key
+from chalicelib.contracts import BatchSpec, SceneResult, SceneStatus, report_key, summary_key
 from chalicelib.events import TaskStateChangeEvent
 from chalicelib.model import (
     Batch,
@@ -29,6 +27,7 @@ from chalicelib.model import (
     scenes_status,
 )
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.ports import Services
 from chalicelib.report import build_job_report, scene_entry
 
 # Newer than any real event of a task: a late event after a task-less ending changes nothing.
@@ -70,7 +69,7 @@ def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> Stopped |
         logger.info("duplicate or stale task event", extra={"version": detail.version})
         return Stopped(job_id, [])
     names = scene_names(svc, batch)
-    results = s3.read_results(svc.s3, svc.settings.bucket, job_id, names)
+    results = svc.documents.read_results(job_id, names)
     outcome = _stopped_outcome(svc, event, batch, job, results)
     unreported = sum(1 for result in results.values() if result is None)
     retry = not job.cancel_reason and retries.should_retry(
@@ -95,11 +94,11 @@ def end_without_task(svc: Services, batch: Batch, reason: str, *, cancelled: boo
     A batch whose task ran (ECS forgot it) is billed from its launch, marked estimated.
     """
     names = scene_names(svc, batch)
-    results = s3.read_results(svc.s3, svc.settings.bucket, batch.job_id, names)
-    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
+    results = svc.documents.read_results(batch.job_id, names)
+    succeeded = _succeeded(results)
     job = svc.jobs.get_job(batch.job_id)
     launched = datetime.fromisoformat(batch.launched_at) if batch.launched_at else None
-    now = datetime.now(UTC)
+    now = svc.clock.now()
     bill = pricing.TaskBill()
     if launched is not None and job is not None:
         bill = pricing.bill_task(_usage(svc, job, launched_at=launched), now)
@@ -127,11 +126,11 @@ def complete_job_if_done(svc: Services, job_id: str) -> Finished | None:
     if len(batches) < job.batches_total or not all(b.is_final for b in batches):
         return None
     scenes = _read_summaries(svc, job_id, batches)
-    successful = sum(1 for entry in scenes if entry["status"] == "succeeded")
+    successful = sum(1 for entry in scenes if entry["status"] == SceneStatus.SUCCEEDED)
     status = JobStatus.CANCELLED if job.cancel_reason else scenes_status(successful, len(scenes))
-    now = datetime.now(UTC)
+    now = svc.clock.now()
     report = build_job_report(job, status, batches, scenes, now)
-    s3.put_json(svc.s3, svc.settings.bucket, report_key(job_id), report)
+    svc.documents.put_json(report_key(job_id), report)
     if not svc.jobs.finish_job(job_id, status, iso(now)):
         return None  # a concurrent invocation ended it and sends the webhook
     logger.info(
@@ -145,7 +144,7 @@ def complete_job_if_done(svc: Services, job_id: str) -> Finished | None:
 def scene_names(svc: Services, batch: Batch) -> list[str]:
     """A batch's scenes, from its spec (names are not stored on the batch: a batch of
     thousands of long names would pass DynamoDB's 400 KB item limit)."""
-    document = s3.get_json(svc.s3, svc.settings.bucket, batch.spec_key)
+    document = svc.documents.get_json(batch.spec_key)
     return [scene.scene_name for scene in BatchSpec.model_validate(document).scenes]
 
 
@@ -166,7 +165,7 @@ def _finish(
     ended = replace(batch, error=outcome.error, stopped_reason=outcome.stopped_reason)
     summary = [scene_entry(name, ended, results.get(name)) for name in names]
     key = summary_key(batch.job_id, batch.batch_number)
-    s3.put_json(svc.s3, svc.settings.bucket, key, summary, indent=None)
+    svc.documents.put_json(key, summary, indent=None)
     if not svc.jobs.finish_batch(batch, outcome, task_arn=task_arn):
         return False
     if task_arn is not None:
@@ -207,7 +206,7 @@ def _stopped_outcome(
     results: dict[str, SceneResult | None],
 ) -> BatchOutcome:
     detail = event.detail
-    succeeded = sum(1 for r in results.values() if r is not None and r.status == "succeeded")
+    succeeded = _succeeded(results)
     launched = datetime.fromisoformat(batch.launched_at) if batch.launched_at else None
     usage = _usage(
         svc,
@@ -220,13 +219,13 @@ def _stopped_outcome(
         architecture=event.architecture,
         spot=event.is_spot or None,
     )
-    stopped_at = detail.stopped_at or datetime.now(UTC)
+    now = svc.clock.now()
     return BatchOutcome(
         status=batch_status(succeeded, len(results)),
         scenes_succeeded=succeeded,
         scenes_failed=len(results) - succeeded,
-        bill=pricing.bill_task(usage, datetime.now(UTC)),
-        stopped_at=stopped_at.isoformat(),
+        bill=pricing.bill_task(usage, now),
+        stopped_at=iso(detail.stopped_at or now),
         exit_code=event.exit_code(svc.settings.container_name),
         stop_code=detail.stop_code,
         stopped_reason=detail.stopped_reason,
@@ -258,5 +257,9 @@ def _usage(
 def _read_summaries(svc: Services, job_id: str, batches: Sequence[Batch]) -> list[dict[str, Any]]:
     keys = [summary_key(job_id, b.batch_number) for b in batches]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        documents = list(pool.map(lambda k: s3.get_json(svc.s3, svc.settings.bucket, k), keys))
+        documents = list(pool.map(svc.documents.get_json, keys))
     return [entry for document in documents for entry in document]
+
+
+def _succeeded(results: dict[str, SceneResult | None]) -> int:
+    return sum(1 for r in results.values() if r is not None and r.status == SceneStatus.SUCCEEDED)

@@ -10,19 +10,18 @@ retry covers any failure it meets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import pricing
-from chalicelib.adapters import s3
-from chalicelib.bootstrap import Services
 from chalicelib.contracts import (
     BatchSpec,
     RenderOptions,
     SceneSpec,
+    asset_uri,
     batch_spec_key,
     outputs_prefix,
     report_key,
+    resolve_asset,
     results_prefix,
 )
 from chalicelib.events import ObjectCreatedEvent
@@ -45,6 +44,7 @@ from chalicelib.model import (
 )
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.planner import plan_batches
+from chalicelib.ports import Services, UnreadableManifest
 from chalicelib.report import build_rejection_report
 
 _IDEMPOTENCY_TTL_SECONDS = 6 * 3600
@@ -99,12 +99,12 @@ def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
         return {"job_id": job_id, "status": existing.status.value}
     body = b""
     try:
-        body = s3.read_manifest(svc.s3, bucket, key, MAX_MANIFEST_BYTES, upload["version_id"])
+        body = svc.documents.read_manifest(bucket, key, MAX_MANIFEST_BYTES, upload["version_id"])
         manifest = parse_manifest(body)
         problems = _missing_assets(svc, bucket, manifest.asset_paths())
         if problems:
             raise ManifestError(problems)
-    except s3.UnreadableManifest as exc:
+    except UnreadableManifest as exc:
         _reject(svc, job_id, bucket, key, [str(exc)], body)
         return {"job_id": job_id, "status": JobStatus.REJECTED.value}
     except ManifestError as exc:
@@ -117,8 +117,9 @@ def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
 
 
 def _missing_assets(svc: Services, bucket: str, paths: list[tuple[str, str]]) -> list[str]:
-    assets = [(where, *s3.resolve(path, bucket)) for where, path in paths]
-    return s3.missing_assets(svc.s3, assets)
+    return svc.documents.missing_assets(
+        [(where, *resolve_asset(path, bucket)) for where, path in paths]
+    )
 
 
 def _reject(
@@ -129,7 +130,7 @@ def _reject(
         "manifest rejected",
         extra={"errors": errors[:MAX_STORED_ERRORS], "errors_total": len(errors)},
     )
-    now = datetime.now(UTC)
+    now = svc.clock.now()
     job = Job(
         job_id=job_id,
         status=JobStatus.REJECTED,
@@ -143,7 +144,7 @@ def _reject(
         errors_total=len(errors),
     )
     report = build_rejection_report(job, errors, listed_scene_count(body), now)
-    s3.put_json(svc.s3, svc.settings.bucket, report_key(job_id), report)
+    svc.documents.put_json(report_key(job_id), report)
     if svc.jobs.create_job(job):
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
 
@@ -162,7 +163,7 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
         status=JobStatus.RUNNING,
         manifest_bucket=bucket,
         manifest_key=key,
-        created_at=iso(datetime.now(UTC)),
+        created_at=iso(svc.clock.now()),
         total_scenes=len(manifest.scenes),
         batches_total=len(planned),
         config_priority=manifest.config_priority,
@@ -187,9 +188,9 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
             scenes=[
                 SceneSpec(
                     scene_name=scene.scene_name,
-                    image_uri=s3.uri(scene.image_path, bucket),
-                    audio_uri=s3.uri(scene.audio_path, bucket),
-                    subtitle_uri=s3.uri(scene.subtitle_path, bucket)
+                    image_uri=asset_uri(scene.image_path, bucket),
+                    audio_uri=asset_uri(scene.audio_path, bucket),
+                    subtitle_uri=asset_uri(scene.subtitle_path, bucket)
                     if scene.subtitle_path
                     else None,
                     effect=scene.effect,
@@ -199,10 +200,8 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
         )
         for number, scenes in enumerate(planned, start=1)
     ]
-    s3.put_all_json(
-        svc.s3,
-        svc.settings.bucket,
-        [(batch_spec_key(job_id, s.batch_number), s.model_dump(mode="json")) for s in specs],
+    svc.documents.put_all_json(
+        [(batch_spec_key(job_id, s.batch_number), s.model_dump(mode="json")) for s in specs]
     )
     batches = [
         Batch(
@@ -229,7 +228,7 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
 
 
 def render_options(manifest: Manifest, bucket: str) -> RenderOptions:
-    watermark = s3.uri(manifest.watermark_path, bucket) if manifest.watermark_path else None
+    watermark = asset_uri(manifest.watermark_path, bucket) if manifest.watermark_path else None
     return RenderOptions(**manifest.look(), watermark_uri=watermark)
 
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import Enum
 
 from chalicelib import pricing
-from chalicelib.adapters import ecs
-from chalicelib.bootstrap import Services
 from chalicelib.model import Batch, Job, iso
 from chalicelib.observability import logger
+from chalicelib.ports import Services, TaskRequest
 
 _PAGE = 100
 _CONCURRENCY = 8
@@ -28,7 +26,7 @@ _CONCURRENCY = 8
 class _Outcome(Enum):
     STARTED = "started"
     DEFERRED = "deferred"  # RunTask said "later" (capacity): the batch stays queued
-    FAILED = "failed"  # RunTask refused the request: no retry can fix it
+    REFUSED = "refused"  # RunTask refused the request: no retry can fix it
     SKIPPED = "skipped"  # another invocation had it, or its job is gone
     CANCELLED = "cancelled"  # its job is being cancelled or has ended
 
@@ -68,7 +66,7 @@ def launch_pending(svc: Services, first: Sequence[Batch] = ()) -> Launches:
             if outcome is _Outcome.STARTED:
                 launches.started += 1
                 launches.jobs.add(batch.job_id)
-            elif outcome is _Outcome.FAILED:
+            elif outcome is _Outcome.REFUSED:
                 launches.unlaunchable.append((batch, reason or "RunTask failed"))
             elif outcome is _Outcome.CANCELLED:
                 launches.cancelled.append(batch)
@@ -86,27 +84,26 @@ def _run(svc: Services, job: Job | None, batch: Batch) -> tuple[_Outcome, str | 
         return _Outcome.SKIPPED, None
     if job.cancel_reason or job.is_final:
         return _Outcome.CANCELLED, None
-    result = ecs.launch(svc.ecs, _request(svc, job, batch))
+    result = svc.tasks.launch(_request(svc, job, batch))
     if result.task_arn is None:
         if result.retryable:  # the batch never left the queue
             logger.warning("launch deferred", extra={**keys, "reason": result.reason})
             return _Outcome.DEFERRED, result.reason
-        return _Outcome.FAILED, result.reason
-    at = iso(datetime.now(UTC))
+        return _Outcome.REFUSED, result.reason
+    at = iso(svc.clock.now())
     if svc.jobs.mark_running(batch.job_id, batch.batch_number, result.task_arn, at):
         logger.info("task started", extra={**keys, "task_arn": result.task_arn})
         return _Outcome.STARTED, None
     current = svc.jobs.get_batch(batch.job_id, batch.batch_number)
     if current is None or current.task_arn != result.task_arn:
         # Another invocation launched this batch first (or it was cancelled meanwhile).
-        ecs.stop(svc.ecs, svc.settings.cluster, result.task_arn, "duplicate launch")
+        svc.tasks.stop(result.task_arn, "duplicate launch")
         logger.warning("duplicate task stopped", extra={**keys, "task_arn": result.task_arn})
     return _Outcome.SKIPPED, None
 
 
-def _request(svc: Services, job: Job, batch: Batch) -> dict[str, object]:
-    return ecs.run_task_request(
-        svc.settings,
+def _request(svc: Services, job: Job, batch: Batch) -> TaskRequest:
+    return TaskRequest(
         job_id=job.job_id,
         batch_number=batch.batch_number,
         attempt=batch.attempt,

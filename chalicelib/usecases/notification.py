@@ -8,15 +8,14 @@ carry the delivery state, so users see it without DynamoDB access.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import webhooks
-from chalicelib.adapters import s3
-from chalicelib.bootstrap import Services
 from chalicelib.contracts import report_key
 from chalicelib.model import Job, WebhookState, iso
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.ports import Services
 from chalicelib.report import webhook_data, with_webhook_state
 
 # How long a sweeper owns a due retry before another may take it.
@@ -28,7 +27,7 @@ _REPORT_LINK_SECONDS = 24 * 3600
 
 def announce(svc: Services, job: Job, report: dict[str, Any], now: datetime | None = None) -> None:
     """Send the job's outcome once more and record how it went."""
-    now = now or datetime.now(UTC)
+    now = now or svc.clock.now()
     state, delivery = _deliver(svc, job, report)
     delay = None if delivery is None else webhooks.retry_delay(job.webhook_attempts + 1, delivery)
     retry_at = iso(now + delay) if delay is not None else None
@@ -37,9 +36,7 @@ def announce(svc: Services, job: Job, report: dict[str, Any], now: datetime | No
     error = delivery.error if delivery else None
     svc.outbox.record(job.job_id, state, error, retry_at)
     recorded = svc.jobs.get_job(job.job_id) or job
-    s3.put_json(
-        svc.s3, svc.settings.bucket, report_key(job.job_id), with_webhook_state(report, recorded)
-    )
+    svc.documents.put_json(report_key(job.job_id), with_webhook_state(report, recorded))
     log = logger.info if state is WebhookState.DELIVERED else logger.warning
     log(
         f"webhook {state.value.lower()}",
@@ -58,7 +55,7 @@ def announce_if_pending(svc: Services, job_id: str) -> None:
     job = svc.jobs.get_job(job_id)
     if job is None or job.webhook_state is not WebhookState.PENDING:
         return
-    announce(svc, job, s3.get_json(svc.s3, svc.settings.bucket, report_key(job_id)))
+    announce(svc, job, svc.documents.get_json(report_key(job_id)))
 
 
 def retry_due(svc: Services, now: datetime) -> list[str]:
@@ -71,7 +68,7 @@ def retry_due(svc: Services, now: datetime) -> list[str]:
         if job is None:
             continue
         logger.thread_safe_append_keys(job_id=job_id)
-        announce(svc, job, s3.get_json(svc.s3, svc.settings.bucket, report_key(job_id)), now)
+        announce(svc, job, svc.documents.get_json(report_key(job_id)), now)
         sent.append(job_id)
     logger.thread_safe_remove_keys(["job_id"])
     return sent
@@ -82,25 +79,19 @@ def _deliver(
 ) -> tuple[WebhookState, webhooks.Delivery | None]:
     if not job.webhook_url:
         return WebhookState.NO_URL, None
-    from chalicelib.adapters.secret import webhook_secret  # powertools Parameters: on first use
-
-    secret = webhook_secret(svc.settings)
+    secret = svc.secrets.webhook_secret()
     if not secret:
         logger.error("no webhook secret configured; webhook not sent")
         return WebhookState.FAILED, webhooks.Delivery(
             False, error="no webhook secret configured", retryable=False
         )
-    link = s3.presigned_get(
-        svc.s3, svc.settings.bucket, report_key(job.job_id), _REPORT_LINK_SECONDS
-    )
-    delivery = webhooks.send(
+    link = svc.documents.link(report_key(job.job_id), _REPORT_LINK_SECONDS)
+    delivery = svc.webhooks.send(
         job.webhook_url,
         secret,
         job_id=job.job_id,
         event_type=job.status.webhook_type,
         data=webhook_data(report, link),
-        timeout=svc.settings.webhook_timeout_seconds,
-        allow_loopback=svc.settings.allow_loopback_webhooks,
     )
     metrics.add_metric(
         name="WebhooksDelivered" if delivery.ok else "WebhooksFailed",

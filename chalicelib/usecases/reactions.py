@@ -1,20 +1,22 @@
 """What each event causes, in one function each: the use cases, chained top-down.
 
 A use case does its step and returns what follows from it (batches requeued, launches
-refused, a job that ended); the reaction takes it from there. Every step is safe to repeat,
-so a redelivered event or a retried invocation finishes what an earlier one left undone.
+refused, waiting batches of a cancelled job, a job that ended); the reaction takes it from
+there, and writes the status document of each job it touched once, at its end. Every step is
+safe to repeat, so a redelivered event or a retried invocation finishes what an earlier one
+left undone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from chalicelib.bootstrap import Services
 from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
 from chalicelib.model import Batch, JobStatus
 from chalicelib.observability import logger
+from chalicelib.ports import Services
 from chalicelib.usecases import (
     cancelling,
     completion,
@@ -32,49 +34,56 @@ def manifest_uploaded(
 ) -> str:
     """Accept (and start) or reject the job of an uploaded manifest; returns its id."""
     verdict = intake.submit_manifest(event, svc, lambda_context)
+    touched: set[str] = set()
     if verdict.status is JobStatus.RUNNING:
-        _launch(svc)
+        _launch(svc, touched)
     elif verdict.status is JobStatus.REJECTED:
         notification.announce_if_pending(svc, verdict.job_id)
     if verdict.status is not None:
-        status.publish(svc, [verdict.job_id])
+        touched.add(verdict.job_id)
+    status.publish(svc, touched)
     return verdict.job_id
 
 
 def task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
     """End (or requeue) the stopped task's batch, start waiting work, end the job if done."""
-    stopped = completion.record_task_stopped(event, svc)
-    if stopped is None:
-        return
-    _launch(svc, stopped.requeued)
-    _end_jobs(svc, [stopped.job_id])
+    touched: set[str] = set()
+    _record_stopped(svc, event, touched)
+    status.publish(svc, touched)
 
 
 def cancel_requested(event: ObjectCreatedEvent, svc: Services) -> None:
-    """Stop a job at its user's request (``cancel/<job_id>.json``)."""
+    """Stop a job at its user's request (``cancel/<job_id>.json``): its tasks are stopped, its
+    waiting batches end now, and the job ends when its last batch has."""
     job_id = event.cancelled_job_id()
     if job_id is None:
         logger.warning("cancel request with an unusable key; ignored", extra={"key": event.key})
         return
-    cancelling.cancel_job(svc, job_id, event.key)
-    _end_jobs(svc, [job_id])
+    cancel = cancelling.cancel_job(svc, job_id, event.key)
+    for batch in cancel.waiting:
+        reason = f"cancelled before it ran: {cancel.reason}"
+        completion.end_without_task(svc, batch, reason, cancelled=True)
+    touched = {job_id}
+    _end_jobs(svc, [job_id], touched)
+    status.publish(svc, touched)
 
 
 def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
     """The scheduled safety net (see :mod:`chalicelib.usecases.sweeping`)."""
-    now = now or datetime.now(UTC)
+    now = now or svc.clock.now()
     redriven = _redrive(svc)
+    touched: set[str] = set()
     found = sweeping.reconcile(svc, now)
+    touched |= found.jobs
     for event in found.stopped:  # the event that never came, from ECS's own description
-        task_stopped(event, svc)
+        _record_stopped(svc, event, touched)
     for batch in found.vanished:
         reason = f"ECS no longer knows task {batch.task_arn} and its STOPPED event never came"
         completion.end_without_task(svc, batch, reason)
-    status.publish(svc, found.jobs)
-    _end_jobs(svc, [batch.job_id for batch in found.vanished])
-    launched = _launch(svc)
+    _end_jobs(svc, [batch.job_id for batch in found.vanished], touched)
+    launched = _launch(svc, touched)
     retried = notification.retry_due(svc, now)
-    status.publish(svc, retried)
+    status.publish(svc, touched | set(retried))
     return {
         "redriven": redriven,
         "launched": launched,
@@ -91,6 +100,15 @@ def sweep(svc: Services, now: datetime | None = None) -> dict[str, int]:
 # Rounds of launching in one invocation when batches keep ending unlaunched; a bound, so
 # that a batch that will not end cannot hold the invocation (the sweeper comes back to it).
 _LAUNCH_ROUNDS = 20
+
+
+def _record_stopped(svc: Services, event: TaskStateChangeEvent, touched: set[str]) -> None:
+    stopped = completion.record_task_stopped(event, svc)
+    if stopped is None:
+        return
+    touched.add(stopped.job_id)
+    _launch(svc, touched, stopped.requeued)
+    _end_jobs(svc, [stopped.job_id], touched)
 
 
 def _redrive(svc: Services) -> int:
@@ -119,7 +137,7 @@ def _react(event: dict[str, Any], svc: Services) -> None:
         manifest_uploaded(upload, svc)
 
 
-def _launch(svc: Services, first: Sequence[Batch] = ()) -> int:
+def _launch(svc: Services, touched: set[str], first: Sequence[Batch] = ()) -> int:
     """Launch what waits; batches that cannot run end now, and may end their jobs."""
     started = 0
     for _ in range(_LAUNCH_ROUNDS):
@@ -128,11 +146,11 @@ def _launch(svc: Services, first: Sequence[Batch] = ()) -> int:
             completion.end_without_task(svc, batch, reason)
         for batch in launches.cancelled:
             completion.end_without_task(svc, batch, "cancelled before it ran", cancelled=True)
-        status.publish(svc, launches.jobs)
+        touched |= launches.jobs
         ended = [b.job_id for b, _ in launches.unlaunchable] + [
             b.job_id for b in launches.cancelled
         ]
-        _end_jobs(svc, ended)
+        _end_jobs(svc, ended, touched)
         started += launches.started
         if not ended:
             break
@@ -140,9 +158,11 @@ def _launch(svc: Services, first: Sequence[Batch] = ()) -> int:
     return started
 
 
-def _end_jobs(svc: Services, job_ids: Iterable[str]) -> None:
+def _end_jobs(svc: Services, job_ids: Iterable[str], touched: set[str]) -> None:
+    """End each job whose batches have all ended, and announce it; the caller publishes the
+    status of every job it ``touched``, once per event."""
     for job_id in dict.fromkeys(job_ids):
+        touched.add(job_id)
         finished = completion.complete_job_if_done(svc, job_id)
         if finished is not None:
             notification.announce(svc, finished.job, finished.report)
-        status.publish(svc, [job_id])

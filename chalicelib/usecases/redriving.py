@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.bootstrap import Services
 from chalicelib.observability import logger
+from chalicelib.ports import Message, Services
 
 _PER_QUEUE = 50
 _BATCH = 10  # ReceiveMessage returns at most 10
@@ -23,8 +23,7 @@ _BATCH = 10  # ReceiveMessage returns at most 10
 
 @dataclass(frozen=True)
 class DeadLetter:
-    queue_url: str
-    receipt: str
+    message: Message
     event: dict[str, Any]
 
 
@@ -33,29 +32,29 @@ def dead_letters(svc: Services) -> Iterator[DeadLetter]:
     for queue_url in svc.settings.dead_letter_queues:
         taken = 0
         while taken < _PER_QUEUE:
-            messages = svc.sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=_BATCH, VisibilityTimeout=300
-            ).get("Messages", [])
+            messages = svc.dead_letters.receive(queue_url, _BATCH)
             if not messages:
                 break
             taken += len(messages)
             for message in messages:
-                letter = _letter(queue_url, message)
+                letter = _letter(message)
                 if letter is not None:
                     yield letter
 
 
 def done(svc: Services, letter: DeadLetter) -> None:
     """The event was handled: it leaves its queue."""
-    svc.sqs.delete_message(QueueUrl=letter.queue_url, ReceiptHandle=letter.receipt)
+    svc.dead_letters.delete(letter.message)
 
 
-def _letter(queue_url: str, message: dict[str, Any]) -> DeadLetter | None:
+def _letter(message: Message) -> DeadLetter | None:
     try:
-        event = json.loads(message["Body"])
+        event = json.loads(message.body)
     except ValueError:
         event = None
     if not isinstance(event, dict):
-        logger.error("dead letter is not an event; left in its queue", extra={"queue": queue_url})
+        logger.error(
+            "dead letter is not an event; left in its queue", extra={"queue": message.queue_url}
+        )
         return None
-    return DeadLetter(queue_url, message["ReceiptHandle"], event)
+    return DeadLetter(message, event)

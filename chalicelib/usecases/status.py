@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
-from chalicelib.adapters import s3
-from chalicelib.bootstrap import Services
 from chalicelib.contracts import status_key
 from chalicelib.model import progress
+from chalicelib.ports import Services
 from chalicelib.report import build_status
 
 
@@ -20,5 +18,5 @@ def publish(svc: Services, job_ids: Iterable[str]) -> None:
         if job is None:
             continue
         batches = svc.jobs.list_batches(job_id)
-        document = build_status(job, progress(batches), datetime.now(UTC))
-        s3.put_json(svc.s3, svc.settings.bucket, status_key(job_id), document)
+        document = build_status(job, progress(batches), svc.clock.now())
+        svc.documents.put_json(status_key(job_id), document)

@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from chalicelib.adapters import ecs
-from chalicelib.bootstrap import Services
-from chalicelib.events import TaskStateChangeEvent, event_from_described_task, parse_started_by
+from chalicelib.events import TaskStateChangeEvent, parse_started_by
 from chalicelib.model import Batch, BatchStatus, iso
 from chalicelib.observability import logger
+from chalicelib.ports import Services
 
 # A STOPPED event normally arrives within seconds; one missing after this long was lost.
 RECONCILE_AFTER = timedelta(minutes=10)
@@ -47,20 +46,17 @@ def _check_old_running(svc: Services, now: datetime, found: Reconciled) -> None:
     batches = svc.jobs.running_batches(iso(now - RECONCILE_AFTER))
     by_arn = {batch.task_arn: batch for batch in batches if batch.task_arn}
     overtime = timedelta(hours=svc.settings.max_task_hours)
-    described = ecs.describe(svc.ecs, svc.settings.cluster, list(by_arn))
+    described = svc.tasks.describe(list(by_arn), now)
     for arn, batch in by_arn.items():
         task = described.get(arn)
         if task is None:
             found.vanished.append(batch)
-        elif task.get("lastStatus") == "STOPPED":
+        elif task.stopped is not None:
             logger.warning("task stopped without its event reaching us; recorded now")
-            account = arn.split(":")[4]
-            found.stopped.append(
-                event_from_described_task(task, region=svc.settings.region, account=account, at=now)
-            )
+            found.stopped.append(task.stopped)
         elif batch.launched_at and now - datetime.fromisoformat(batch.launched_at) > overtime:
             hours = f"{svc.settings.max_task_hours:g}"
-            ecs.stop(svc.ecs, svc.settings.cluster, arn, f"ran over {hours} h")
+            svc.tasks.stop(arn, f"ran over {hours} h")
             logger.warning("task ran too long; stopped", extra={"task_arn": arn})
             found.stopped_overtime += 1
 
@@ -69,7 +65,7 @@ def _match_cluster_tasks(svc: Services, found: Reconciled) -> None:
     """Every task of ours that ECS runs belongs to a RUNNING batch, and the cap counts them."""
     seen_slots = svc.slots.taken()
     running = {b.task_arn: b for b in svc.jobs.running_batches() if b.task_arn}
-    ours = ecs.our_running_tasks(svc.ecs, svc.settings.cluster)
+    ours = svc.tasks.ours_running()
     recorded_since = 0
     for arn, started_by in ours.items():
         if arn in running:
@@ -85,14 +81,14 @@ def _match_cluster_tasks(svc: Services, found: Reconciled) -> None:
                 job is not None
                 and not job.cancel_reason
                 and svc.jobs.mark_running(
-                    batch.job_id, batch.batch_number, arn, iso(datetime.now(UTC))
+                    batch.job_id, batch.batch_number, arn, iso(svc.clock.now())
                 )
             ):
                 logger.warning("task no batch recorded adopted by its waiting batch")
                 found.adopted += 1
                 found.jobs.add(batch.job_id)
                 continue
-        ecs.stop(svc.ecs, svc.settings.cluster, arn, "no batch is waiting for this task")
+        svc.tasks.stop(arn, "no batch is waiting for this task")
         logger.warning("orphan task stopped", extra={"task_arn": arn, "started_by": started_by})
         found.orphans_stopped += 1
     # Every RUNNING batch holds a slot until its STOPPED event (or the check above) ends it.

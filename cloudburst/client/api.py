@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.contracts import report_key
+from chalicelib.model import JobStatus
 from cloudburst.client.connection import connect
 from cloudburst.client.status import read_json
 
@@ -37,8 +39,13 @@ def execute_parallel_batches(
     webhook_url: str | None = None,
     stage: str | None = None,
     timeout: float | None = None,
+    keys: bool = False,
 ) -> dict[str, Any]:
-    """Render ``scenes`` (local paths, bucket keys or ``s3://`` URIs) and download the MP4s.
+    """Render ``scenes`` (local paths, ``s3://`` URIs, or with ``keys=True`` relative paths
+    that are keys in the bucket) and download the MP4s.
+
+    Local paths are relative to the working directory; one that names no file raises
+    ``SubmitError`` before anything is uploaded.
 
     Returns the earlier result dict — ``success, total_scenes, successful_scenes,
     failed_scenes, total_cost_usd, total_duration, downloaded_files, task_results,
@@ -68,10 +75,10 @@ def execute_parallel_batches(
     }
     name = f"batch-{started:%Y%m%d-%H%M%S}-{os.getpid()}"
     connection = connect(stage)
-    source = source_from_scenes(scenes, options, name=name, base=Path.cwd())
+    source = source_from_scenes(scenes, options, name=name, base=Path.cwd(), keys=keys)
     submission = submit(connection, source, name=name)
     final = wait_for_job(connection, submission.job_id, timeout=timeout)
-    report = read_json(connection.s3, connection.bucket, f"outputs/{final.job_id}/job.json") or {}
+    report = read_json(connection.s3, connection.bucket, report_key(final.job_id)) or {}
     directory = saving_directory(saving_dir) / f"batch_{started:%Y%m%d_%H%M%S}"
     downloaded: list[str] = []
     if report.get("outputs"):
@@ -153,7 +160,7 @@ def result_dict(
     """The earlier result shape from the job report and the files downloaded."""
     efficiency = report.get("efficiency") or {}
     return {
-        "success": status == "SUCCEEDED",
+        "success": status == JobStatus.SUCCEEDED,
         "job_id": job_id,
         "status": status,
         "total_scenes": report.get("total_scenes", 0),

@@ -8,6 +8,7 @@ command runs, not when the parser is built: ``cloudburst local up`` loads none o
 from __future__ import annotations
 
 import argparse
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,12 @@ def register(subparsers: Any) -> None:
     submit = add("submit", "upload a manifest or folder and start a job")
     submit.add_argument("path", type=Path, help="manifest JSON (local paths allowed) or folder")
     submit.add_argument("--name", help="manifest name (default: the file or folder name)")
+    submit.add_argument(
+        "--keys",
+        action="store_true",
+        help="relative paths in the manifest are keys already in the bucket (nothing uploaded "
+        "for them); without it, a path that is not a local file is an error",
+    )
     _manifest_flags(submit)
     submit.add_argument("--wait", action="store_true", help="follow the job until it ends")
     _follow_flags(submit)
@@ -84,6 +91,7 @@ def register(subparsers: Any) -> None:
 def run(command: str, args: argparse.Namespace) -> int:
     """Run ``command``'s handler; turn the errors a user can fix into a sentence and exit 2."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     from cloudburst.client import handlers, output
     from cloudburst.client.cancel import UnknownJob
@@ -100,16 +108,30 @@ def run(command: str, args: argparse.Namespace) -> int:
     try:
         return int(handler(args, printer))
     except (SubmitError, EstimateError) as exc:
-        printer.error("; ".join(exc.errors))
+        printer.error(exc.errors)
     except (StageError, SourceError, UnknownJob, NothingToFetch, LookupError, ValueError) as exc:
         printer.error(str(exc))
     except WatchTimeout as exc:
         printer.error(str(exc))
         return output.JOB_FAILED
+    except BotoConnectionError as exc:
+        printer.error(unreachable(exc, args.stage))
     except (ClientError, BotoCoreError) as exc:
         printer.error(f"AWS said: {exc}")
         return output.JOB_FAILED
     return output.USAGE
+
+
+def unreachable(error: Exception, stage: str | None) -> str:
+    """The sentence for an endpoint that does not answer: what to start or check."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if stage is None and endpoint:
+        return (
+            f"nothing answers at {endpoint}: start the local stack with `cloudburst local up` "
+            "(and export what it prints), or pass --stage S for a deployment"
+        )
+    where = f"stage {stage!r}" if stage else "the deployment"
+    return f"cannot reach AWS for {where} ({error}): check the network, the region and --stage"
 
 
 def _manifest_flags(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from cloudburst.client import keys
 from cloudburst.client.connection import Connection
-from cloudburst.client.status import JobStatus, read_status
+from cloudburst.client.status import JobView, read_status
 
 MAX_BODY_BYTES = 1024  # the pipeline reads at most 1 KB of a cancel request
 
@@ -30,7 +30,7 @@ class UnknownJob(LookupError):
 class CancelResult:
     job_id: str
     outcome: Outcome
-    status: JobStatus
+    status: JobView
 
     @property
     def message(self) -> str:

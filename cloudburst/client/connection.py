@@ -6,6 +6,7 @@ The deployment comes from :func:`cloudburst.stage.resolve` — the environment t
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,23 @@ class Connection:
     @property
     def region(self) -> str:
         return self.deployment.region
+
+    @property
+    def is_local_stack(self) -> bool:
+        """Whether the endpoint is on this machine: the local stack, whose pipeline delivers
+        webhooks to loopback receivers (its own included) as no deployed stage does."""
+        from urllib.parse import urlsplit
+
+        endpoint = self.deployment.endpoint_url
+        if not endpoint:
+            return False
+        host = urlsplit(endpoint).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def s3(self) -> Any:

@@ -26,7 +26,7 @@ from chalicelib.contracts import render_slots
 from chalicelib.planner import plan_batches
 from chalicelib.pricing import PROFILES, SPOT_DISCOUNT, billed_for, fargate_rate, task_cost_usd
 from cloudburst.client.narration import narration_seconds
-from cloudburst.client.source import JobSource
+from cloudburst.client.source import JobSource, SourceError
 
 BENCH_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "render.json"
 BENCH_SCENE_SECONDS = 10.0  # every bench scene is 10 s long (render.json "notes")
@@ -175,7 +175,11 @@ def scene_work(source: JobSource) -> list[SceneWork]:
     for index, scene in enumerate(scenes):
         name = str(scene.get("scene_name") or f"scenes[{index}]")
         audio = scene.get("audio_path")
-        local = source.local_path(audio) if isinstance(audio, str) and audio else None
+        try:
+            local = source.local_path(audio) if isinstance(audio, str) and audio else None
+        except SourceError as exc:
+            errors.append(f"scene {name!r}: audio_path {exc}")
+            continue
         if local is None:
             errors.append(f"scene {name!r}: audio_path {audio!r} is not a local file")
             continue

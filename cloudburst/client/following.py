@@ -14,7 +14,7 @@ from cloudburst.client import output
 from cloudburst.client.connection import Connection
 from cloudburst.client.output import Printer
 from cloudburst.client.progress import outcome_line, progress_line
-from cloudburst.client.status import JobStatus
+from cloudburst.client.status import JobView
 
 
 def follow(
@@ -26,12 +26,13 @@ def follow(
 ) -> tuple[int, dict[str, Any]]:
     """Show live progress until the job ends, then fetch if ``--fetch``; (exit code, JSON).
 
-    ``--fetch DIR`` downloads into DIR; ``--fetch`` alone into the manifest's ``saving_dir``,
-    else ``RESULTS_DIR``, else ``./cloudburst_results/<job_id>/``.
+    ``--fetch DIR`` downloads into DIR; ``--fetch`` alone into ``<saving_dir>/<job_id>/``
+    (the manifest's ``saving_dir``, which means what ``RESULTS_DIR`` means: a folder holding
+    one folder per job), else ``$RESULTS_DIR/<job_id>/``, else ``./cloudburst_results/<job_id>/``.
     """
     from cloudburst.client.watch import wait_for_job
 
-    def show(current: JobStatus | None) -> None:
+    def show(current: JobView | None) -> None:
         if current is None:
             printer.live(f"{job_id}: waiting for the pipeline to accept the job…", "waiting")
         else:
@@ -47,7 +48,9 @@ def follow(
         printer.line(f"  error: {error}")
     result: dict[str, Any] = {"status": final.document, "outcome": outcome_line(final)}
     if args.fetch is not None:
-        directory = Path(args.fetch) if args.fetch else saving_dir
+        directory = Path(args.fetch) if args.fetch else None
+        if directory is None and saving_dir is not None:
+            directory = saving_dir / job_id
         result["fetched"] = download(connection, job_id, directory, printer)
     return output.exit_code_for(final.status), result
 

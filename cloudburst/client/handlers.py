@@ -27,7 +27,8 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     from cloudburst.client.source import load_source
     from cloudburst.client.submit import submit as submit_job
 
-    source = load_source(args.path, language=args.language).with_options(manifest_options(args))
+    source = load_source(args.path, language=args.language, keys=args.keys)
+    source = source.with_options(manifest_options(args))
     for skipped in source.skipped:
         printer.line(f"skipped {skipped}")
     connection = connect(args.stage)
@@ -45,7 +46,8 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     if not (args.wait or args.fetch is not None):
         printer.document(submission.as_dict())
         return output.OK
-    saving_dir = Path(source.saving_dir) if source.saving_dir else None
+    # A path in a manifest is relative to the manifest, this one too.
+    saving_dir = source.base / Path(source.saving_dir).expanduser() if source.saving_dir else None
     code, result = follow(connection, submission.job_id, args, printer, saving_dir)
     printer.document({**submission.as_dict(), **result})
     return code
@@ -141,24 +143,25 @@ def cancel(args: argparse.Namespace, printer: Printer) -> int:
 
 
 def estimate(args: argparse.Namespace, printer: Printer) -> int:
+    from chalicelib.manifest import manifest_defaults
     from cloudburst.client.estimate import RenderSpeeds, estimate_job, scene_work
     from cloudburst.client.source import load_source
     from cloudburst.client.submit import localize, manifest_body
 
     source = load_source(args.path, language=args.language).with_options(manifest_options(args))
     manifest_body(localize(source, source.default_name)[0])  # the pipeline's rules, no upload
-    document = source.document
+    document = {**manifest_defaults(), **source.document}
     region = args.region or _default_region()
     result = estimate_job(
         scene_work(source),
-        scenes_per_batch=document.get("scenes_per_batch", 10),
-        max_parallel_tasks=document.get("max_parallel_tasks", 10),
-        min_scenes_per_batch=document.get("min_scenes_per_batch", 5),
+        scenes_per_batch=document["scenes_per_batch"],
+        max_parallel_tasks=document["max_parallel_tasks"],
+        min_scenes_per_batch=document["min_scenes_per_batch"],
         region=region,
         speeds=RenderSpeeds.from_bench(),
         startup_seconds=args.startup_seconds,
-        chosen_priority=document.get("config_priority", 1),
-        chosen_spot=document.get("spot", False) is True,
+        chosen_priority=document["config_priority"],
+        chosen_spot=document["spot"] is True,
     )
     printer.document(result.as_dict())
     sizes = result.batch_sizes

@@ -7,11 +7,15 @@ the pipeline's own; the client adds ``inputs/<name>/…`` and ``manifests/<name>
 
 from __future__ import annotations
 
-from chalicelib.contracts import cancel_key, outputs_prefix, report_key, status_key
-
-MANIFESTS_PREFIX = "manifests/"
-INPUTS_PREFIX = "inputs/"
-OUTPUTS_PREFIX = "outputs/"
+from chalicelib.contracts import (
+    INPUTS_PREFIX,
+    MANIFESTS_PREFIX,
+    OUTPUTS_PREFIX,
+    cancel_key,
+    outputs_prefix,
+    report_key,
+    status_key,
+)
 
 __all__ = [
     "OUTPUTS_PREFIX",

@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cloudburst.client import keys
 from cloudburst.client.connection import Connection
-from cloudburst.client.status import JobStatus, read_status
+from cloudburst.client.status import JobView, read_status
 
 DEFAULT_LIMIT = 20
 
 
-def recent_jobs(connection: Connection, limit: int = DEFAULT_LIMIT) -> list[JobStatus]:
+def recent_jobs(connection: Connection, limit: int = DEFAULT_LIMIT) -> list[JobView]:
     """Up to ``limit`` jobs, most recently updated first."""
     paginator = connection.s3.get_paginator("list_objects_v2")
     job_ids: list[str] = []

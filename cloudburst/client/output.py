@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
+
+from chalicelib.model import JobStatus
 
 OK = 0
 JOB_FAILED = 1
@@ -18,7 +21,7 @@ USAGE = 2
 
 def exit_code_for(status: str) -> int:
     """0 for a job that succeeded or is still going; 1 for any other end."""
-    return OK if status in ("SUCCEEDED", "RUNNING") else JOB_FAILED
+    return OK if status in (JobStatus.SUCCEEDED, JobStatus.RUNNING) else JOB_FAILED
 
 
 class Printer:
@@ -62,8 +65,17 @@ class Printer:
         if self.as_json:
             print(json.dumps(value, indent=2, ensure_ascii=False, default=str), file=self.out)
 
-    def error(self, message: str) -> None:
+    def error(self, message: str | Sequence[str]) -> None:
+        """Every reason at once: ``{"error": summary, "errors": [reason, …]}`` with ``--json``
+        (a list a script can iterate), one reason per line on stderr."""
         self.end_live()
+        errors = [message] if isinstance(message, str) else list(message)
+        summary = errors[0] if len(errors) == 1 else f"{len(errors)} problems"
         if self.as_json:
-            print(json.dumps({"error": message}, ensure_ascii=False), file=self.out)
-        print(f"cloudburst: {message}", file=self.err, flush=True)
+            document = {"error": summary, "errors": errors}
+            print(json.dumps(document, ensure_ascii=False), file=self.out, flush=True)
+        if len(errors) == 1:
+            print(f"cloudburst: {summary}", file=self.err, flush=True)
+        else:
+            lines = "".join(f"\n  - {error}" for error in errors)
+            print(f"cloudburst: {summary}:{lines}", file=self.err, flush=True)

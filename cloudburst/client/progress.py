@@ -1,4 +1,4 @@
-"""The lines ``watch`` and ``status`` print, as pure functions of a :class:`JobStatus`.
+"""The lines ``watch`` and ``status`` print, as pure functions of a :class:`JobView`.
 
 The outcome line is the one a script greps: ``24/24 scenes · 3 tasks · 41 s · $0.0049``.
 """
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cloudburst.client.status import JobStatus
+from cloudburst.client.status import JobView
 
 
-def eta_seconds(status: JobStatus, now: datetime | None = None) -> float | None:
+def eta_seconds(status: JobView, now: datetime | None = None) -> float | None:
     """Seconds left if scenes keep finishing at the rate seen so far; None before the first."""
     if status.is_final:
         return 0.0
@@ -21,7 +21,7 @@ def eta_seconds(status: JobStatus, now: datetime | None = None) -> float | None:
     return elapsed * (status.total_scenes - done) / done
 
 
-def progress_line(status: JobStatus, now: datetime | None = None) -> str:
+def progress_line(status: JobView, now: datetime | None = None) -> str:
     """``RUNNING · scenes 7/24 · tasks 3 running, 1 batch waiting · 12 s · $0.0012 · ETA 29 s``."""
     parts = [status.status, f"scenes {status.scenes_done}/{status.total_scenes}"]
     if status.scenes_failed:
@@ -41,7 +41,7 @@ def progress_line(status: JobStatus, now: datetime | None = None) -> str:
     return " · ".join(parts)
 
 
-def outcome_line(status: JobStatus) -> str:
+def outcome_line(status: JobView) -> str:
     """``24/24 scenes · 3 tasks · 41 s · $0.0049``."""
     tasks = f"{status.tasks_used} task{'s' if status.tasks_used != 1 else ''}"
     return (

@@ -1,14 +1,17 @@
 """What ``submit PATH`` and ``estimate PATH`` read: a manifest with local paths, or a folder.
 
-Asset paths in a manifest may be local files (absolute, or relative to the manifest's own
-folder), ``s3://`` URIs, or keys already in the bucket; only local files are uploaded.
+Paths are resolved the way the aws CLI and shell tools resolve them: a folder argument
+relative to the working directory, a path inside a manifest relative to the manifest's own
+folder. Each asset path is a local file (uploaded), an ``s3://`` URI (kept), or — only in
+``keys`` mode (``submit --keys``) — a relative path taken as a key already in the bucket.
+Anything else is an error before anything is uploaded: a typo must not become an S3 key.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +35,40 @@ class JobSource:
     default_name: str
     saving_dir: str | None = None
     skipped: tuple[str, ...] = ()  # what a folder held that is not a scene, with the reason
+    keys: bool = False  # relative paths are keys already in the bucket (``submit --keys``)
 
     def with_options(self, options: Mapping[str, Any]) -> JobSource:
         """The same job with manifest options (command-line flags) replacing its own."""
         document = {**self.document, **{k: v for k, v in options.items() if v is not None}}
-        return JobSource(document, self.base, self.default_name, self.saving_dir, self.skipped)
+        return replace(self, document=document)
 
     def local_path(self, path: str) -> Path | None:
-        """The local file ``path`` names, or None for an S3 URI or a bucket key."""
-        if "://" in path:
+        """The local file ``path`` names, or None for an ``s3://`` URI or (``keys``) a key.
+
+        Raises SourceError for a path that is neither: uploading nothing and letting the
+        pipeline reject ``s3://bucket/../media/nope.png`` later is what users must not meet.
+        An absolute path is always local (``--watermark`` gives one in ``keys`` mode too).
+        """
+        if path.startswith("s3://"):
             return None
-        candidate = Path(path).expanduser()
-        if not candidate.is_absolute():
-            candidate = self.base / candidate
+        written = Path(path).expanduser()
+        if self.keys and not written.is_absolute():
+            return None
+        candidate = written if written.is_absolute() else self.base / written
         if candidate.is_file():
             return candidate.resolve()
-        if Path(path).is_absolute():
-            raise SourceError(f"{path}: no such file")
-        return None
+        if candidate.exists():
+            raise SourceError(f"{path!r} is not a file ({candidate})")
+        hint = (
+            ""
+            if self.keys or written.is_absolute()
+            else (
+                "; an object already in the bucket is written s3://BUCKET/KEY, "
+                "or pass --keys to read relative paths as keys"
+            )
+        )
+        looked = "" if written.is_absolute() else f" (looked for {candidate.resolve()})"
+        raise SourceError(f"{path!r}: no such local file{looked}{hint}")
 
     def asset_references(self) -> Iterator[tuple[dict[str, Any], str, str]]:
         """(dict holding it, field, path) for every asset path, the watermark included."""
@@ -65,14 +84,14 @@ class JobSource:
                     yield scene, name, value
 
 
-def load_source(path: Path, *, language: str | None = None) -> JobSource:
-    """A folder in the earlier layout, or a manifest JSON file."""
+def load_source(path: Path, *, language: str | None = None, keys: bool = False) -> JobSource:
+    """A folder in the earlier layout, or a manifest JSON file (``keys``: see JobSource)."""
     if path.is_dir():
         scan = scan_folder(path, language)
         document: dict[str, Any] = {"version": 1, "scenes": [s.as_scene() for s in scan.scenes]}
         if scan.language:
             document["language"] = scan.language
-        return JobSource(document, path.resolve(), path.resolve().name, skipped=scan.skipped)
+        return JobSource(document, scan.folder, scan.folder.name, skipped=scan.skipped)
     if not path.is_file():
         raise SourceError(f"{path}: no such manifest file or folder")
     try:
@@ -89,15 +108,21 @@ def load_source(path: Path, *, language: str | None = None) -> JobSource:
         path.resolve().parent,
         path.name.removesuffix(".json"),
         saving_dir if isinstance(saving_dir, str) else None,
+        keys=keys,
     )
 
 
 def source_from_scenes(
-    scenes: list[dict[str, Any]], options: Mapping[str, Any], *, name: str, base: Path
+    scenes: list[dict[str, Any]],
+    options: Mapping[str, Any],
+    *,
+    name: str,
+    base: Path,
+    keys: bool = False,
 ) -> JobSource:
     """The Python API's ``scenes`` list and options as a job source."""
     document: dict[str, Any] = {"version": 1, "scenes": [dict(scene) for scene in scenes]}
     document.update({k: v for k, v in options.items() if v is not None})
     for field in CLIENT_ONLY_FIELDS:
         document.pop(field, None)
-    return JobSource(document, base, name)
+    return JobSource(document, base, name, keys=keys)

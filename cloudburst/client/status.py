@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.contracts import is_s3_not_found
+from chalicelib.model import JobStatus
 from cloudburst.client import keys
 
-FINAL_STATES = frozenset({"SUCCEEDED", "PARTIAL", "FAILED", "REJECTED", "CANCELLED"})
+FINAL_STATES = frozenset(status.value for status in JobStatus if status.is_final)
 
 
 @dataclass(frozen=True)
-class JobStatus:
+class JobView:
     """The fields of the status document the client shows; ``document`` keeps all of it."""
 
     job_id: str
@@ -49,7 +51,7 @@ class JobStatus:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
+        return self.status == JobStatus.SUCCEEDED
 
     @property
     def scenes_done(self) -> int:
@@ -65,7 +67,7 @@ class JobStatus:
         return max(0.0, (end - start).total_seconds())
 
     @classmethod
-    def from_document(cls, document: dict[str, Any]) -> JobStatus:
+    def from_document(cls, document: dict[str, Any]) -> JobView:
         """The status document as the pipeline writes it."""
         webhook = document.get("webhook") or {}
         return cls(
@@ -92,7 +94,7 @@ class JobStatus:
         )
 
     @classmethod
-    def from_report(cls, report: dict[str, Any]) -> JobStatus:
+    def from_report(cls, report: dict[str, Any]) -> JobView:
         """A final job known only by its ``job.json`` (written before status documents)."""
         batches = report.get("task_results") or []
         errors = [str(e) for e in report.get("errors") or ()]
@@ -116,13 +118,13 @@ class JobStatus:
         )
 
 
-def read_status(s3: Any, bucket: str, job_id: str) -> JobStatus | None:
+def read_status(s3: Any, bucket: str, job_id: str) -> JobView | None:
     """The job's current status, or None when the bucket knows no such job (yet)."""
     document = read_json(s3, bucket, keys.status_key(job_id))
     if document is not None:
-        return JobStatus.from_document(document)
+        return JobView.from_document(document)
     report = read_json(s3, bucket, keys.report_key(job_id))
-    return JobStatus.from_report(report) if report is not None else None
+    return JobView.from_report(report) if report is not None else None
 
 
 def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
@@ -132,7 +134,7 @@ def read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        if is_s3_not_found(exc.response["Error"]["Code"]):
             return None
         raise
     document = json.loads(body)

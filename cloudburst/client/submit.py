@@ -10,13 +10,13 @@ from __future__ import annotations
 import copy
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cloudburst.client import keys
 from cloudburst.client.connection import Connection
-from cloudburst.client.source import JobSource, SourceError
+from cloudburst.client.source import ASSET_FIELDS, JobSource, SourceError
 from cloudburst.client.uploads import ByteProgress, LocalAsset, UploadSummary, sync_assets
 
 MAX_NAME = 200
@@ -64,7 +64,13 @@ def submit(
     problem = name_problem(name)
     if problem:
         raise SubmitError([problem])
-    document, assets = localize(source, name)
+    refused = webhook_refusal(source.document.get("webhook_url"), connection.is_local_stack)
+    try:
+        document, assets = localize(source, name)
+    except SubmitError as exc:
+        raise SubmitError([*exc.errors, *refused]) from None
+    if refused:
+        raise SubmitError([*refused, *manifest_problems(document)])
     body = manifest_body(document)
     uploads = sync_assets(connection.s3, connection.bucket, assets, progress)
     key = keys.manifest_key(name)
@@ -86,8 +92,12 @@ def submit(
 
 
 def localize(source: JobSource, name: str) -> tuple[dict[str, Any], list[LocalAsset]]:
-    """The manifest with every local path replaced by its key under ``inputs/<name>/``."""
-    working = JobSource(copy.deepcopy(source.document), source.base, source.default_name)
+    """The manifest with every local path replaced by its key under ``inputs/<name>/``.
+
+    Raises SubmitError before anything is uploaded when a path is neither a local file nor
+    clearly in S3, with the pipeline's own reasons about the rest of the manifest beside it.
+    """
+    working = replace(source, document=copy.deepcopy(source.document))
     prefix = keys.inputs_prefix(name)
     by_path: dict[Path, LocalAsset] = {}
     used: set[str] = set()
@@ -96,7 +106,8 @@ def localize(source: JobSource, name: str) -> tuple[dict[str, Any], list[LocalAs
         try:
             local = working.local_path(value)
         except SourceError as exc:
-            errors.append(str(exc))
+            errors.append(f"{_where(holder, field)} {exc}")
+            holder[field] = f"{prefix}unresolved"  # the pipeline's rules judge the rest
             continue
         if local is None:
             continue
@@ -105,11 +116,35 @@ def localize(source: JobSource, name: str) -> tuple[dict[str, Any], list[LocalAs
             asset = LocalAsset(local, _unique(prefix + _relative_key(local, source.base), used))
             by_path[local] = asset
         holder[field] = asset.key
-    if errors:
-        raise SubmitError(errors)
     if not isinstance(working.document.get("scenes"), list):
-        raise SubmitError(["a manifest needs a 'scenes' list"])
+        raise SubmitError([*errors, "a manifest needs a 'scenes' list"])
+    if errors:
+        raise SubmitError(errors + manifest_problems(working.document))
     return working.document, list(by_path.values())
+
+
+def _where(holder: dict[str, Any], field: str) -> str:
+    scene = holder.get("scene_name")
+    return f"scene {scene!r}: {field}" if field in ASSET_FIELDS and scene else field
+
+
+def webhook_refusal(url: object, allow_loopback: bool) -> list[str]:
+    """Why the pipeline would refuse to deliver to ``url`` — at once, not after the job.
+
+    The pipeline's own rule (:func:`chalicelib.webhooks.vet_destination`): private, CGNAT,
+    link-local, loopback outside the local stack … A host that does not resolve from here
+    is left to the pipeline, which resolves it again at delivery and retries.
+    """
+    from chalicelib.webhooks import Refused, url_problem, vet_destination
+
+    if not isinstance(url, str) or url_problem(url):
+        return []  # absent, or malformed: the manifest rules name that
+    try:
+        vet_destination(url, allow_loopback)
+    except Refused as refusal:
+        if not refusal.retryable:
+            return [f"webhook_url: {refusal.reason}"]
+    return []
 
 
 def name_problem(name: str) -> str | None:
@@ -144,11 +179,23 @@ def _unique(key: str, used: set[str]) -> str:
 
 def manifest_body(document: dict[str, Any]) -> bytes:
     """The manifest as uploaded, checked by the pipeline's own rules first (SubmitError)."""
+    body = _encoded(document)
+    problems = manifest_problems(document)
+    if problems:
+        raise SubmitError(problems)
+    return body
+
+
+def manifest_problems(document: dict[str, Any]) -> list[str]:
+    """Every reason the pipeline would reject ``document`` (empty: it would accept it)."""
     from chalicelib.manifest import ManifestError, parse_manifest
 
-    body = json.dumps(document, indent=2, ensure_ascii=False).encode()
     try:
-        parse_manifest(body)
+        parse_manifest(_encoded(document))
     except ManifestError as exc:
-        raise SubmitError(exc.errors) from None
-    return body
+        return list(exc.errors)
+    return []
+
+
+def _encoded(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, indent=2, ensure_ascii=False).encode()

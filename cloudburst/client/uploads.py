@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.contracts import is_s3_not_found
+
 SHA256_METADATA = "sha256"
 _CHUNK = 1024 * 1024
 
@@ -115,7 +117,7 @@ def stored_sha256(s3: Any, bucket: str, key: str) -> str | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+        if is_s3_not_found(exc.response["Error"]["Code"]):
             return None
         raise
     value = head.get("Metadata", {}).get(SHA256_METADATA)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from cloudburst.client.connection import Connection
-from cloudburst.client.status import JobStatus, read_status
+from cloudburst.client.status import JobView, read_status
 
 DEFAULT_INTERVAL_SECONDS = 1.0
 
@@ -14,7 +14,7 @@ DEFAULT_INTERVAL_SECONDS = 1.0
 class WatchTimeout(TimeoutError):
     """The job had not ended when the caller stopped waiting; it goes on running."""
 
-    def __init__(self, job_id: str, seconds: float, last: JobStatus | None) -> None:
+    def __init__(self, job_id: str, seconds: float, last: JobView | None) -> None:
         state = last.status if last else "not yet accepted"
         super().__init__(
             f"job {job_id} is still {state} after {seconds:.0f} s; it keeps running "
@@ -30,12 +30,12 @@ def wait_for_job(
     *,
     timeout: float | None = None,
     interval: float = DEFAULT_INTERVAL_SECONDS,
-    on_update: Callable[[JobStatus | None], None] | None = None,
+    on_update: Callable[[JobView | None], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> JobStatus:
+) -> JobView:
     """The job's final status; ``on_update`` sees every poll (None until the job appears)."""
     started = time.monotonic()
-    last: JobStatus | None = None
+    last: JobView | None = None
     while True:
         last = read_status(connection.s3, connection.bucket, job_id)
         if on_update is not None:

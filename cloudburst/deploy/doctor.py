@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.settings import DEFAULT_MAX_RUNNING_TASKS, ENV
 from cloudburst import stage as stages
 from cloudburst.deploy.policies import LAMBDA_CALLS
 from cloudburst.deploy.template import LARGEST_PROFILE_VCPU, infra_digest
@@ -243,7 +244,7 @@ def max_running_tasks(stage: str) -> int:
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     env = dict(config.get("environment_variables", {}))
     env.update(config.get("stages", {}).get(stage, {}).get("environment_variables", {}))
-    return int(env.get("CLOUDBURST_MAX_RUNNING_TASKS", "50"))
+    return int(env.get(ENV["max_running_tasks"], DEFAULT_MAX_RUNNING_TASKS))
 
 
 # -- helpers -----------------------------------------------------------------------------------

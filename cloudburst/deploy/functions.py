@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.settings import ENV
 from cloudburst.deploy import network, policies
 from cloudburst.deploy.names import (
     ALARM_TOPIC,
@@ -36,9 +37,9 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # tokens; every string of an event pattern that contains one becomes a Ref/Fn::Sub.
 _TOKEN = re.compile(r"@@([A-Za-z0-9]+)@@")
 PACKAGING_ENVIRONMENT = {
-    "CLOUDBURST_BUCKET": f"@@{BUCKET}@@",
-    "CLOUDBURST_TABLE": f"@@{TABLE}@@",
-    "CLOUDBURST_CLUSTER": f"@@{CLUSTER}@@",
+    ENV["bucket"]: f"@@{BUCKET}@@",
+    ENV["table_name"]: f"@@{TABLE}@@",
+    ENV["cluster"]: f"@@{CLUSTER}@@",
 }
 
 
@@ -174,17 +175,17 @@ def lambda_environment(functions: Iterable[FunctionSpec] = ()) -> dict[str, Any]
     every handler's dead-letter queue, for the sweeper to redrive."""
     queues = [{"Ref": function_resources(f)[0]} for f in functions]
     return {
-        "CLOUDBURST_DEAD_LETTER_QUEUES": {"Fn::Join": [",", queues]},
-        "CLOUDBURST_BUCKET": {"Ref": BUCKET},
-        "CLOUDBURST_TABLE": {"Ref": TABLE},
-        "CLOUDBURST_CLUSTER": {"Ref": CLUSTER},
-        "CLOUDBURST_TASK_DEFINITION": {"Ref": TASK_DEFINITION},
-        "CLOUDBURST_CONTAINER_NAME": CONTAINER_NAME,
-        "CLOUDBURST_SUBNETS": network.subnets_value(),
-        "CLOUDBURST_SECURITY_GROUPS": network.security_group_value(),
-        "CLOUDBURST_ASSIGN_PUBLIC_IP": network.assign_public_ip_value(),
-        "CLOUDBURST_ARCHITECTURE": {"Ref": "WorkerArchitecture"},
-        "CLOUDBURST_WEBHOOK_SECRET_ARN": {"Ref": SECRET},
+        ENV["dead_letter_queues"]: {"Fn::Join": [",", queues]},
+        ENV["bucket"]: {"Ref": BUCKET},
+        ENV["table_name"]: {"Ref": TABLE},
+        ENV["cluster"]: {"Ref": CLUSTER},
+        ENV["task_definition"]: {"Ref": TASK_DEFINITION},
+        ENV["container_name"]: CONTAINER_NAME,
+        ENV["subnets"]: network.subnets_value(),
+        ENV["security_groups"]: network.security_group_value(),
+        ENV["assign_public_ip"]: network.assign_public_ip_value(),
+        ENV["architecture"]: {"Ref": "WorkerArchitecture"},
+        ENV["webhook_secret_arn"]: {"Ref": SECRET},
     }
 
 

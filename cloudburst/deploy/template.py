@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.adapters.table import TTL_ATTRIBUTE, table_definition
+from chalicelib.contracts import JOBS_PREFIX
+from chalicelib.pricing import PROFILES
 from cloudburst.deploy import network, policies
 from cloudburst.deploy.functions import FunctionSpec, function_overrides
 from cloudburst.deploy.names import (
@@ -47,15 +49,15 @@ ARM64 = "Arm64Worker"  # condition: the image (and so the task) is arm64
 # Stages whose table keeps 35 days of point-in-time recovery (it bills per GB stored).
 PITR_STAGES = frozenset({"prod"})
 # Largest compute profile (DESIGN.md: config_priority 4) — the container must not cap below it.
-LARGEST_PROFILE_VCPU = 16
-LARGEST_PROFILE_MEMORY_MIB = 32 * 1024
+LARGEST_PROFILE_VCPU = int(max(profile.vcpu for profile in PROFILES.values()))
+LARGEST_PROFILE_MEMORY_MIB = max(int(profile.memory_mib) for profile in PROFILES.values())
 # The worker keeps at most 2 scenes per vCPU on disk (assets, partial and final MP4 —
 # container/cloudburst_worker/batch.py), whatever the batch size; a scene's files stay
 # well under 1 GiB, and Fargate counts the image's unpacked layers (< 1 GiB) against this.
 EPHEMERAL_STORAGE_GIB = 2 * LARGEST_PROFILE_VCPU * 1 + 2
 # Task-level size of the task definition; RunTask overrides it per job (pricing.PROFILES).
-DEFAULT_TASK_CPU = "1024"
-DEFAULT_TASK_MEMORY = "2048"
+DEFAULT_TASK_CPU = min(PROFILES.values(), key=lambda profile: profile.vcpu).cpu_units
+DEFAULT_TASK_MEMORY = min(PROFILES.values(), key=lambda profile: profile.vcpu).memory_mib
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
 
@@ -162,7 +164,7 @@ def _storage(stage: str, prefix: str) -> dict[str, Any]:
                         {
                             "Id": "ExpireWorkingFiles",
                             "Status": "Enabled",
-                            "Prefix": "jobs/",
+                            "Prefix": JOBS_PREFIX,
                             "ExpirationInDays": {"Ref": "WorkingFilesExpireDays"},
                         },
                         {

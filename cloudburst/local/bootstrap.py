@@ -21,6 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.contracts import MANIFESTS_PREFIX
 from cloudburst.deploy import network
 from cloudburst.deploy.intrinsics import resolve
 from cloudburst.deploy.names import CONTAINER_NAME, TASK_DEFINITION, resource_names
@@ -33,7 +34,7 @@ ACCOUNT_ID = "123456789012"  # moto's default account for any dummy credentials
 STAGE = "local"
 TASK_FAMILY = "cloudburst-local-worker"
 LOCAL_IMAGE = "cloudburst-worker:local"
-MANIFEST_PREFIX = "manifests/"
+MANIFEST_PREFIX = MANIFESTS_PREFIX
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.clients import session_with_text_timestamps
+from chalicelib.settings import ENV
 from cloudburst.local.bootstrap import (
     ACCOUNT_ID,
     CONTAINER_NAME,
@@ -56,7 +57,7 @@ TABLE = "cloudburst"
 CLUSTER = "cloudburst"
 STAGE = "local"
 DUMMY_KEY = "testing"
-SECRET_ENV = "CLOUDBURST_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+SECRET_ENV = ENV["webhook_secret"]
 
 
 _RUNNING_LOCK = threading.Lock()
@@ -100,9 +101,9 @@ class LocalStack:
         self.extra_env = dict(extra_env or {})
         self.spot_interruptions = spot_interruptions
         self.stage_env = stage_environment(app_module, STAGE)
-        self.bucket = self.stage_env.get("CLOUDBURST_BUCKET", BUCKET)
-        self.table = self.stage_env.get("CLOUDBURST_TABLE", TABLE)
-        self.cluster = self.stage_env.get("CLOUDBURST_CLUSTER", CLUSTER)
+        self.bucket = self.stage_env.get(ENV["bucket"], BUCKET)
+        self.table = self.stage_env.get(ENV["table_name"], TABLE)
+        self.cluster = self.stage_env.get(ENV["cluster"], CLUSTER)
         self.port = 0
         self.resources: LocalResources | None = None
         self.routes: list[Route] = []
@@ -162,8 +163,8 @@ class LocalStack:
             )
             self._export_env(
                 {
-                    "CLOUDBURST_SUBNETS": self.resources.subnet_id,
-                    "CLOUDBURST_SECURITY_GROUPS": self.resources.security_group_id,
+                    ENV["subnets"]: self.resources.subnet_id,
+                    ENV["security_groups"]: self.resources.security_group_id,
                 }
             )
             # the handlers build their services on the first event: they see the subnets
@@ -246,8 +247,8 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": DUMMY_KEY,
             "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
             "AWS_DEFAULT_REGION": REGION,
-            "CLOUDBURST_BUCKET": self.bucket,
-            "CLOUDBURST_CLUSTER": self.cluster,  # `cloudburst tasks` / `cleanup`
+            ENV["bucket"]: self.bucket,
+            ENV["cluster"]: self.cluster,  # `cloudburst tasks` / `cleanup`
         }
 
     def lambda_env(self) -> dict[str, str]:
@@ -259,17 +260,17 @@ class LocalStack:
             # No profile or config file may send a request anywhere but 127.0.0.1.
             "AWS_CONFIG_FILE": str(self.state_dir / "aws-config-unused"),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.state_dir / "aws-credentials-unused"),
-            "CLOUDBURST_STAGE": STAGE,
-            "CLOUDBURST_TABLE": self.table,
-            "CLOUDBURST_CLUSTER": self.cluster,
-            "CLOUDBURST_TASK_DEFINITION": TASK_FAMILY,
-            "CLOUDBURST_CONTAINER_NAME": CONTAINER_NAME,
-            "CLOUDBURST_WEBHOOK_URL": self.receiver.url,
-            "CLOUDBURST_WEBHOOK_SECRET": self.webhook_secret,
-            "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS": "true",
+            ENV["stage"]: STAGE,
+            ENV["table_name"]: self.table,
+            ENV["cluster"]: self.cluster,
+            ENV["task_definition"]: TASK_FAMILY,
+            ENV["container_name"]: CONTAINER_NAME,
+            ENV["webhook_default_url"]: self.receiver.url,
+            ENV["webhook_secret"]: self.webhook_secret,
+            ENV["allow_loopback_webhooks"]: "true",
         }
         if self.max_running_tasks is not None:
-            env["CLOUDBURST_MAX_RUNNING_TASKS"] = str(self.max_running_tasks)
+            env[ENV["max_running_tasks"]] = str(self.max_running_tasks)
         env.update(self.extra_env)
         return env
 

@@ -45,18 +45,18 @@ class SpecError(Exception):
 
 
 @dataclass(frozen=True)
-class BatchOutcome:
+class BatchRun:
     """Every scene's result record, in the spec's scene order, and the exit code."""
 
     results: list[SceneResult]
 
     @property
     def succeeded(self) -> list[SceneResult]:
-        return [r for r in self.results if r.status == "succeeded"]
+        return [r for r in self.results if r.status == SceneStatus.SUCCEEDED]
 
     @property
     def failed(self) -> list[SceneResult]:
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == SceneStatus.FAILED]
 
     @property
     def exit_code(self) -> int:
@@ -92,7 +92,7 @@ def run_batch(
     s3: S3Client,
     workdir: Path,
     render: RenderFunction = render_scene,
-) -> BatchOutcome:
+) -> BatchRun:
     """Render every scene of ``spec`` not already in S3 and write one record per scene."""
     return _BatchRun(spec, s3, workdir, render).run()
 
@@ -125,7 +125,7 @@ class _BatchRun:
         self.results: dict[str, SceneResult] = {}
         self._results_lock = threading.Lock()
 
-    def run(self) -> BatchOutcome:
+    def run(self) -> BatchRun:
         started = time.monotonic()
         workers = render_workers(self.spec)
         logger.info(
@@ -135,7 +135,7 @@ class _BatchRun:
         for scene in self.spec.scenes:
             if _UNSAFE_SCENE_NAME.search(scene.scene_name) or not scene.scene_name:
                 error = f"scene {scene.scene_name!r}: unsafe scene name"
-                self._record(self._result(scene, "failed", error=error))
+                self._record(self._result(scene, SceneStatus.FAILED, error=error))
                 continue
             reused = self._reuse_existing_output(scene)
             if reused is None:
@@ -150,7 +150,7 @@ class _BatchRun:
             )
         if todo:
             self._render_all(todo, workers)
-        outcome = BatchOutcome([self.results[s.scene_name] for s in self.spec.scenes])
+        outcome = BatchRun([self.results[s.scene_name] for s in self.spec.scenes])
         logger.info(
             "batch finished",
             extra={
@@ -187,7 +187,7 @@ class _BatchRun:
         previous = self._previous_record(scene.scene_name)
         return self._result(
             scene,
-            "succeeded",
+            SceneStatus.SUCCEEDED,
             output_key=key,
             bytes=int(head.get("ContentLength", 0)),
             duration_seconds=previous.duration_seconds if previous else 0.0,
@@ -259,7 +259,7 @@ class _BatchRun:
             self._record(self._render_and_upload(scene, fetched, output))
         except Exception as error:  # a bug must fail one scene, not hang the batch
             logger.exception("scene crashed", extra={"scene_name": scene.scene_name})
-            self._record(self._result(scene, "failed", error=f"worker error: {error!r}"))
+            self._record(self._result(scene, SceneStatus.FAILED, error=f"worker error: {error!r}"))
         finally:
             output.unlink(missing_ok=True)
             for uri in self._scene_uris(scene).values():
@@ -273,7 +273,7 @@ class _BatchRun:
         try:
             paths = fetched.result()
         except AssetError as error:
-            return self._result(scene, "failed", error=str(error))
+            return self._result(scene, SceneStatus.FAILED, error=str(error))
         settings = RenderSettings(
             **self.spec.options.look(), watermark=paths.get("watermark"), threads=1
         )
@@ -290,7 +290,7 @@ class _BatchRun:
             if not reason.startswith(f"scene {name!r}"):
                 reason = f"scene {name!r}: render failed: {reason}"
             return self._result(
-                scene, "failed", render_seconds=rendered.render_seconds, error=reason
+                scene, SceneStatus.FAILED, render_seconds=rendered.render_seconds, error=reason
             )
         key = scene_output_key(self.spec, name)
         try:
@@ -304,13 +304,13 @@ class _BatchRun:
         except (ClientError, BotoCoreError, OSError) as error:
             return self._result(
                 scene,
-                "failed",
+                SceneStatus.FAILED,
                 render_seconds=rendered.render_seconds,
                 error=f"scene {name!r}: upload to s3://{self.spec.bucket}/{key} failed: {error}",
             )
         return self._result(
             scene,
-            "succeeded",
+            SceneStatus.SUCCEEDED,
             output_key=key,
             bytes=rendered.bytes or output.stat().st_size,
             duration_seconds=rendered.duration_seconds,
@@ -345,14 +345,14 @@ class _BatchRun:
             # Without its record the completion Lambda treats the scene as missing: say so.
             result = result.model_copy(
                 update={
-                    "status": "failed",
+                    "status": SceneStatus.FAILED,
                     "error": f"result record s3://{self.spec.bucket}/{key} not written: {error}",
                 }
             )
         with self._results_lock:
             self.results[result.scene_name] = result
         fields = result.model_dump(mode="json", exclude={"job_id", "batch_number", "attempt"})
-        if result.status == "succeeded":
+        if result.status == SceneStatus.SUCCEEDED:
             logger.info("scene reused" if result.reused else "scene succeeded", extra=fields)
         else:
             logger.warning("scene failed", extra=fields)

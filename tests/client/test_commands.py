@@ -90,9 +90,13 @@ def test_a_refused_manifest_exits_2_with_every_reason(
         capsys, "submit", str(folder), "--json", "--opacity", "2", "--scenes-per-batch", "0"
     )
 
+    # then every reason is its own item of a JSON list, nothing was uploaded
     assert code == 2
-    assert "background_opacity" in document["error"]
-    assert "scenes_per_batch" in document["error"]
+    assert document["error"] == "2 problems"
+    assert len(document["errors"]) == 2
+    assert any("background_opacity" in error for error in document["errors"])
+    assert any("scenes_per_batch" in error for error in document["errors"])
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
 @pytest.mark.parametrize(

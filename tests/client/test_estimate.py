@@ -85,6 +85,6 @@ def test_scenes_whose_narration_is_not_local_cannot_be_estimated(tmp_path: Path)
     )
 
     with pytest.raises(
-        EstimateError, match=r"scene 'a': audio_path 'inputs/a\.mp3' is not a local"
+        EstimateError, match=r"scene 'a': audio_path 'inputs/a\.mp3': no such local file"
     ):
         scene_work(load_source(manifest))

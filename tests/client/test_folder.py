@@ -51,7 +51,10 @@ def test_an_image_without_narration_is_skipped_with_the_reason(tmp_path: Path) -
     scan = scan_folder(tmp_path)
 
     assert [s.scene_name for s in scan.scenes] == ["scene_001"]
-    assert scan.skipped == ("scene_002_english.png: no narration audio/scene_002_english.mp3",)
+    assert scan.skipped == (
+        "scene_002_english.png: no narration audio/scene_002_english.mp3 "
+        "(or .m4a, .aac, .wav, .ogg, .opus, .flac)",
+    )
 
 
 def test_a_folder_in_two_languages_needs_one_chosen(tmp_path: Path) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cloudburst.client.progress import duration_text, eta_seconds, outcome_line, progress_line
-from cloudburst.client.status import JobStatus
+from cloudburst.client.status import JobView
 
 CREATED = "2026-11-29T02:00:00+00:00"
 
 
-def status(**fields: object) -> JobStatus:
+def status(**fields: object) -> JobView:
     document = {
         "job_id": "ep1-0123456789ab",
         "status": "RUNNING",
@@ -35,7 +35,7 @@ def status(**fields: object) -> JobStatus:
         "cancel_requested": False,
         **fields,
     }
-    return JobStatus.from_document(document)
+    return JobView.from_document(document)
 
 
 def test_the_outcome_line_of_a_finished_job() -> None:
@@ -95,7 +95,7 @@ def test_a_report_of_a_job_older_than_status_documents_reads_as_a_final_status()
         "errors": ["scene_003: audio has no stream"],
     }
 
-    old = JobStatus.from_report(report)
+    old = JobView.from_report(report)
 
     assert old.is_final
     assert outcome_line(old) == "2/3 scenes · 1 task · 1 min 00 s · $0.0020"

@@ -74,7 +74,7 @@ def test_unchanged_files_are_not_sent_again_and_changed_ones_are(
 def test_a_manifest_keeps_bucket_keys_and_uris_and_uploads_its_local_files(
     s3: Any, connection: Connection, tmp_path: Path
 ) -> None:
-    # given a manifest mixing a relative local file, an absolute one, a key and a URI
+    # given a manifest mixing a relative local file, an absolute one and URIs
     (tmp_path / "art").mkdir()
     (tmp_path / "art/a.png").write_bytes(b"png-a")
     logo = tmp_path.parent / f"{tmp_path.name}-logo.png"
@@ -88,12 +88,12 @@ def test_a_manifest_keeps_bucket_keys_and_uris_and_uploads_its_local_files(
                     {
                         "scene_name": "a",
                         "image_path": "art/a.png",
-                        "audio_path": "inputs/shared/a.mp3",
+                        "audio_path": f"s3://{BUCKET}/inputs/shared/a.mp3",
                     },
                     {
                         "scene_name": "b",
                         "image_path": "s3://other-bucket/b.png",
-                        "audio_path": "inputs/shared/b.mp3",
+                        "audio_path": f"s3://{BUCKET}/inputs/shared/b.mp3",
                     },
                 ],
                 "watermark_path": str(logo),
@@ -110,7 +110,7 @@ def test_a_manifest_keeps_bucket_keys_and_uris_and_uploads_its_local_files(
     # then only the two local files were uploaded; the rest is as written
     uploaded = manifest_in_bucket(s3, "manifests/my job 第一集.json")
     assert uploaded["scenes"][0]["image_path"] == "inputs/my job 第一集/art/a.png"
-    assert uploaded["scenes"][0]["audio_path"] == "inputs/shared/a.mp3"
+    assert uploaded["scenes"][0]["audio_path"] == f"s3://{BUCKET}/inputs/shared/a.mp3"
     assert uploaded["scenes"][1]["image_path"] == "s3://other-bucket/b.png"
     assert uploaded["watermark_path"] == f"inputs/my job 第一集/files/{logo.name}"
     assert uploaded["language"] == "english"
@@ -144,7 +144,7 @@ def test_a_missing_absolute_path_and_a_bad_name_are_refused(
         )
     )
 
-    with pytest.raises(SubmitError, match=r"/nope/a\.png: no such file"):
+    with pytest.raises(SubmitError, match=r"image_path '/nope/a\.png': no such local file"):
         submit(connection, load_source(manifest))
     with pytest.raises(SubmitError, match="must not contain '/'"):
         submit(connection, load_source(manifest), name="a/b")

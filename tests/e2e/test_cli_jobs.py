@@ -42,15 +42,21 @@ def folder_of(root: Path, count: int, language: str = "chinese") -> Path:
 
 
 def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
-    stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    stack: LocalStack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given a folder in the earlier layout
+    # given a folder in the earlier layout and a logo, beside the user's working directory
     folder = folder_of(tmp_path / "ep1", 3)
+    (tmp_path / "logo.png").write_bytes((folder / "images/scene_001_chinese.png").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RESULTS_DIR", raising=False)
 
-    # when it is submitted, followed and fetched
+    # when README's first example runs there, relative paths and all
     code = main(
-        ["submit", str(folder), "--scenes-per-batch", "2", "--min-scenes-per-batch", "1",
-         "--config-priority", "5", "--wait", "--fetch", str(tmp_path / "out")]
+        ["submit", "ep1/", "--watermark", "logo.png", "--scenes-per-batch", "2",
+         "--min-scenes-per-batch", "1", "--config-priority", "5", "--wait", "--fetch"]
     )  # fmt: skip
 
     # then the job succeeded, the outcome line says so and every video is on disk
@@ -58,16 +64,17 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     assert code == 0, out
     job_id = out.splitlines()[0].removeprefix("job ")
     assert "SUCCEEDED: 3/3 scenes · 2 tasks ·" in out
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+    fetched = tmp_path / "cloudburst_results" / job_id
+    assert sorted(p.name for p in fetched.iterdir()) == [
         "job.json", "scene_001.mp4", "scene_002.mp4", "scene_003.mp4", "status.json",
     ]  # fmt: skip
-    assert json.loads((tmp_path / "out/job.json").read_text())["job_id"] == job_id
+    assert json.loads((fetched / "job.json").read_text())["job_id"] == job_id
 
     # and a second submit of the unchanged folder uploads no file, names a new job
     code = main(["submit", str(folder), "--json", "--min-scenes-per-batch", "1"])
     again = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert (again["uploaded"], again["unchanged"], again["bytes_sent"]) == (0, 8, 0)
+    assert (again["uploaded"], again["unchanged"], again["bytes_sent"]) == (0, 8, 0)  # no logo
     assert again["job_id"] != job_id
 
     # and status, jobs and fetch find the first job by its id

@@ -1,59 +1,111 @@
-"""The Lambda use cases against moto in-process: S3, ECS (and DynamoDB where a test asks).
+"""The Lambda use cases on the in-memory twins of every port: no moto, no HTTP, no waiting.
 
-``aws`` keeps jobs, task slots and the webhook outbox in memory (fast); ``aws_dynamo`` runs the
-same helpers on the DynamoDB adapters, for the end-to-end set and the store contract tests.
+``aws`` is the test's view of the world around the use cases: the bucket (users put assets,
+manifests and cancel requests; the worker puts result records), the cluster (tasks RunTask
+started), the webhook receiver and the dead-letter queues — each the twin the use cases talk
+to. The real adapters are held to the same behaviour in tests/adapters.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
-from moto.moto_api import state_manager
 
-from chalicelib.bootstrap import Services, in_memory_services, services_from_env
-from chalicelib.contracts import SceneResult, report_key, result_key, status_key
+from chalicelib.adapters.ecs import run_task_request
+from chalicelib.adapters.memory import (
+    MemoryDeadLetters,
+    MemoryDocuments,
+    MemoryTasks,
+    MemoryWebhooks,
+    SentWebhook,
+)
+from chalicelib.bootstrap import in_memory_services
+from chalicelib.contracts import (
+    SceneResult,
+    SceneStatus,
+    output_key,
+    report_key,
+    result_key,
+    status_key,
+)
 from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
 from chalicelib.model import Batch, Job
-from chalicelib.settings import settings_from_env
+from chalicelib.ports import Launch, Services
+from chalicelib.settings import ENV, settings_from_env
 from chalicelib.usecases import reactions
-from cloudburst.local.bootstrap import bootstrap
-from cloudburst.local.receiver import WebhookReceiver, generate_secret
+from chalicelib.webhooks import Delivery
 
 BUCKET = "cloudburst-local"
 REGION = "us-east-1"
-_RUN_TASK_KEYS = [
-    "cluster", "taskDefinition", "count", "networkConfiguration", "overrides", "startedBy",
-    "group", "enableECSManagedTags", "tags", "clientToken", "launchType",
-]  # fmt: skip
+SECRET = "whsec_" + "dGVzdHNlY3JldHRlc3RzZWNyZXQ="
+TASK_DEFINITION = f"arn:aws:ecs:{REGION}:123456789012:task-definition/cloudburst-worker:1"
+
+
+class Receiver:
+    """The webhook receiver as a test sees it: what was delivered, and whether it is up."""
+
+    url = "http://127.0.0.1:9/hooks/cloudburst"  # never contacted: the sender is a twin
+
+    def __init__(self, webhooks: MemoryWebhooks) -> None:
+        self._webhooks = webhooks
+        self.secret = SECRET
+
+    @property
+    def deliveries(self) -> list[SentWebhook]:
+        return list(self._webhooks.delivered)
+
+    def wait_for(self, count: int, timeout: float = 0) -> list[SentWebhook]:
+        """The deliveries so far, which must number ``count`` (delivery is synchronous)."""
+        assert len(self._webhooks.delivered) == count, self._webhooks.delivered
+        return self.deliveries
+
+    def stop(self) -> None:
+        self._webhooks.answer = Delivery(False, error="could not reach 127.0.0.1:9: refused")
+
+    def start(self) -> None:
+        self._webhooks.answer = Delivery(True, status=204)
 
 
 @dataclass
 class Aws:
-    """moto's S3 and ECS, the webhook receiver, and the services the use cases run on."""
+    """The twins around the use cases, with the steps users, ECS and the worker take."""
 
-    s3: Any
-    ecs: Any
-    cluster_arn: str
-    receiver: WebhookReceiver
     svc: Services
     load_event: Callable[..., dict[str, Any]]
     bucket: str = BUCKET
+
+    @property
+    def documents(self) -> MemoryDocuments:
+        assert isinstance(self.svc.documents, MemoryDocuments)
+        return self.svc.documents
+
+    @property
+    def cluster(self) -> MemoryTasks:
+        assert isinstance(self.svc.tasks, MemoryTasks)
+        return self.svc.tasks
+
+    @property
+    def dead_letters(self) -> MemoryDeadLetters:
+        assert isinstance(self.svc.dead_letters, MemoryDeadLetters)
+        return self.svc.dead_letters
+
+    @property
+    def receiver(self) -> Receiver:
+        assert isinstance(self.svc.webhooks, MemoryWebhooks)
+        return Receiver(self.svc.webhooks)
 
     # -- users' side ------------------------------------------------------------------
 
     def put_assets(self, names: list[str], folder: str = "inputs/ep1") -> None:
         for name in names:
-            self.s3.put_object(Bucket=BUCKET, Key=f"{folder}/{name}.png", Body=b"png")
-            self.s3.put_object(Bucket=BUCKET, Key=f"{folder}/{name}.mp3", Body=b"mp3")
+            self.documents.put(f"{folder}/{name}.png", b"png")
+            self.documents.put(f"{folder}/{name}.mp3", b"mp3")
 
     def upload_manifest(
         self, names: list[str], key: str = "manifests/ep1.json", **options: Any
@@ -69,13 +121,13 @@ class Aws:
                 }
                 for name in names
             ],
-            "webhook_url": self.receiver.url,
+            "webhook_url": Receiver.url,
             **options,
         }
         return self.upload_raw(json.dumps(document).encode(), key)
 
     def upload_raw(self, body: bytes, key: str = "manifests/ep1.json") -> dict[str, Any]:
-        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        version = self.documents.put(key, body)
         return self.load_event(
             "s3_object_created",
             id=str(uuid.uuid4()),
@@ -86,7 +138,7 @@ class Aws:
                 "object": {
                     "key": key,
                     "size": len(body),
-                    "version-id": response.get("VersionId") or "null",
+                    "version-id": version,
                     "sequencer": uuid.uuid4().hex[:18].upper(),
                 },
             },
@@ -118,7 +170,7 @@ class Aws:
         spot: bool = False,
         reason: str = "Essential container in task exited",
     ) -> TaskStateChangeEvent:
-        """The documented STOPPED Fargate event, for a task moto started."""
+        """The documented STOPPED Fargate event, for a task the cluster twin started."""
         pulled = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
         stopped = pulled + timedelta(seconds=seconds)
         container: dict[str, Any] = {"name": "worker", "taskArn": task["taskArn"]}
@@ -150,20 +202,35 @@ class Aws:
         return TaskStateChangeEvent.model_validate(event)
 
     def stop(self, task: dict[str, Any], **kwargs: Any) -> None:
+        self.cluster.exit(task["taskArn"])
         reactions.task_stopped(self.stopped_event(task, **kwargs), self.svc)
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
         return reactions.sweep(self.svc, now)
 
     def tasks(self) -> list[dict[str, Any]]:
-        arns = [
-            arn
-            for page in self.ecs.get_paginator("list_tasks").paginate(cluster="cloudburst")
-            for arn in page["taskArns"]
-        ]
-        if not arns:
-            return []
-        return self.ecs.describe_tasks(cluster="cloudburst", tasks=arns, include=["TAGS"])["tasks"]
+        """Every task the cluster started, shaped as DescribeTasks reports it (RunTask's
+        request included, as the adapter would send it)."""
+        described = []
+        for task in self.cluster.tasks.values():
+            shape: dict[str, Any] = {"taskDefinitionArn": TASK_DEFINITION}
+            if task.request is not None:
+                request = task.request
+                shape = run_task_request(
+                    self.svc.settings,
+                    job_id=request.job_id,
+                    batch_number=request.batch_number,
+                    attempt=request.attempt,
+                    spec_uri=request.spec_uri,
+                    profile=request.profile,
+                    spot=request.spot,
+                    language=request.language,
+                )
+                shape["taskDefinitionArn"] = shape.pop("taskDefinition")
+            shape.update(task.described(self.cluster.cluster_arn))
+            shape.setdefault("group", "")
+            described.append(shape)
+        return described
 
     def tasks_by_batch(self) -> dict[int, dict[str, Any]]:
         return {int(t["startedBy"].rsplit("/", 1)[1]): t for t in self.tasks()}
@@ -175,38 +242,32 @@ class Aws:
         for name, status in outcomes.items():
             if status is None:
                 continue
-            ok = status == "succeeded"
+            ok = status == SceneStatus.SUCCEEDED
             record = SceneResult(
                 job_id=job_id,
                 batch_number=batch_number,
                 attempt=1,
                 scene_name=name,
-                status=status,  # type: ignore[arg-type]
-                output_key=f"outputs/{job_id}/{name}.mp4" if ok else None,
+                status=SceneStatus(status),
+                output_key=output_key(job_id, name) if ok else None,
                 bytes=1000 if ok else 0,
                 duration_seconds=3.0 if ok else 0.0,
                 render_seconds=2.0,
                 error=None if ok else f"audio for scene {name!r} could not be decoded",
             )
-            self.s3.put_object(
-                Bucket=BUCKET, Key=result_key(job_id, name), Body=record.model_dump_json()
-            )
+            self.documents.put(result_key(job_id, name), record.model_dump_json())
+
+    def refuse_every_launch(self) -> None:
+        """From now on RunTask refuses every task, as ECS does a missing task definition."""
+        reason = "RunTask failed: ClientException: TaskDefinition not found."
+        self.cluster.refusal = Launch(None, retryable=False, reason=reason)
 
     def submit_while_fargate_has_no_capacity(self) -> str:
         """A one-batch job whose RunTask was told "no capacity": the batch waits, PENDING."""
-        from botocore.stub import ANY, Stubber
-
         self.put_assets(["one"])
-        with Stubber(self.svc.ecs) as ecs:
-            ecs.add_response(
-                "run_task",
-                {
-                    "tasks": [],
-                    "failures": [{"reason": "RESOURCE:FARGATE", "detail": "no capacity"}],
-                },
-                dict.fromkeys(_RUN_TASK_KEYS, ANY),
-            )
-            job_id = self.submit(["one"])
+        reason = "RunTask started no task: RESOURCE:FARGATE no capacity"
+        self.cluster.refusals.append(Launch(None, retryable=True, reason=reason))
+        job_id = self.submit(["one"])
         assert [b.status for b in self.batches(job_id)] == ["PENDING"]
         return job_id
 
@@ -227,95 +288,33 @@ class Aws:
         return self._json(status_key(job_id))
 
     def _json(self, key: str) -> dict[str, Any]:
-        document: dict[str, Any] = json.loads(
-            self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        )
+        document: dict[str, Any] = self.documents.get_json(key)
         return document
 
 
-def _environment(resources: Any, secret: str) -> dict[str, str]:
+def _environment() -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        ENV["stage"]: "local",
+        ENV["bucket"]: BUCKET,
+        ENV["table_name"]: "cloudburst",
+        ENV["cluster"]: "cloudburst",
+        ENV["task_definition"]: TASK_DEFINITION,
+        ENV["subnets"]: "subnet-0123456789abcdef0",
+        ENV["security_groups"]: "sg-0123456789abcdef0",
+        ENV["webhook_secret"]: SECRET,
+        ENV["allow_loopback_webhooks"]: "true",
+        ENV["max_running_tasks"]: "10",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        "CLOUDBURST_STAGE": "local",
-        "CLOUDBURST_BUCKET": BUCKET,
-        "CLOUDBURST_TABLE": "cloudburst",
-        "CLOUDBURST_CLUSTER": "cloudburst",
-        "CLOUDBURST_TASK_DEFINITION": resources.task_definition_arn,
-        "CLOUDBURST_SUBNETS": resources.subnet_id,
-        "CLOUDBURST_SECURITY_GROUPS": resources.security_group_id,
-        "CLOUDBURST_WEBHOOK_SECRET": secret,
-        "CLOUDBURST_ALLOW_LOOPBACK_WEBHOOKS": "true",
-        "CLOUDBURST_MAX_RUNNING_TASKS": "10",
     }
 
 
 @pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    """moto in-process with the local stack's resources, and a webhook receiver."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    secret = generate_secret()
-    with mock_aws(), WebhookReceiver(secret, tmp_path / "webhooks") as receiver:
-        state_manager.set_transition(
-            model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
-        )
-        resources = bootstrap(
-            lambda name: boto3.client(name, region_name=REGION),
-            region=REGION,
-            bucket=BUCKET,
-            table="cloudburst",
-            cluster="cloudburst",
-        )
-        # Versioned as every stage's bucket is: an upload's version id names its job.
-        boto3.client("s3", region_name=REGION).put_bucket_versioning(
-            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
-        )
-        for name, value in _environment(resources, secret).items():
-            monkeypatch.setenv(name, value)
-        yield resources, receiver
-
-
-def _aws(resources: Any, receiver: WebhookReceiver, svc: Services, load_event: Any) -> Aws:
-    return Aws(
-        s3=svc.s3,
-        ecs=svc.ecs,
-        cluster_arn=resources.cluster_arn,
-        receiver=receiver,
-        svc=svc,
-        load_event=load_event,
-    )
-
-
-@pytest.fixture
-def aws(moto_aws: tuple[Any, WebhookReceiver], load_event: Any) -> Aws:
-    """Use cases on in-memory storage, moto's S3 and ECS."""
-    resources, receiver = moto_aws
-    settings = settings_from_env()
-    svc = in_memory_services(
-        settings,
-        s3=boto3.client("s3", region_name=REGION),
-        ecs=boto3.client("ecs", region_name=REGION),
-        sqs=boto3.client("sqs", region_name=REGION),
-    )
-    return _aws(resources, receiver, svc, load_event)
-
-
-@pytest.fixture
-def aws_dynamo(moto_aws: tuple[Any, WebhookReceiver], load_event: Any) -> Aws:
-    """Use cases on the DynamoDB adapters: what a Lambda container builds."""
-    resources, receiver = moto_aws
-    return _aws(resources, receiver, services_from_env(), load_event)
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def either(request: pytest.FixtureRequest) -> Aws:
-    """The same test on both storages: the store's contract."""
-    fixture = "aws" if request.param == "memory" else "aws_dynamo"
-    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+def aws(monkeypatch: pytest.MonkeyPatch, load_event: Any) -> Aws:
+    """The use cases on the in-memory twins of every port."""
+    for name, value in _environment().items():
+        monkeypatch.setenv(name, value)
+    return Aws(svc=in_memory_services(settings_from_env()), load_event=load_event)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.contracts import status_key
 from chalicelib.model import BatchStatus, JobStatus, WebhookState
 from chalicelib.usecases import completion, launching
 
@@ -213,8 +214,8 @@ def test_a_redelivered_event_finishes_a_job_whose_first_invocation_died(aws):
     assert [d.type for d in aws.receiver.wait_for(1, timeout=5)] == ["job.succeeded"]
 
 
-def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(aws, with_settings):
-    with_settings(aws, task_definition="no-such-family:1")
+def test_a_batch_ecs_refuses_to_run_fails_with_the_reason_and_ends_the_job(aws):
+    aws.refuse_every_launch()
 
     job_id, tasks = start_job(aws)
 
@@ -241,7 +242,9 @@ def test_capacity_trouble_puts_the_batch_back_in_the_queue(aws):
 def test_a_second_task_for_one_batch_is_stopped(aws):
     job_id, tasks = start_job(aws, scenes_per_batch=4, max_parallel_tasks=1)
     [batch] = aws.batches(job_id)
-    # given a racing invocation that read the queue before the batch left it
+    # given a racing invocation that read the queue before the batch left it, and an ECS
+    # that started a second task despite the same client token
+    aws.cluster.honour_tokens = False
     stale = replace(batch, status=BatchStatus.PENDING, task_arn=None)
 
     launches = launching.launch_pending(aws.svc, [stale])
@@ -254,3 +257,23 @@ def test_a_second_task_for_one_batch_is_stopped(aws):
     [duplicate] = [arn for arn in described if arn != recorded.task_arn]
     assert described[duplicate]["desiredStatus"] == "STOPPED"
     assert aws.svc.slots.taken() == 1
+
+
+def test_each_event_writes_the_status_document_once(aws, monkeypatch):
+    job_id, tasks = start_job(aws)
+    aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
+    written: list[str] = []
+    put_json = aws.documents.put_json
+
+    def counted(key, document, **options):
+        written.append(key)
+        put_json(key, document, **options)
+
+    monkeypatch.setattr(aws.documents, "put_json", counted)
+
+    aws.stop(tasks[1])  # a batch ends
+    aws.stop(tasks[2])  # the last batch ends, and with it the job
+    aws.request_cancel(job_id)  # too late: nothing changes
+
+    assert written.count(status_key(job_id)) == 3
+    assert aws.status(job_id)["status"] == "SUCCEEDED"

@@ -131,7 +131,7 @@ def test_a_retry_that_cannot_launch_keeps_what_the_first_task_finished(aws, with
     job_id, tasks = start_job(aws)
     aws.write_results(job_id, {"scene_001": "succeeded"})
     # given ECS refuses every new task from now on
-    with_settings(aws, task_definition="no-such-family:1")
+    aws.refuse_every_launch()
 
     interrupt(aws, tasks[1])
 

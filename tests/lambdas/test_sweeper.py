@@ -4,16 +4,13 @@ the task cap reconciled with what ECS actually runs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from chalicelib import webhooks
-from chalicelib.adapters import ecs
+from chalicelib.events import started_by
 from chalicelib.model import BatchStatus, JobStatus, WebhookState
 from chalicelib.webhooks import message_id
-from cloudburst.local.receiver import WebhookReceiver
 
 SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 
@@ -33,8 +30,7 @@ def finish_while_the_receiver_is_down(aws) -> str:
     return job_id
 
 
-def test_an_undelivered_webhook_is_sent_again_once_due_with_the_same_id(aws, tmp_path: Path):
-    port = urlsplit(aws.receiver.url).port
+def test_an_undelivered_webhook_is_sent_again_once_due_with_the_same_id(aws):
     job_id = finish_while_the_receiver_is_down(aws)
     job = aws.job(job_id)
     assert (job.status, job.webhook_state, job.webhook_attempts) == (
@@ -46,11 +42,11 @@ def test_an_undelivered_webhook_is_sent_again_once_due_with_the_same_id(aws, tmp
     # not due yet: nothing is sent
     assert aws.sweep()["webhooks_retried"] == 0
 
-    # a minute later the receiver is back on its port, and the sweeper delivers
-    with WebhookReceiver(aws.receiver.secret, tmp_path / "back", port=port or 0) as back:
-        later = datetime.now(UTC) + timedelta(minutes=1, seconds=5)
-        assert aws.sweep(now=later)["webhooks_retried"] == 1
-        [delivery] = back.wait_for(1, timeout=5)
+    # a minute later the receiver is back, and the sweeper delivers
+    aws.receiver.start()
+    later = datetime.now(UTC) + timedelta(minutes=1, seconds=5)
+    assert aws.sweep(now=later)["webhooks_retried"] == 1
+    [delivery] = aws.receiver.deliveries
     assert delivery.type == "job.succeeded"
     assert delivery.webhook_id == message_id(job_id, "job.succeeded")
     job = aws.job(job_id)
@@ -78,18 +74,6 @@ def test_webhook_retries_back_off_and_then_give_up(aws, monkeypatch: pytest.Monk
     assert aws.sweep(now=now + timedelta(hours=1))["webhooks_retried"] == 0
 
 
-def test_two_sweepers_never_both_claim_one_retry(either):
-    aws = either
-    job_id = finish_while_the_receiver_is_down(aws)
-    later = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
-    [(due_job, position)] = aws.svc.outbox.due(later, 10)
-    assert due_job == job_id
-    lease = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-
-    assert aws.svc.outbox.claim(job_id, position, lease)
-    assert not aws.svc.outbox.claim(job_id, position, lease)
-
-
 def test_a_batch_left_waiting_by_capacity_trouble_is_started_by_the_sweeper(aws):
     job_id = aws.submit_while_fargate_has_no_capacity()
 
@@ -106,7 +90,7 @@ def test_a_task_whose_stopped_event_was_lost_is_recorded_by_the_sweeper(aws):
     aws.write_results(job_id, dict.fromkeys(SCENES, "succeeded"))
     # given both tasks stopped, but EventBridge never delivered their events
     for task in tasks.values():
-        aws.ecs.stop_task(cluster=task["clusterArn"], task=task["taskArn"], reason="done")
+        aws.cluster.exit(task["taskArn"])
 
     # the sweeper leaves young tasks alone, and records old ones from DescribeTasks
     assert aws.sweep()["recorded"] == 0
@@ -126,9 +110,8 @@ def test_a_task_running_past_the_limit_is_stopped_and_then_recorded(aws, with_se
     later = datetime.now(UTC) + timedelta(hours=2, minutes=1)
 
     assert aws.sweep(now=later)["stopped_overtime"] == 2
-    [described] = aws.ecs.describe_tasks(cluster="cloudburst", tasks=[tasks[1]["taskArn"]])["tasks"]
-    assert described["lastStatus"] == "STOPPED"
-    assert described["stoppedReason"] == "CloudBurst: ran over 2 h"
+    stopped = aws.cluster.tasks[tasks[1]["taskArn"]]
+    assert (stopped.last_status, stopped.stop_reason) == ("STOPPED", "CloudBurst: ran over 2 h")
 
     assert aws.sweep(now=later)["recorded"] == 2
     batch = aws.svc.jobs.get_batch(job_id, 1)
@@ -161,8 +144,7 @@ def test_a_task_ecs_no_longer_knows_is_finished_from_its_result_records(aws):
     assert aws.svc.slots.taken() == 0
 
 
-def test_a_slot_leaked_by_a_crash_comes_back_in_one_sweep(either, with_settings):
-    aws = either
+def test_a_slot_leaked_by_a_crash_comes_back_in_one_sweep(aws, with_settings):
     with_settings(aws, max_running_tasks=1)
     # given a launch that took the only slot and crashed before running its task
     assert aws.svc.slots.acquire(1, 1) == 1
@@ -182,18 +164,7 @@ def test_a_task_whose_launch_was_never_recorded_is_adopted_by_its_waiting_batch(
     job_id = aws.submit_while_fargate_has_no_capacity()
     [batch] = aws.batches(job_id)
     # given a task RunTask started, whose invocation crashed before recording it
-    request = {"cluster": "cloudburst", "taskDefinition": aws.svc.settings.task_definition}
-    orphan = aws.ecs.run_task(
-        **request,
-        launchType="FARGATE",
-        startedBy=f"cloudburst/{job_id}/0001",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": aws.svc.settings.subnets,
-                "securityGroups": aws.svc.settings.security_groups,
-            }
-        },
-    )["tasks"][0]["taskArn"]
+    orphan = aws.cluster.start_unrecorded(started_by(job_id, 1))
 
     result = aws.sweep()
 
@@ -206,28 +177,13 @@ def test_a_task_whose_launch_was_never_recorded_is_adopted_by_its_waiting_batch(
 
 def test_a_task_of_ours_no_batch_waits_for_is_stopped_and_others_are_left_alone(aws):
     job_id, tasks = start_job(aws)
-    network = {
-        "awsvpcConfiguration": {
-            "subnets": aws.svc.settings.subnets,
-            "securityGroups": aws.svc.settings.security_groups,
-        }
-    }
-    run = {"cluster": "cloudburst", "taskDefinition": aws.svc.settings.task_definition}
-    stray = aws.ecs.run_task(
-        **run,
-        launchType="FARGATE",
-        startedBy=f"cloudburst/{job_id}/0001",
-        networkConfiguration=network,
-    )["tasks"][0]["taskArn"]
-    foreign = aws.ecs.run_task(
-        **run, launchType="FARGATE", startedBy="someone-else", networkConfiguration=network
-    )["tasks"][0]["taskArn"]
+    stray = aws.cluster.start_unrecorded(started_by(job_id, 1))
+    foreign = aws.cluster.start_unrecorded("someone-else")
 
     result = aws.sweep()
 
     assert result["orphans_stopped"] == 1
-    described = ecs.describe(aws.ecs, "cloudburst", [stray, foreign, tasks[1]["taskArn"]])
-    assert described[stray]["desiredStatus"] == "STOPPED"
-    assert described[foreign]["desiredStatus"] == "RUNNING"
-    assert described[tasks[1]["taskArn"]]["desiredStatus"] == "RUNNING"
+    status = {arn: aws.cluster.tasks[arn].last_status for arn in (stray, foreign)}
+    assert status == {stray: "STOPPED", foreign: "RUNNING"}
+    assert aws.cluster.tasks[tasks[1]["taskArn"]].last_status == "RUNNING"
     assert aws.svc.slots.taken() == 2

@@ -26,6 +26,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from chalicelib import webhooks
+from chalicelib.adapters import webhook_http
 from cloudburst.local.receiver import WebhookReceiver
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
@@ -68,7 +69,7 @@ def dns(monkeypatch) -> FakeDNS:
 
 
 def deliver(url: str, *, allow_loopback: bool, timeout: float = 5) -> webhooks.Delivery:
-    return webhooks.send(
+    return webhook_http.send(
         url,
         SECRET,
         job_id="j",
@@ -121,7 +122,7 @@ def test_every_retry_of_one_outcome_has_the_same_webhook_id():
 
 def test_send_delivers_to_a_real_receiver(tmp_path):
     with WebhookReceiver(SECRET, tmp_path) as receiver:
-        delivery = webhooks.send(
+        delivery = webhook_http.send(
             receiver.url,
             SECRET,
             job_id="j",
@@ -140,7 +141,7 @@ def test_send_delivers_to_a_real_receiver(tmp_path):
 
 def test_a_receiver_that_refuses_is_reported_not_raised(tmp_path):
     with WebhookReceiver("whsec_" + base64.b64encode(b"z" * 24).decode(), tmp_path) as receiver:
-        delivery = webhooks.send(
+        delivery = webhook_http.send(
             receiver.url,
             SECRET,
             job_id="j",
@@ -155,7 +156,7 @@ def test_a_receiver_that_refuses_is_reported_not_raised(tmp_path):
 
 
 def test_unreachable_receivers_are_reported():
-    delivery = webhooks.send(
+    delivery = webhook_http.send(
         "http://127.0.0.1:9/hook",
         SECRET,
         job_id="j",
@@ -170,11 +171,11 @@ def test_unreachable_receivers_are_reported():
 
 
 def test_loopback_targets_are_refused_outside_the_local_stage():
-    problem = webhooks.destination_problem("http://localhost:8080/hook", allow_loopback=False)
+    problem = webhook_http.destination_problem("http://localhost:8080/hook", allow_loopback=False)
 
     assert problem is not None
     assert "not allowed" in problem
-    assert webhooks.destination_problem("ftp://example.com/x", allow_loopback=True) is not None
+    assert webhook_http.destination_problem("ftp://example.com/x", allow_loopback=True) is not None
 
 
 def test_undelivered_webhooks_are_retried_with_doubling_delays_then_given_up() -> None:
@@ -346,7 +347,7 @@ def test_a_host_resolving_to_any_refused_address_is_refused(dns, url, answers, r
     if answers:
         dns.answers["hooks.example.com"] = [answers]
 
-    problem = webhooks.destination_problem(url, allow_loopback=False)
+    problem = webhook_http.destination_problem(url, allow_loopback=False)
 
     assert problem is not None
     assert "is not allowed" in problem
@@ -356,7 +357,10 @@ def test_a_host_resolving_to_any_refused_address_is_refused(dns, url, answers, r
 def test_a_host_resolving_only_to_public_addresses_is_allowed(dns):
     dns.answers["hooks.example.com"] = [["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]]
 
-    assert webhooks.destination_problem("https://hooks.example.com/h", allow_loopback=False) is None
+    assert (
+        webhook_http.destination_problem("https://hooks.example.com/h", allow_loopback=False)
+        is None
+    )
 
 
 # -- the connection goes to the vetted address and nowhere else ---------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import av
 from botocore.exceptions import ClientError
-from cloudburst_worker.batch import BatchOutcome, run_batch
+from cloudburst_worker.batch import BatchRun, run_batch
 from cloudburst_worker.render import RenderResult, RenderSettings, SceneInput, render_scene
 
 from chalicelib.contracts import SceneResult, SceneSpec, output_key, result_key
@@ -422,9 +422,9 @@ def test_batch_outcome_exit_code_is_zero_only_when_every_scene_succeeded() -> No
             {"job_id": "j", "batch_number": 1, "attempt": 1, "scene_name": name, "status": status}
         )
 
-    assert BatchOutcome([]).exit_code == 0
-    assert BatchOutcome([result("a", "succeeded")]).exit_code == 0
-    assert BatchOutcome([result("a", "succeeded"), result("b", "failed")]).exit_code == 1
+    assert BatchRun([]).exit_code == 0
+    assert BatchRun([result("a", "succeeded")]).exit_code == 0
+    assert BatchRun([result("a", "succeeded"), result("b", "failed")]).exit_code == 1
 
 
 def test_scene_outcome_is_logged_once_per_scene_with_render_seconds(

@@ -26,12 +26,14 @@ class Encoder:
 SHIPPED_ENCODER = Encoder()
 
 _QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+# Decoding keeps warnings: "partial file", "corrupt", … mean the input lost data (damage.py).
+_DECODE_LOG = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
 
 
 def decode_audio_args(audio: Path, pcm_out: Path) -> list[str]:
     """First audio stream → raw s16le 48 kHz stereo: exact length, any input format/rate."""
     return [
-        *_QUIET,
+        *_DECODE_LOG,
         "-i", str(audio),
         "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE),
@@ -47,7 +49,7 @@ def decode_image_args(image: Path) -> list[str]:
     """
     side = MAX_DECODE_SIDE
     return [
-        *_QUIET,
+        *_DECODE_LOG,
         "-i", str(image),
         "-map", "0:v:0", "-frames:v", "1",
         "-vf", f"scale='min(iw,{side})':'min(ih,{side})':force_original_aspect_ratio=decrease",

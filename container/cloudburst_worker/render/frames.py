@@ -15,12 +15,16 @@ import numpy as np
 import pyspng
 from numpy.typing import NDArray
 
+from cloudburst_worker.render import bigpng, damage
 from cloudburst_worker.render.commands import MAX_DECODE_SIDE, decode_image_args
 from cloudburst_worker.render.ffmpeg import FfmpegError, explain, run_ffmpeg
 
 U8 = NDArray[np.uint8]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SPNG_MAX_PIXELS = 50_000_000  # larger PNGs go through the decoders that cap their size
+# Decoded whole, 50 Mpx is 200 MB of RGBA plus a converted copy: fine on 2 GB; larger
+# pictures are decoded at reduced size or refused (_decode_large).
+MAX_FULL_DECODE_PIXELS = SPNG_MAX_PIXELS
 F32 = NDArray[np.float32]
 
 # Fit rule: the whole picture, centred and scaled to fit ("contain"), over a blurred,
@@ -65,18 +69,59 @@ def decode_picture(image: Path, timeout: float) -> U8:
     first: libspng for PNG (1.8x OpenCV's libpng on a 1080p slide), then OpenCV for
     JPEG/WebP (and EXIF orientation). Anything neither reads goes to ffmpeg, which
     reads more formats and, on failure, says why.
+
+    A file that is not whole (cut short, failing a checksum, or ffmpeg saying data was
+    lost) raises ValueError: half a picture must not render as a normal scene. A picture
+    over MAX_FULL_DECODE_PIXELS is decoded at reduced size (libjpeg's scaled IDCT, PNG
+    strip by strip) or refused, so it cannot outgrow the smallest profile's memory.
     """
     data = Path(image).read_bytes()
+    problem = damage.picture_damage(data)
+    if problem:
+        raise ValueError(problem)
+    header = damage.picture_header(data)
+    if header is not None and header.width * header.height > MAX_FULL_DECODE_PIXELS:
+        return _cap_size(_decode_large(data, header))
     picture = _decode_png(data)
     if picture is None:
         picture = _decode_with_opencv(np.frombuffer(data, np.uint8))
     if picture is None:
         run = run_ffmpeg(decode_image_args(image), timeout=timeout, capture_stdout=True)
+        lost = damage.lost_data(run.stderr_tail)
+        if lost:
+            raise ValueError(f"data is lost decoding it ({lost})")
         if not run.stdout:  # ffmpeg may exit 0 having decoded nothing
             lines = tuple(run.stderr_tail)
             raise FfmpegError(explain(list(lines)) or "no picture in the file", lines=lines)
         picture = parse_pam(run.stdout)
     return _cap_size(picture)
+
+
+def _decode_large(data: bytes, header: damage.PictureHeader) -> U8:
+    """A picture too large to decode whole: shrunk while decoding, or refused."""
+    if header.kind == "png" and not header.progressive:
+        return bigpng.decode_png_shrunk(data, MAX_DECODE_SIDE)
+    if header.kind == "jpeg" and not header.progressive:
+        reduction = max(header.width, header.height) / MAX_DECODE_SIDE
+        flag = next((f for n, f in _JPEG_REDUCED if reduction >= n), cv2.IMREAD_REDUCED_COLOR_2)
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        if decoded is None or decoded.size == 0:
+            raise ValueError("the JPEG file could not be decoded")
+        return np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    kind = {"png": "interlaced PNG", "jpeg": "progressive JPEG"}.get(header.kind, header.kind)
+    raise ValueError(
+        f"a {header.width}×{header.height} {kind} is too large to decode within the task's "
+        f"memory (at most {MAX_FULL_DECODE_PIXELS // 1_000_000} megapixels, or a baseline "
+        "JPEG / non-interlaced PNG of any size); shrink it"
+    )
+
+
+# libjpeg decodes at 1/8, 1/4 or 1/2 size directly; the largest that keeps MAX_DECODE_SIDE.
+_JPEG_REDUCED = (
+    (8, cv2.IMREAD_REDUCED_COLOR_8),
+    (4, cv2.IMREAD_REDUCED_COLOR_4),
+    (2, cv2.IMREAD_REDUCED_COLOR_2),
+)
 
 
 def _decode_png(data: bytes) -> U8 | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 
 from chalicelib.contracts import Effect
-from cloudburst_worker.render import frames, motion, stillgop
+from cloudburst_worker.render import damage, frames, motion, stillgop
 from cloudburst_worker.render.commands import (
     FPS,
     PCM_BYTES_PER_SECOND,
@@ -212,14 +212,20 @@ def _over_time(scene: SceneInput, settings: RenderSettings) -> str:
 
 def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
     _require_file(audio, "audio")
+    cut = damage.audio_damage(audio)
+    if cut:
+        raise SceneError(f"audio '{audio.name}' is damaged: {cut}")
     try:
-        run_ffmpeg(decode_audio_args(audio, pcm), timeout=timeout)
+        run = run_ffmpeg(decode_audio_args(audio, pcm), timeout=timeout)
     except FfmpegError as exc:
         if exc.timed_out:
             raise
         if exc.mentions("matches no streams"):
             raise SceneError(f"audio '{audio.name}' has no audio stream") from exc
         raise SceneError(f"audio '{audio.name}' could not be decoded: {exc.tail}") from exc
+    lost = damage.lost_data(run.stderr_tail)
+    if lost:  # ffmpeg exits 0 on a cut file: the narration would end early, silently
+        raise SceneError(f"audio '{audio.name}' is damaged or cut short: {lost}")
     seconds = pcm.stat().st_size / PCM_BYTES_PER_SECOND
     if seconds < 1 / FPS:
         raise SceneError(f"audio '{audio.name}' is empty (shorter than one video frame)")
@@ -239,6 +245,8 @@ def _decode_image(path: Path, role: str, timeout: float) -> frames.U8:
         raise SceneError(f"{role} '{path.name}' could not be decoded: {tail}") from exc
     except ValueError as exc:
         raise SceneError(f"{role} '{path.name}' could not be decoded: {exc}") from exc
+    except MemoryError:
+        raise SceneError(f"{role} '{path.name}' is too large to decode in memory") from None
 
 
 def _require_file(path: Path, role: str) -> None:

@@ -187,3 +187,17 @@ def test_a_delivered_webhook_is_never_marked_otherwise(either):
     recorded = jobs.get_job("j")
     assert (recorded.webhook_state, recorded.webhook_attempts) == (WebhookState.DELIVERED, 2)
     assert outbox.due("2026-11-26T00:00:00.000+00:00", 10) == []
+
+
+def test_two_sweepers_never_both_claim_one_retry(either):
+    jobs, outbox = either.svc.jobs, either.svc.outbox
+    jobs.create_job(job("j1"))
+    assert jobs.finish_job("j1", JobStatus.SUCCEEDED, "2026-11-25T10:00:00.000+00:00")
+    retry_at = "2026-11-25T10:01:00.000+00:00"
+    assert outbox.record("j1", WebhookState.RETRYING, "could not reach", retry_at)
+    [(due_job, position)] = outbox.due("2026-11-25T10:02:00.000+00:00", 10)
+    assert due_job == "j1"
+    lease = "2026-11-25T10:07:00.000+00:00"
+
+    assert outbox.claim("j1", position, lease)
+    assert not outbox.claim("j1", position, lease)

@@ -86,11 +86,11 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
 ):
     aws = aws_dynamo
     # an upload whose event ended in its rule's dead-letter queue, redriven by the sweeper
-    queue = aws.svc.sqs.create_queue(QueueName="cloudburst-local-on-manifest-uploaded-dlq")
+    queue = aws.sqs.create_queue(QueueName="cloudburst-local-on-manifest-uploaded-dlq")
     with_settings(aws, dead_letter_queues=[queue["QueueUrl"]])
     aws.put_assets(["lost"])
     lost = aws.upload_manifest(["lost"], key="manifests/lost.json")
-    aws.svc.sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(lost))
+    aws.sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(lost))
     scenes = ["scene_001", "scene_002", "scene_003", "scene_004"]
     aws.put_assets(scenes)
     # a job whose first batch is interrupted by Spot and retried, a second one, a third cancelled
