@@ -84,8 +84,12 @@ def test_local_up_prints_what_a_user_needs_and_stops_on_ctrl_c(tmp_path: Path) -
     assert "whsec_" in banner
     assert process.returncode == 0, rest
     assert "stopped; state kept in" in rest
-    with socket.socket() as probe:  # the port is free again
+    with socket.socket() as probe:  # nothing listens there any more
+        # SO_REUSEADDR, as every server sets it: closed connections in TIME_WAIT (the stack
+        # closed them first) do not count, a listener still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))
+        probe.listen()
 
 
 def test_local_up_on_a_taken_port_says_so(tmp_path: Path) -> None:
