@@ -25,6 +25,7 @@ from chalicelib.model import (
     Job,
     JobStatus,
     WebhookState,
+    error_summary,
 )
 
 _FINAL_BATCH = [status.value for status in BatchStatus if status.is_final]
@@ -54,10 +55,16 @@ class DynamoJobStore:
         item = self._table.get(job_key(job_id))
         return _job(item) if item else None
 
-    def finish_job(self, job_id: str, status: JobStatus, finished_at: str) -> bool:
+    def finish_job(
+        self, job_id: str, status: JobStatus, finished_at: str, errors: Sequence[str] = ()
+    ) -> bool:
+        kept, total = error_summary(errors)
         return self._table.update_if(
             Key=job_key(job_id),
-            UpdateExpression="SET #s = :s, finished_at = :t, webhook_state = :w",
+            UpdateExpression=(
+                "SET #s = :s, finished_at = :t, webhook_state = :w, errors = :e, "
+                "errors_total = :n"
+            ),
             ConditionExpression="#s = :running",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
@@ -65,6 +72,8 @@ class DynamoJobStore:
                 ":t": finished_at,
                 ":w": WebhookState.PENDING.value,
                 ":running": JobStatus.RUNNING.value,
+                ":e": kept,
+                ":n": total,
             },
         )
 
@@ -221,6 +230,22 @@ class DynamoJobStore:
             },
         )
 
+    def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
+        # String sets: ADD/DELETE of a member already there (or absent) change nothing, and
+        # the condition makes a redelivery say so.
+        into, out_of = ("reported_succeeded", "reported_failed")[:: 1 if ok else -1]
+        finals = {f":f{i}": status for i, status in enumerate(_FINAL_BATCH)}
+        return self._table.update_if(
+            Key=batch_key(job_id, batch_number),
+            UpdateExpression=f"ADD {into} :name DELETE {out_of} :name",
+            ConditionExpression=(
+                f"attribute_exists(PK) AND NOT #s IN ({', '.join(finals)}) "
+                f"AND NOT contains({into}, :scene)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":name": {scene_name}, ":scene": scene_name, **finals},
+        )
+
     def _expires(self) -> int:
         return int(time.time()) + self._ttl_seconds
 
@@ -265,7 +290,8 @@ def _job(item: dict[str, Any]) -> Job:
 
 
 def _batch_item(batch: Batch) -> dict[str, Any]:
-    item = {k: v for k, v in asdict(batch).items() if v is not None}
+    # DynamoDB refuses an empty set: the reported scenes are left out until there are some.
+    item = {k: v for k, v in asdict(batch).items() if v is not None and v != frozenset()}
     item["status"] = batch.status.value
     item["cost_usd"] = money(batch.cost_usd)
     item["vcpu"] = money(batch.vcpu)
@@ -300,4 +326,6 @@ def _batch(item: dict[str, Any]) -> Batch:
         error=item.get("error"),
         last_stop_code=item.get("last_stop_code"),
         event_version=_num(item.get("event_version")),
+        reported_succeeded=frozenset(item.get("reported_succeeded", ())),
+        reported_failed=frozenset(item.get("reported_failed", ())),
     )

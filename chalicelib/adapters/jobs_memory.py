@@ -38,10 +38,12 @@ class InMemoryJobStore:
         with self._lock:
             self._jobs[job_id] = replace(self._jobs[job_id], **changes)
 
-    def finish_job(self, job_id: str, status: JobStatus, finished_at: str) -> bool:
+    def finish_job(
+        self, job_id: str, status: JobStatus, finished_at: str, errors: Sequence[str] = ()
+    ) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
-            ended = job.finish(status, finished_at) if job else None
+            ended = job.finish(status, finished_at, errors) if job else None
             if ended is None:
                 return False
             self._jobs[job_id] = ended
@@ -101,6 +103,11 @@ class InMemoryJobStore:
         with self._lock:
             current = self._batches.get((batch.job_id, batch.batch_number))
             return self._store(current.requeue(stopped, task_arn=task_arn) if current else None)
+
+    def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
+        with self._lock:
+            current = self._batches.get((job_id, batch_number))
+            return self._store(current.report_scene(scene_name, ok) if current else None)
 
     def _store(self, moved: Batch | None) -> bool:
         """Keep the model's move; False when the model refused it."""

@@ -46,7 +46,7 @@ def test_redeliveries_of_one_upload_share_a_job_id():
     again = ObjectCreatedEvent.model_validate(s3_event(event_id="b"))
 
     assert first.job_id() == again.job_id()
-    assert first.job_id().startswith("episode-1-")
+    assert first.job_id().startswith("Episode-1-")  # the name keeps its case
 
 
 def test_a_new_upload_of_the_same_key_gets_a_new_job_id():
