@@ -88,6 +88,7 @@ class RichScenes:
         self._progress.update(
             self._task, total=counts.total or None, completed=counts.done, detail=" · ".join(detail)
         )
+        self._progress.refresh()  # each poll drawn at once, not at the next timed refresh
 
     def finish(self) -> None:
         self._progress.stop()
