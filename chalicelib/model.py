@@ -178,9 +178,10 @@ class Batch:
     last_stop_code: str | None = None  # of the attempt before this one (a retry's cause)
     event_version: int | None = None
     # Scenes whose result record the worker has written while the batch runs (live progress;
-    # the batch's own counts take over when it ends).
-    reported_succeeded: frozenset[str] = frozenset()
-    reported_failed: frozenset[str] = frozenset()
+    # the batch's own counts take over when it ends). Counters: a batch may hold 10,000 scenes,
+    # whose names would pass DynamoDB's 400 KB item limit; the store keeps which scene counted.
+    reported_succeeded: int = 0
+    reported_failed: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -237,19 +238,15 @@ class Batch:
             event_version=None,
         )
 
-    def report_scene(self, scene_name: str, succeeded: bool) -> Batch | None:
-        """One scene's result record seen while the batch is not final; None when that changes
-        nothing (already counted so, or the batch has ended and counted its scenes itself)."""
-        into, out_of = "reported_succeeded", "reported_failed"
-        if not succeeded:
-            into, out_of = out_of, into
-        if self.is_final or scene_name in getattr(self, into):
+    def report_scene(self, succeeded: bool, before: bool | None) -> Batch | None:
+        """One scene's result record seen while the batch is not final (``before``: how the
+        scene was counted already, None if not); None when that changes nothing (a redelivery,
+        or the batch has ended and counted its scenes itself)."""
+        if self.is_final or before is succeeded:
             return None
-        changes = {
-            into: getattr(self, into) | {scene_name},
-            out_of: getattr(self, out_of) - {scene_name},
-        }
-        return replace(self, **changes)
+        ok = self.reported_succeeded + (1 if succeeded else 0) - (1 if before is True else 0)
+        failed = self.reported_failed + (0 if succeeded else 1) - (1 if before is False else 0)
+        return replace(self, reported_succeeded=ok, reported_failed=failed)
 
     def _billed(self, bill: TaskBill) -> Batch:
         return replace(
@@ -295,8 +292,8 @@ def scene_counts(job: Job, batches: Sequence[Batch]) -> SceneCounts:
             succeeded += batch.scenes_succeeded
             failed += batch.scenes_failed
         else:
-            succeeded += len(batch.reported_succeeded)
-            failed += len(batch.reported_failed)
+            succeeded += batch.reported_succeeded
+            failed += batch.reported_failed
     return SceneCounts(max(job.total_scenes, succeeded + failed), succeeded, failed)
 
 

@@ -18,6 +18,7 @@ from chalicelib.adapters.table import (
     job_key,
     queue_position,
 )
+from chalicelib.adapters.scene_reports import report_scene
 from chalicelib.model import (
     Batch,
     BatchOutcome,
@@ -231,20 +232,7 @@ class DynamoJobStore:
         )
 
     def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
-        # String sets: ADD/DELETE of a member already there (or absent) change nothing, and
-        # the condition makes a redelivery say so.
-        into, out_of = ("reported_succeeded", "reported_failed")[:: 1 if ok else -1]
-        finals = {f":f{i}": status for i, status in enumerate(_FINAL_BATCH)}
-        return self._table.update_if(
-            Key=batch_key(job_id, batch_number),
-            UpdateExpression=f"ADD {into} :name DELETE {out_of} :name",
-            ConditionExpression=(
-                f"attribute_exists(PK) AND NOT #s IN ({', '.join(finals)}) "
-                f"AND NOT contains({into}, :scene)"
-            ),
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":name": {scene_name}, ":scene": scene_name, **finals},
-        )
+        return report_scene(self._table, job_id, batch_number, scene_name, ok, self._expires())
 
     def _expires(self) -> int:
         return int(time.time()) + self._ttl_seconds
@@ -290,8 +278,7 @@ def _job(item: dict[str, Any]) -> Job:
 
 
 def _batch_item(batch: Batch) -> dict[str, Any]:
-    # DynamoDB refuses an empty set: the reported scenes are left out until there are some.
-    item = {k: v for k, v in asdict(batch).items() if v is not None and v != frozenset()}
+    item = {k: v for k, v in asdict(batch).items() if v is not None}
     item["status"] = batch.status.value
     item["cost_usd"] = money(batch.cost_usd)
     item["vcpu"] = money(batch.vcpu)
@@ -326,6 +313,6 @@ def _batch(item: dict[str, Any]) -> Batch:
         error=item.get("error"),
         last_stop_code=item.get("last_stop_code"),
         event_version=_num(item.get("event_version")),
-        reported_succeeded=frozenset(item.get("reported_succeeded", ())),
-        reported_failed=frozenset(item.get("reported_failed", ())),
+        reported_succeeded=int(item.get("reported_succeeded", 0)),
+        reported_failed=int(item.get("reported_failed", 0)),
     )

@@ -19,6 +19,7 @@ class InMemoryJobStore:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._batches: dict[tuple[str, int], Batch] = {}
+        self._scenes: dict[tuple[str, str], bool] = {}  # (job, scene) → counted as succeeded
         self._lock = threading.RLock()
 
     # -- jobs ---------------------------------------------------------------------------
@@ -107,7 +108,11 @@ class InMemoryJobStore:
     def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
         with self._lock:
             current = self._batches.get((job_id, batch_number))
-            return self._store(current.report_scene(scene_name, ok) if current else None)
+            before = self._scenes.get((job_id, scene_name))
+            if not self._store(current.report_scene(ok, before) if current else None):
+                return False
+            self._scenes[(job_id, scene_name)] = ok
+            return True
 
     def _store(self, moved: Batch | None) -> bool:
         """Keep the model's move; False when the model refused it."""
