@@ -101,9 +101,7 @@ class Job:
     # -- the job's state machine: RUNNING → final once; a cancel is asked once, while RUNNING.
     # The memory store applies these; the DynamoDB store writes the same rules as conditions.
 
-    def finish(
-        self, status: JobStatus, finished_at: str, errors: Sequence[str] = ()
-    ) -> Job | None:
+    def finish(self, status: JobStatus, finished_at: str, errors: Sequence[str] = ()) -> Job | None:
         """The job ended ``status`` (``errors``: every reason, of which it keeps a summary);
         None when it had ended already (the other caller won)."""
         if self.status is not JobStatus.RUNNING or not status.is_final:

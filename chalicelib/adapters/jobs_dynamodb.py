@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib.adapters.dynamodb import Table, money
+from chalicelib.adapters.scene_reports import report_scene
 from chalicelib.adapters.table import (
     PENDING_QUEUE,
     RUNNING_LIST,
@@ -18,7 +19,6 @@ from chalicelib.adapters.table import (
     job_key,
     queue_position,
 )
-from chalicelib.adapters.scene_reports import report_scene
 from chalicelib.model import (
     Batch,
     BatchOutcome,
@@ -63,8 +63,7 @@ class DynamoJobStore:
         return self._table.update_if(
             Key=job_key(job_id),
             UpdateExpression=(
-                "SET #s = :s, finished_at = :t, webhook_state = :w, errors = :e, "
-                "errors_total = :n"
+                "SET #s = :s, finished_at = :t, webhook_state = :w, errors = :e, errors_total = :n"
             ),
             ConditionExpression="#s = :running",
             ExpressionAttributeNames={"#s": "status"},

@@ -253,4 +253,3 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
 def render_options(manifest: Manifest, bucket: str) -> RenderOptions:
     watermark = asset_uri(manifest.watermark_path, bucket) if manifest.watermark_path else None
     return RenderOptions(**manifest.look(), watermark_uri=watermark)
-

@@ -207,6 +207,7 @@ def test_a_user_with_plain_boto3_finds_the_job_of_an_upload_from_its_version_id(
     # then README's documented key, built from the key and the VersionId alone, names the job
     pointer_key = f"uploads/manifests/dupA.json/{version}.json"
     pointer = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=pointer_key)["Body"].read())
-    assert pointer["job_id"] == job_id and job_id.startswith("dupA-")
+    assert pointer["job_id"] == job_id
+    assert job_id.startswith("dupA-")
     status = aws.s3.get_object(Bucket=aws.bucket, Key=pointer["status_key"])["Body"].read()
     assert json.loads(status)["job_id"] == job_id

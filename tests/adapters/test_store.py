@@ -212,7 +212,8 @@ def test_an_ended_job_keeps_the_first_reasons_clipped_and_counts_them_all(either
 
     ended = jobs.get_job("j")
     assert (len(ended.errors), ended.errors_total) == (50, 60)
-    assert ended.errors[0].startswith("scene_000: x") and len(ended.errors[0]) == 500
+    assert ended.errors[0].startswith("scene_000: x")
+    assert len(ended.errors[0]) == 500
 
 
 def test_a_reported_scene_counts_once_and_only_while_its_batch_runs(either):

@@ -106,9 +106,12 @@ def test_the_scene_bar_moves_as_scenes_finish_and_ends_with_the_outcome() -> Non
     bar.update(view(status="PARTIAL", scenes_succeeded=2, scenes_failed=1, tasks_running=0))
     bar.finish()
 
-    assert "1/3" in shown_running and "ETA" in shown_running
+    assert "1/3" in shown_running
+    assert "ETA" in shown_running
     final = screen.getvalue().rsplit("\r", 1)[-1]
-    assert "3/3" in final and "PARTIAL" in final and "1 failed" in final
+    assert "3/3" in final
+    assert "PARTIAL" in final
+    assert "1 failed" in final
 
 
 def test_the_api_follows_silently_off_a_terminal_and_with_a_bar_when_asked(
@@ -136,4 +139,5 @@ def test_the_api_follows_silently_off_a_terminal_and_with_a_bar_when_asked(
 
     assert silent.status == shown.status == "SUCCEEDED"
     assert (quiet.out, quiet.err) == ("", "")
-    assert "2/2" in drawn.err and drawn.out == ""
+    assert "2/2" in drawn.err
+    assert drawn.out == ""

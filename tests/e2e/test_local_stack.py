@@ -292,7 +292,7 @@ def test_a_failed_scenes_reason_reaches_status_json_and_the_cli_and_the_upload_f
     # when the job ends
     job = wait_for_final_job(stack, key)
 
-    # then the upload's pointer names the job (README: aws s3 cp s3://BUCKET/uploads/<key>/<v>.json -)
+    # then the upload's pointer names the job (README: aws s3 cp s3://B/uploads/<key>/<v>.json -)
     pointer_key = f"uploads/{key}/{version}.json"
     pointer = json.loads(s3.get_object(Bucket=stack.bucket, Key=pointer_key)["Body"].read())
     assert pointer["job_id"] == job["job_id"]
@@ -302,7 +302,8 @@ def test_a_failed_scenes_reason_reaches_status_json_and_the_cli_and_the_upload_f
     assert (job["scenes_succeeded"], job["scenes_failed"], job["total_scenes"]) == (1, 1, 2)
     assert job["errors_total"] == 1
     [reason] = job["errors"]
-    assert reason.startswith("scene_002: ") and "line 6: expected a timing line" in reason
+    assert reason.startswith("scene_002: ")
+    assert "line 6: expected a timing line" in reason
     # and every result record reached the scene-reported handler as the worker wrote it
     assert stack.wait_until_quiet(timeout=20)
     assert stack.dispatcher.invocations["on_scene_reported"] - reported_before == 2

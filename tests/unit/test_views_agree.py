@@ -60,9 +60,7 @@ def batch_mixes(draw: st.DrawFn, *, ended: bool) -> tuple[list[Batch], dict[str,
         ok = draw(st.lists(st.booleans(), min_size=size, max_size=size))
         cancelled = draw(st.booleans())
         status = (
-            BatchStatus.CANCELLED
-            if cancelled
-            else BatchStatus(scenes_status(sum(ok), size).value)
+            BatchStatus.CANCELLED if cancelled else BatchStatus(scenes_status(sum(ok), size).value)
         )
         if not ended and draw(st.booleans()):
             status = draw(st.sampled_from(live))
@@ -123,9 +121,7 @@ def client_views(document: dict[str, Any]) -> dict[str, SceneCounts]:
 
 
 def report_counts(report: dict[str, Any]) -> SceneCounts:
-    return SceneCounts(
-        report["total_scenes"], report["successful_scenes"], report["failed_scenes"]
-    )
+    return SceneCounts(report["total_scenes"], report["successful_scenes"], report["failed_scenes"])
 
 
 def status_counts(document: dict[str, Any]) -> SceneCounts:
