@@ -312,3 +312,8 @@ def test_a_failed_scenes_reason_reaches_status_json_and_the_cli_and_the_upload_f
     out = capsys.readouterr().out
     assert "line 6: expected a timing line" in out
     assert "1/2 scenes (1 failed)" in out
+    # and so does `cloudburst watch`
+    assert main(["watch", job["job_id"]]) == 1
+    out = capsys.readouterr().out
+    assert "PARTIAL: 1/2 scenes (1 failed)" in out
+    assert "line 6: expected a timing line" in out
