@@ -1,9 +1,12 @@
 """Fargate prices and the billing rule, in one place.
 
 Fargate bills per second from the start of the image pull to the task's stop, rounded up
-to the second, with a one-minute minimum: (vCPU × vCPU-hour rate + GB × GB-hour rate) ×
-hours. On-demand rates are AWS's published Linux rates; Spot rates move with the market,
-so the table holds a recent snapshot and reports say the cost is an estimate.
+to the second, with a one-minute minimum: (vCPU × vCPU-hour rate + GB × GB-hour rate +
+ephemeral storage above 20 GB × storage GB-hour rate) × hours, plus a public IPv4 address
+by the hour when the task is given one. On-demand rates are AWS's published Linux rates;
+Spot rates move with the market, so the table holds a recent snapshot and reports say the
+cost is an estimate. Fargate Spot runs x86_64 only: an arm64 task always runs (and is
+priced) on demand.
 """
 
 from __future__ import annotations
@@ -61,12 +64,31 @@ _ON_DEMAND: dict[str, dict[Architecture, Rate]] = {
 # Spot is sold at a discount that floats around 70 % off on-demand.
 SPOT_DISCOUNT = 0.70
 DEFAULT_REGION = "us-east-1"
+# Every task gets this much ephemeral storage (the task definition's EphemeralStorage): the
+# worker keeps at most 2 scenes per vCPU on disk (each well under 1 GiB) for the largest
+# profile's 16 vCPU, plus the unpacked image (< 1 GiB) and headroom.
+EPHEMERAL_STORAGE_GIB = 2 * 16 + 2
+FREE_EPHEMERAL_STORAGE_GIB = 20  # included in every Fargate task
+STORAGE_GB_HOUR = 0.000111  # per GB above the free 20, us-east-1's published rate
+PUBLIC_IPV4_HOUR = 0.005  # each public IPv4 address, in use or not (since February 2024)
+SPOT_ARCHITECTURES: frozenset[str] = frozenset({"x86_64"})  # Fargate Spot has no arm64
+
+
+def spot_available(architecture: str) -> bool:
+    """Fargate Spot runs Linux x86_64 tasks only; arm64 ones run on demand."""
+    return architecture in SPOT_ARCHITECTURES
+
+
+def priced_regions() -> frozenset[str]:
+    """Regions whose published rates the table holds (others are priced as us-east-1)."""
+    return frozenset(_ON_DEMAND)
 
 
 def fargate_rate(region: str, architecture: Architecture, spot: bool) -> Rate:
-    """Rate for a region; unknown regions are priced as us-east-1 (an estimate, not an error)."""
+    """Rate for a region; unknown regions are priced as us-east-1 (an estimate, not an error).
+    Spot asked for an architecture Spot does not run is priced on demand, as it runs."""
     rate = _ON_DEMAND.get(region, _ON_DEMAND[DEFAULT_REGION])[architecture]
-    if not spot:
+    if not spot or not spot_available(architecture):
         return rate
     keep = 1.0 - SPOT_DISCOUNT
     return Rate(rate.vcpu_hour * keep, rate.gb_hour * keep)
@@ -84,9 +106,25 @@ def billed_for(seconds: float) -> int:
     return max(MINIMUM_BILLED_SECONDS, math.ceil(seconds))
 
 
-def task_cost_usd(vcpu: float, memory_gb: float, seconds: int, rate: Rate) -> float:
+def task_cost_usd(
+    vcpu: float,
+    memory_gb: float,
+    seconds: int,
+    rate: Rate,
+    *,
+    storage_gb: float = EPHEMERAL_STORAGE_GIB,
+    public_ipv4: bool = False,
+) -> float:
+    """One task's bill: compute and memory, storage above the free 20 GB, a public IPv4."""
     hours = seconds / 3600
-    return (vcpu * rate.vcpu_hour + memory_gb * rate.gb_hour) * hours
+    compute = vcpu * rate.vcpu_hour + memory_gb * rate.gb_hour
+    return (compute + extras_per_hour(storage_gb, public_ipv4)) * hours
+
+
+def extras_per_hour(storage_gb: float = EPHEMERAL_STORAGE_GIB, public_ipv4: bool = False) -> float:
+    """What a task bills by the hour besides vCPU and memory (the same on Spot)."""
+    storage = max(0.0, storage_gb - FREE_EPHEMERAL_STORAGE_GIB) * STORAGE_GB_HOUR
+    return storage + (PUBLIC_IPV4_HOUR if public_ipv4 else 0.0)
 
 
 USD_PLACES = 8
@@ -119,6 +157,7 @@ class TaskUsage:
     pull_started_at: datetime | None = None
     stopped_at: datetime | None = None
     launched_at: datetime | None = None  # when we started it: the fallback start
+    public_ipv4: bool = False  # the task was given a public IP (billed by the hour)
 
 
 def bill_task(usage: TaskUsage, now: datetime) -> TaskBill:
@@ -138,7 +177,7 @@ def bill_task(usage: TaskUsage, now: datetime) -> TaskBill:
     estimated = usage.pull_started_at is None or usage.stopped_at is None
     seconds = billed_for(max(0.0, (stop - start).total_seconds()))
     rate = fargate_rate(usage.region, usage.architecture, usage.spot)
-    cost = round_usd(task_cost_usd(vcpu, memory_gb, seconds, rate))
+    cost = round_usd(task_cost_usd(vcpu, memory_gb, seconds, rate, public_ipv4=usage.public_ipv4))
     return TaskBill(cost_usd=cost, billed_seconds=seconds, estimated=estimated)
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.contracts import (
     SceneResult,
@@ -228,7 +229,38 @@ _SUMMARY_FIELDS = [
 ]
 
 
-def webhook_data(report: dict[str, Any], report_url: str | None) -> dict[str, Any]:
+# S3 refuses a presigned link once the credentials that signed it expire, whatever its own
+# expiry says; a Lambda's credentials carry no expiry to read, so a link they sign is
+# promised for this long only.
+TEMPORARY_LINK_SECONDS = 3600
+
+
+def report_link_seconds(requested: int, *, temporary: bool, credentials_left: float | None) -> int:
+    """How long a presigned report link can honestly be promised for: no longer than the
+    signing credentials last (when known), an hour when they are temporary and unknown."""
+    seconds = requested
+    if credentials_left is not None:
+        seconds = min(seconds, int(credentials_left))
+    elif temporary:
+        seconds = min(seconds, TEMPORARY_LINK_SECONDS)
+    return max(0, seconds)
+
+
+def link_expires_at(url: str, now: datetime) -> str | None:
+    """When a presigned link stops working: its signing time (``X-Amz-Date``, else ``now``)
+    plus its ``X-Amz-Expires``; None for a link that says neither."""
+    query = parse_qs(urlsplit(url).query)
+    if "X-Amz-Expires" not in query:
+        return None
+    signed = now
+    if "X-Amz-Date" in query:
+        signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return iso(signed + timedelta(seconds=int(query["X-Amz-Expires"][0])))
+
+
+def webhook_data(
+    report: dict[str, Any], report_url: str | None, report_url_expires_at: str | None = None
+) -> dict[str, Any]:
     """The webhook's ``data``: the report's summary, its first reasons and a link to it all.
 
     Whole task and scene lists would grow with the job (2.5 MB for 10,000 scenes), past
@@ -240,6 +272,7 @@ def webhook_data(report: dict[str, Any], report_url: str | None) -> dict[str, An
         {
             "report_key": report_key(report["job_id"]),
             "report_url": report_url,
+            "report_url_expires_at": report_url_expires_at,  # then use report_key
             "errors": [_clip(e) for e in errors[:STATUS_ERRORS]],
             "errors_total": len(errors),
         }

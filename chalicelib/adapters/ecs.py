@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
 from chalicelib.events import event_from_described_task, parse_started_by, started_by
 from chalicelib.ports import Launch, TaskRequest, TaskState
-from chalicelib.pricing import ComputeProfile
+from chalicelib.pricing import ComputeProfile, spot_available
 from chalicelib.settings import Settings
 
 # Client errors that no retry will fix: the batch fails with the reason instead.
@@ -122,7 +122,7 @@ def run_task_request(
         ],
         "clientToken": client_token(job_id, batch_number, attempt),
     }
-    if spot:
+    if spot and spot_available(settings.architecture):  # no Fargate Spot for arm64
         request["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
     else:
         request["launchType"] = "FARGATE"

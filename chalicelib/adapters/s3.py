@@ -11,6 +11,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from chalicelib.contracts import SceneResult, is_s3_not_found, result_key
 from chalicelib.ports import UnreadableManifest
+from chalicelib.report import report_link_seconds
 
 # Above this many wanted keys under one folder, one LIST beats a HEAD per key.
 _LIST_THRESHOLD = 8
@@ -61,6 +63,8 @@ class S3Documents:
         put_all_json(self._s3, self._bucket, documents)
 
     def link(self, key: str, seconds: int) -> str:
+        # no longer than the signing credentials last: S3 refuses the link after them
+        seconds = report_link_seconds(seconds, **signing_lifetime(self._s3))
         return presigned_get(self._s3, self._bucket, key, seconds)
 
     def read_results(
@@ -183,6 +187,14 @@ def put_all_json(s3: Any, bucket: str, documents: Sequence[tuple[str, Any]]) -> 
     """Write many (key, document) pairs in parallel (batch specs of a large job)."""
     with ThreadPoolExecutor(max_workers=_PARALLEL_REQUESTS) as pool:
         list(pool.map(lambda item: put_json(s3, bucket, item[0], item[1]), documents))
+
+
+def signing_lifetime(client: Any) -> dict[str, Any]:
+    """Whether the client signs with temporary credentials, and how long they have left."""
+    credentials = getattr(client, "_get_credentials", lambda: None)()
+    expiry = getattr(credentials, "_expiry_time", None)
+    left = (expiry - datetime.now(UTC)).total_seconds() if expiry is not None else None
+    return {"temporary": bool(getattr(credentials, "token", None)), "credentials_left": left}
 
 
 def presigned_get(s3: Any, bucket: str, key: str, seconds: int) -> str:

@@ -250,6 +250,7 @@ def _usage(
         architecture="arm64" if arch == "arm64" else "x86_64",
         spot=job.spot if spot is None else spot,
         launched_at=launched_at,
+        public_ipv4=svc.settings.assign_public_ip,
         **known,
     )
 

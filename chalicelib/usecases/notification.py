@@ -8,7 +8,7 @@ carry the delivery state, so users see it without DynamoDB access.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import webhooks
@@ -16,7 +16,7 @@ from chalicelib.contracts import report_key
 from chalicelib.model import Job, WebhookState, iso
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.ports import Services
-from chalicelib.report import webhook_data, with_webhook_state
+from chalicelib.report import link_expires_at, webhook_data, with_webhook_state
 
 # How long a sweeper owns a due retry before another may take it.
 LEASE = timedelta(minutes=5)
@@ -91,7 +91,7 @@ def _deliver(
         secret,
         job_id=job.job_id,
         event_type=job.status.webhook_type,
-        data=webhook_data(report, link),
+        data=webhook_data(report, link, link_expires_at(link, datetime.now(UTC))),
     )
     metrics.add_metric(
         name="WebhooksDelivered" if delivery.ok else "WebhooksFailed",

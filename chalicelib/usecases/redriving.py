@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.dead_letters import unwrap
 from chalicelib.observability import logger
 from chalicelib.ports import Message, Services
 
@@ -49,12 +50,12 @@ def done(svc: Services, letter: DeadLetter) -> None:
 
 def _letter(message: Message) -> DeadLetter | None:
     try:
-        event = json.loads(message.body)
+        unwrapped = unwrap(json.loads(message.body))  # a Lambda record holds the event
     except ValueError:
-        event = None
-    if not isinstance(event, dict):
+        unwrapped = None
+    if unwrapped is None:
         logger.error(
             "dead letter is not an event; left in its queue", extra={"queue": message.queue_url}
         )
         return None
-    return DeadLetter(message, event)
+    return DeadLetter(message, unwrapped.event)

@@ -23,7 +23,17 @@ from typing import Any
 
 from chalicelib.contracts import render_slots
 from chalicelib.planner import plan_batches
-from chalicelib.pricing import PROFILES, SPOT_DISCOUNT, billed_for, fargate_rate, task_cost_usd
+from chalicelib.pricing import (
+    EPHEMERAL_STORAGE_GIB,
+    FREE_EPHEMERAL_STORAGE_GIB,
+    PROFILES,
+    PUBLIC_IPV4_HOUR,
+    SPOT_DISCOUNT,
+    STORAGE_GB_HOUR,
+    billed_for,
+    fargate_rate,
+    task_cost_usd,
+)
 from cloudburst.client.narration import narration_seconds
 from cloudburst.client.source import JobSource, SourceError
 
@@ -103,6 +113,7 @@ def estimate_job(
     startup_seconds: float = DEFAULT_STARTUP_SECONDS,
     chosen_priority: int = 1,
     chosen_spot: bool = False,
+    public_ipv4: bool = False,
 ) -> Estimate:
     """Wall time and cost of the job on every compute profile, on-demand and Spot."""
     planned = plan_batches(scenes, scenes_per_batch, max_parallel_tasks, min_scenes_per_batch)
@@ -114,7 +125,10 @@ def estimate_job(
         billed = [billed_for(wall) for wall in walls]
         for spot in (False, True):
             rate = fargate_rate(region, "x86_64", spot)
-            cost = sum(task_cost_usd(profile.vcpu, profile.memory_gb, b, rate) for b in billed)
+            cost = sum(
+                task_cost_usd(profile.vcpu, profile.memory_gb, b, rate, public_ipv4=public_ipv4)
+                for b in billed
+            )
             rows.append(
                 ProfileEstimate(
                     config_priority=priority,
@@ -140,6 +154,14 @@ def estimate_job(
         "(chalicelib.pricing)",
         f"{region} x86_64 list prices; Spot at {SPOT_DISCOUNT:.0%} off, which moves with "
         "the market, and Spot tasks may be interrupted and retried",
+        f"each task's {EPHEMERAL_STORAGE_GIB} GiB of ephemeral storage billed above the free "
+        f"{FREE_EPHEMERAL_STORAGE_GIB} GiB at ${STORAGE_GB_HOUR} per GB-hour; "
+        + (
+            f"a public IPv4 address per task at ${PUBLIC_IPV4_HOUR} an hour"
+            if public_ipv4
+            else "no public IPv4 address (a stage whose tasks get one adds "
+            f"${PUBLIC_IPV4_HOUR} per task-hour)"
+        ),
         "all batches run at once (no deployment-wide task cap reached); uploads not counted",
     ]
     return Estimate(

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from cloudburst.stage import StageError, resource_prefix
 
 ARCHITECTURES = ("x86_64", "arm64")
@@ -22,7 +24,28 @@ def register(commands: Any) -> None:
     deploy.add_argument("--subnets", default="", help="existing subnet ids, comma-separated")
     deploy.add_argument("--security-group", default=None, help="with --subnets")
     deploy.add_argument(
-        "--print-policy", action="store_true", help="print the IAM policy a deployer needs"
+        "--assign-public-ip",
+        choices=("true", "false"),
+        default=None,
+        help="with --subnets: give tasks public IPs (subnets routed to an internet gateway,"
+        " no NAT); default: as deployed, else false",
+    )
+    deploy.add_argument(
+        "--alarm-email",
+        default=None,
+        help="mail the stage's alarms here (confirm AWS's mail); \"\" stops; default: as deployed",
+    )
+    deploy.add_argument(
+        "--permissions-boundary",
+        default=None,
+        metavar="ARN",
+        help="managed policy set as the boundary of every role the stage creates",
+    )
+    deploy.add_argument(
+        "--print-policy",
+        action="store_true",
+        help="print the IAM policy a deployer needs (with --permissions-boundary: one that"
+        " lets the deployer create roles only under that boundary)",
     )
     deploy.set_defaults(run=_deploy)
 
@@ -45,7 +68,7 @@ def _deploy(args: argparse.Namespace) -> int:
     if args.print_policy:
         from cloudburst.deploy.deployer_policy import deployer_policy
 
-        print(json.dumps(deployer_policy(), indent=2))
+        print(json.dumps(deployer_policy(args.permissions_boundary), indent=2))
         return 0
     if not args.stage:
         print("cloudburst deploy: --stage is required", file=sys.stderr)
@@ -68,11 +91,19 @@ def _deploy(args: argparse.Namespace) -> int:
             subnets=[s for s in args.subnets.split(",") if s],
             security_group=args.security_group,
             work_dir=PROJECT_DIR / "dist",
+            assign_public_ip=None
+            if args.assign_public_ip is None
+            else args.assign_public_ip == "true",
+            alarm_email=args.alarm_email,
+            permissions_boundary=args.permissions_boundary,
         )
         images = ContainerEngine(session.client("ecr", region_name=region), PROJECT_DIR)
         done = deploy(options, session, images, package_in_subprocess, _say)
     except (StageError, DeployError, ImageError, PackageError, StackError) as exc:
         print(f"cloudburst deploy: {exc}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:  # credentials, permissions, throttling
+        print(f"cloudburst deploy: AWS refused: {exc}", file=sys.stderr)
         return 1
     print(summary(done, region))
     return 0
@@ -94,7 +125,7 @@ def _destroy(args: argparse.Namespace) -> int:
             return 1
     try:
         destroy(args.stage, region, session, delete_data=args.delete_data, say=_say)
-    except StackError as exc:
+    except (StackError, BotoCoreError, ClientError) as exc:
         print(f"cloudburst destroy: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -105,7 +136,11 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from cloudburst.deploy.doctor import run_doctor
 
-    session = boto3.session.Session(region_name=args.region)
+    try:
+        session = boto3.session.Session(region_name=args.region)
+    except BotoCoreError as exc:  # e.g. a profile that does not exist
+        print(f"FAIL  credentials: {exc}", file=sys.stderr)
+        return 1
     region = _region(session)
     ok = run_doctor(args.stage, region, lambda name: session.client(name, region_name=region), _say)
     return 0 if ok else 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import zipfile
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from typing import Any
 from cloudburst import stage as stages
 from cloudburst.deploy.image import ImagePublisher
 from cloudburst.deploy.repository import bootstrap_template
-from cloudburst.deploy.stacks import MAX_TEMPLATE_BODY, Parameter, Stacks
+from cloudburst.deploy.stacks import MAX_TEMPLATE_BODY, Parameter, Stacks, deployed_parameters
 
 Packager = Callable[[str, Path, str], Path]  # (stage, out_dir, region) -> template.json
 
@@ -40,12 +41,45 @@ class DeployError(RuntimeError):
 
 @dataclass
 class DeployOptions:
+    """What ``cloudburst deploy`` was asked for. ``None`` keeps what the stage has (the
+    template's default on a first deploy): a flag need not be repeated on every deploy."""
+
     stage: str
     region: str
     architecture: str = "x86_64"
     subnets: list[str] = field(default_factory=list)
     security_group: str | None = None
     work_dir: Path = Path("dist")
+    assign_public_ip: bool | None = None  # with subnets: give tasks public IPs
+    alarm_email: str | None = None  # "" removes the subscription
+    permissions_boundary: str | None = None  # "" removes it
+
+    def problems(self) -> list[str]:
+        """What is wrong with these options before anything is sent to AWS."""
+        found: list[str] = []
+        if self.subnets and not self.security_group:
+            found.append(
+                "--subnets needs --security-group: a group in the subnets' VPC that allows "
+                "outbound HTTPS (the tasks pull their image and call S3, ECR and Logs)"
+            )
+        if self.security_group and not self.subnets:
+            found.append("--security-group goes with --subnets (without them a VPC is made)")
+        if self.assign_public_ip is not None and not self.subnets:
+            found.append(
+                "--assign-public-ip goes with --subnets (a made VPC always gives public IPs)"
+            )
+        if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
+            found.append(f"--alarm-email {self.alarm_email!r} is not an e-mail address")
+        if self.permissions_boundary and not _POLICY_ARN.fullmatch(self.permissions_boundary):
+            found.append(
+                f"--permissions-boundary {self.permissions_boundary!r} is not a managed policy"
+                " ARN (arn:aws:iam::123456789012:policy/name)"
+            )
+        return found
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]+")
 
 
 @dataclass
@@ -71,9 +105,14 @@ def deploy(
     say: Callable[[str], None] = print,
     poll_seconds: float = 5.0,
 ) -> Deployment:
+    problems = options.problems()
+    if problems:
+        raise DeployError("; ".join(problems))
     region = options.region
     stacks = Stacks(session.client("cloudformation", region_name=region), say, poll_seconds)
     s3 = session.client("s3", region_name=region)
+    if options.architecture == "arm64":
+        say("arm64 workers: jobs that ask for Spot run on demand (Fargate Spot is x86_64 only)")
 
     say(f"account {session.client('sts', region_name=region).get_caller_identity()['Account']}")
     bootstrap_name = stages.bootstrap_stack_name(options.stage)
@@ -95,14 +134,19 @@ def deploy(
             resource["Properties"]["CodeUri"] = code
 
     name = stages.stack_name(options.stage)
-    existing = stacks.describe(name)
+    # a stack that was never created is deleted here, so that a create sends a new secret
+    deployed = deployed_parameters(stacks.ready(name))
+    public_ip = options.assign_public_ip
     parameters = [
         Parameter("WorkerImage", image),
         Parameter("WorkerArchitecture", options.architecture),
         # generated once, at the first deploy; kept (NoEcho, so compared by CloudFormation)
-        Parameter("WebhookSigningSecret", None if existing else new_webhook_secret()),
+        Parameter("WebhookSigningSecret", None if deployed else new_webhook_secret(), no_echo=True),
         Parameter("SubnetIds", ",".join(options.subnets)),
         Parameter("SecurityGroupId", options.security_group or ""),
+        Parameter("AssignPublicIp", None if public_ip is None else str(public_ip).lower()),
+        Parameter("AlarmEmail", options.alarm_email),
+        Parameter("PermissionsBoundary", options.permissions_boundary),
     ]
     url = upload_large_template(
         s3, bootstrap["ArtifactBucketName"], options.stage, region, template
@@ -110,6 +154,8 @@ def deploy(
     result = stacks.deploy(
         name, template, parameters, template_url=url, tags={"cloudburst:stage": options.stage}
     )
+    if options.alarm_email:
+        say(f"alarms go to {options.alarm_email} once it confirms the mail AWS sends it")
     return Deployment(name, result, stacks.outputs(name), image)
 
 
@@ -204,8 +250,8 @@ def destroy(
         say(f"deleted s3://{bucket} and every object in it")
     elif bucket:
         say(
-            f"kept s3://{bucket} and its objects; `cloudburst destroy --stage {stage}"
-            " --delete-data` removes them (a new deploy of this stage needs the name free)"
+            f"kept s3://{bucket} and its objects (`cloudburst destroy --stage {stage}"
+            " --delete-data` removes them); a new deploy of this stage makes a new bucket"
         )
 
 

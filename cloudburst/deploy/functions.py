@@ -1,6 +1,9 @@
 """Each Chalice event handler's part of the template: its rule's dead-letter queue and retry
-policy, an alarm on that queue, a log group with retention, its role's policy and its
-environment — for any number of handlers, whatever ``app.py`` declares.
+policy, the same queue as the function's on-failure destination (what Lambda gives up on
+after accepting an event), alarms on that queue and on the function's errors and throttles,
+a log group with retention, its role's policies and its environment — for any number of
+handlers, whatever ``app.py`` declares. The sweeper (the one scheduled handler) is reserved
+to one concurrent run.
 
 ``chalice package`` imports the app while packaging, so the app's event patterns are built
 from its settings: with :data:`PACKAGING_ENVIRONMENT` those settings are tokens naming
@@ -32,6 +35,14 @@ from cloudburst.stage import resource_prefix
 RULE_MAX_EVENT_AGE_SECONDS = 6 * 3600
 RULE_MAX_RETRIES = 185
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# Once Lambda has accepted an event (EventBridge's delivery succeeded), a failing function is
+# retried by Lambda, not EventBridge: this many times (Lambda's own default and its maximum),
+# up to this age, then the invocation record goes to the function's dead-letter queue.
+LAMBDA_MAX_RETRIES = 2
+LAMBDA_MAX_EVENT_AGE_SECONDS = 6 * 3600  # Lambda's maximum
+# The sweeper runs one at a time: two would launch the same batches and redrive the same
+# dead letters twice over.
+SWEEPER_CONCURRENCY = 1
 
 # While ``chalice package`` imports the app, its settings name template resources by these
 # tokens; every string of an event pattern that contains one becomes a Ref/Fn::Sub.
@@ -60,6 +71,12 @@ def function_resources(function: FunctionSpec) -> tuple[str, str, str]:
     return f"{base}DeadLetterQueue", f"{base}DeadLetterAlarm", f"{base}LogGroup"
 
 
+def failure_resources(function: FunctionSpec) -> tuple[str, str]:
+    """Logical ids of a function's on-failure destination config and its errors alarm."""
+    base = function.logical_id
+    return f"{base}EventInvokeConfig", f"{base}ErrorsAlarm"
+
+
 def function_name(stage: str, function: FunctionSpec) -> str:
     return f"{resource_prefix(stage)}-{function.name}"
 
@@ -70,6 +87,7 @@ def function_overrides(
 ) -> dict[str, Any]:
     """Overrides of one Chalice function plus its DLQ, DLQ policy, alarm and log group."""
     queue, alarm, log_group = function_resources(function)
+    invoke_config, errors_alarm = failure_resources(function)
     prefix = resource_prefix(stage)
     name = function_name(stage, function)
     event: dict[str, Any]
@@ -86,25 +104,51 @@ def function_overrides(
         "MaximumEventAgeInSeconds": RULE_MAX_EVENT_AGE_SECONDS,
         "MaximumRetryAttempts": RULE_MAX_RETRIES,
     }
+    properties: dict[str, Any] = {
+        "FunctionName": name,
+        "Environment": {"Variables": lambda_environment(functions)},
+        "Events": {function.event_id: event},
+    }
+    if function.pattern is None:
+        properties["ReservedConcurrentExecutions"] = SWEEPER_CONCURRENCY
     return {
-        function.logical_id: {
-            "DependsOn": [log_group],
-            "Properties": {
-                "FunctionName": name,
-                "Environment": {"Variables": lambda_environment(functions)},
-                "Events": {function.event_id: event},
-            },
-        },
+        function.logical_id: {"DependsOn": [log_group], "Properties": properties},
         f"{function.logical_id}Role": {
             "Properties": {
+                "PermissionsBoundary": policies.permissions_boundary(),
                 "Policies": [
                     {
                         "PolicyName": f"{function.logical_id}Policy",
                         "PolicyDocument": policies.lambda_policy(stage),
-                    }
-                ]
+                    },
+                    {
+                        # Lambda sends the on-failure record with the function's own role
+                        "PolicyName": f"{function.logical_id}OnFailure",
+                        "PolicyDocument": policies.document(
+                            [
+                                {
+                                    "Sid": "OnFailureDestination",
+                                    "Effect": "Allow",
+                                    "Action": "sqs:SendMessage",
+                                    "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+                                }
+                            ]
+                        ),
+                    },
+                ],
             }
         },
+        invoke_config: {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {
+                "FunctionName": {"Ref": function.logical_id},
+                "Qualifier": "$LATEST",
+                "MaximumRetryAttempts": LAMBDA_MAX_RETRIES,
+                "MaximumEventAgeInSeconds": LAMBDA_MAX_EVENT_AGE_SECONDS,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}},
+            },
+        },
+        errors_alarm: _errors_alarm(name, function),
         log_group: {
             "Type": "AWS::Logs::LogGroup",
             "DeletionPolicy": "Delete",
@@ -116,6 +160,10 @@ def function_overrides(
         },
         queue: {
             "Type": "AWS::SQS::Queue",
+            # a destroyed stage's dead letters name its deleted table and queues: nothing
+            # could redrive them, and a kept queue's name would block the next deploy
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
             "Properties": {
                 "QueueName": f"{prefix}-{function.name.replace('_', '-')}-dlq",
                 "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
@@ -170,6 +218,51 @@ def function_overrides(
     }
 
 
+def _errors_alarm(name: str, function: FunctionSpec) -> dict[str, Any]:
+    """Errors or throttles of one function in five minutes reach the alarm topic."""
+
+    def metric(metric_id: str, metric_name: str) -> dict[str, Any]:
+        return {
+            "Id": metric_id,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": metric_name,
+                    "Dimensions": [{"Name": "FunctionName", "Value": name}],
+                },
+                "Period": 300,
+                "Stat": "Sum",
+            },
+        }
+
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": f"{name}-errors-or-throttles",
+            "AlarmDescription": (
+                f"{function.name} failed or was throttled; Lambda retries it, then its event "
+                "goes to the dead-letter queue the sweeper redrives. Read its log group."
+            ),
+            "Metrics": [
+                metric("errors", "Errors"),
+                metric("throttles", "Throttles"),
+                {
+                    "Id": "failures",
+                    "Expression": "errors + throttles",
+                    "Label": "errors and throttles",
+                    "ReturnData": True,
+                },
+            ],
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": ALARM_TOPIC}],
+        },
+    }
+
+
 def lambda_environment(functions: Iterable[FunctionSpec] = ()) -> dict[str, Any]:
     """The Lambdas' names of this stack's resources (the rest comes from .chalice/config.json);
     every handler's dead-letter queue, for the sweeper to redrive."""
@@ -199,5 +292,7 @@ def _resolve(value: Any) -> Any:
         whole = _TOKEN.fullmatch(value)
         if whole:
             return {"Ref": whole.group(1)}
-        return {"Fn::Sub": _TOKEN.sub(r"${\1}", value)}
+        # the stack's own partition, not the app's literal "aws" (cfn-lint I3042)
+        text = _TOKEN.sub(r"${\1}", value).replace("arn:aws:", "arn:${AWS::Partition}:")
+        return {"Fn::Sub": text}
     return value

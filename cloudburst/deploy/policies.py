@@ -27,6 +27,20 @@ from cloudburst.stage import resource_prefix
 Statement = dict[str, Any]
 
 
+HAS_PERMISSIONS_BOUNDARY = "HasPermissionsBoundary"  # `deploy --permissions-boundary ARN`
+
+
+def permissions_boundary() -> dict[str, Any]:
+    """Every role's ``PermissionsBoundary``: the parameter, or none when it is empty."""
+    return {
+        "Fn::If": [
+            HAS_PERMISSIONS_BOUNDARY,
+            {"Ref": "PermissionsBoundary"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
 def sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 

@@ -13,20 +13,21 @@ from typing import Any
 
 from cloudburst.deploy import policies
 from cloudburst.deploy.template import public_access_blocked, sse_s3
-from cloudburst.stage import resource_prefix
 
 KEEP_IMAGES = 5
 
 
 def bootstrap_template(stage: str) -> dict[str, Any]:
     """The image repository and the artefact bucket, which must exist before the main stack."""
-    prefix = resource_prefix(stage)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"CloudBurst stage {stage}: worker image repository and deploy artefacts",
         "Resources": {
             "WorkerRepository": {
                 "Type": "AWS::ECR::Repository",
+                # images are rebuilt from the checkout by every deploy
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
                 "Properties": {
                     "RepositoryName": policies.repository_name(stage),
                     "ImageScanningConfiguration": {"ScanOnPush": True},
@@ -40,10 +41,11 @@ def bootstrap_template(stage: str) -> dict[str, Any]:
             },
             "ArtifactBucket": {
                 "Type": "AWS::S3::Bucket",
+                # `destroy` empties it first; CloudFormation names it, so nobody can take
+                # the name before the first deploy
+                "DeletionPolicy": "Delete",
+                "UpdateReplacePolicy": "Delete",
                 "Properties": {
-                    "BucketName": {
-                        "Fn::Sub": f"{prefix}-artifacts-${{AWS::AccountId}}-${{AWS::Region}}"
-                    },
                     "PublicAccessBlockConfiguration": public_access_blocked(),
                     "BucketEncryption": sse_s3(),
                 },

@@ -23,6 +23,11 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 # CreateStack/UpdateStack take a template body up to this size; larger ones go through S3.
 MAX_TEMPLATE_BODY = 51_200
 _FAILED = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "IMPORT_FAILED")
+# A stack in these states was never created (a failed first create, or a change set never
+# executed): it cannot be updated, only deleted and created again.
+NEVER_CREATED = ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS")
+# A stack in these states takes an update (and so parameters' UsePreviousValue).
+UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
 
 
 class StackError(RuntimeError):
@@ -32,12 +37,28 @@ class StackError(RuntimeError):
 @dataclass(frozen=True)
 class Parameter:
     key: str
-    value: str | None  # None: keep the deployed value (UsePreviousValue), e.g. a NoEcho secret
+    # None: keep the deployed value (UsePreviousValue) when the stack has one, else the
+    # template's default — e.g. a NoEcho secret, or a flag the user did not repeat
+    value: str | None
+    no_echo: bool = False  # DescribeStacks masks it: only UsePreviousValue can keep it
 
-    def api(self) -> dict[str, Any]:
-        if self.value is None:
+    def api(self, deployed: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The request's entry; None to leave the parameter at its default."""
+        if self.value is not None:
+            return {"ParameterKey": self.key, "ParameterValue": self.value}
+        if deployed is None or self.key not in deployed:
+            return None  # a create, or a parameter the deployed template lacks
+        if self.no_echo:
             return {"ParameterKey": self.key, "UsePreviousValue": True}
-        return {"ParameterKey": self.key, "ParameterValue": self.value}
+        # the value DescribeStacks shows, sent again: what UsePreviousValue would keep
+        return {"ParameterKey": self.key, "ParameterValue": deployed[self.key] or ""}
+
+
+def deployed_parameters(stack: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The stack's parameters by key, when it can take an update (else None)."""
+    if stack is None or stack["StackStatus"] not in UPDATABLE:
+        return None
+    return {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
 
 
 class Stacks:
@@ -61,6 +82,35 @@ class Stacks:
                 return None
             raise
 
+    def ready(self, name: str) -> dict[str, Any] | None:
+        """The stack, ready to update; None when there is none to update.
+
+        A stack that was never created (``NEVER_CREATED``) is deleted first, with a message,
+        so that the next step is a create — whose parameters cannot use previous values. A
+        stack that is busy or stuck is refused with what to do.
+        """
+        stack = self.describe(name)
+        if stack is None:
+            return None
+        status = stack["StackStatus"]
+        if status in NEVER_CREATED:
+            self.say(f"{name}: {status}: it was never created; deleting it before creating it")
+            self.delete(name)
+            return None
+        if status in UPDATABLE:
+            return stack
+        if status.endswith("_IN_PROGRESS"):
+            raise StackError(f"{name} is {status}; wait for it to finish, then deploy again")
+        if status == "UPDATE_ROLLBACK_FAILED":
+            raise StackError(
+                f"{name} is {status}: aws cloudformation continue-update-rollback"
+                f" --stack-name {name}, then deploy again"
+            )
+        raise StackError(
+            f"{name} is {status}: see its events (aws cloudformation describe-stack-events"
+            f" --stack-name {name}); `cloudburst destroy` deletes it"
+        )
+
     def outputs(self, name: str) -> dict[str, str]:
         stack = self.describe(name)
         if stack is None:
@@ -82,19 +132,16 @@ class Stacks:
         )
         if not template_url and len(body) > MAX_TEMPLATE_BODY:
             raise StackError(f"template is {len(body)} bytes; upload it and pass template_url")
+        existing = self.ready(name)
+        deployed = deployed_parameters(existing)
+        entries = [p.api(deployed) for p in parameters]
         request = {
             "StackName": name,
             **source,
-            "Parameters": [p.api() for p in parameters],
+            "Parameters": [e for e in entries if e is not None],
             "Capabilities": CAPABILITIES,
             "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
         }
-        existing = self.describe(name)
-        if existing is not None and existing["StackStatus"] == "ROLLBACK_COMPLETE":
-            # a stack whose creation failed cannot be updated, only deleted and made again
-            self.say(f"{name}: its first creation failed; deleting it before trying again")
-            self.delete(name)
-            existing = None
         if existing is None:
             started = None
             self.say(f"{name}: creating")

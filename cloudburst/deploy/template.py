@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib import pricing
 from chalicelib.adapters.table import TTL_ATTRIBUTE, table_definition
 from chalicelib.contracts import JOBS_PREFIX
 from chalicelib.pricing import PROFILES
@@ -36,6 +37,7 @@ from cloudburst.deploy.names import (
     TASK_ROLE,
     WORKER_LOG_GROUP,
 )
+from cloudburst.deploy.policies import HAS_PERMISSIONS_BOUNDARY, permissions_boundary
 from cloudburst.stage import (
     OUTPUT_BUCKET,
     OUTPUT_CLUSTER,
@@ -46,6 +48,7 @@ from cloudburst.stage import (
 )
 
 ARM64 = "Arm64Worker"  # condition: the image (and so the task) is arm64
+HAS_ALARM_EMAIL = "HasAlarmEmail"  # condition: `deploy --alarm-email` subscribes an address
 # Stages whose table keeps 35 days of point-in-time recovery (it bills per GB stored).
 PITR_STAGES = frozenset({"prod"})
 # Largest compute profile (DESIGN.md: config_priority 4) — the container must not cap below it.
@@ -54,7 +57,8 @@ LARGEST_PROFILE_MEMORY_MIB = max(int(profile.memory_mib) for profile in PROFILES
 # The worker keeps at most 2 scenes per vCPU on disk (assets, partial and final MP4 —
 # container/cloudburst_worker/batch.py), whatever the batch size; a scene's files stay
 # well under 1 GiB, and Fargate counts the image's unpacked layers (< 1 GiB) against this.
-EPHEMERAL_STORAGE_GIB = 2 * LARGEST_PROFILE_VCPU * 1 + 2
+# pricing bills the part above Fargate's free 20 GiB, so the figure lives there.
+EPHEMERAL_STORAGE_GIB = pricing.EPHEMERAL_STORAGE_GIB
 # Task-level size of the task definition; RunTask overrides it per job (pricing.PROFILES).
 DEFAULT_TASK_CPU = min(PROFILES.values(), key=lambda profile: profile.vcpu).cpu_units
 DEFAULT_TASK_MEMORY = min(PROFILES.values(), key=lambda profile: profile.vcpu).memory_mib
@@ -86,6 +90,10 @@ def _base(stage: str) -> dict[str, Any]:
         "Conditions": {
             **network.conditions(),
             ARM64: {"Fn::Equals": [{"Ref": "WorkerArchitecture"}, "arm64"]},
+            HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+            HAS_PERMISSIONS_BOUNDARY: {
+                "Fn::Not": [{"Fn::Equals": [{"Ref": "PermissionsBoundary"}, ""]}]
+            },
         },
         "Resources": {
             **_storage(stage, prefix),
@@ -133,6 +141,16 @@ def _parameters() -> dict[str, Any]:
             "AllowedValues": list(LOG_RETENTION_DAYS),
             "Description": "Days the Lambdas' and workers' logs are kept",
         },
+        "AlarmEmail": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Address the alarms are mailed to (it must confirm); empty for none",
+        },
+        "PermissionsBoundary": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Managed policy ARN set as the boundary of every role; empty for none",
+        },
         **network.parameters(),
     }
 
@@ -148,8 +166,10 @@ def _storage(stage: str, prefix: str) -> dict[str, Any]:
             # user data: `cloudburst destroy` keeps it unless asked (--delete-data)
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
+            # No BucketName: CloudFormation names it <stack>-jobbucket-<random>, which nobody
+            # can create first, and a redeploy after `destroy` (which keeps the old bucket)
+            # gets a new bucket instead of failing on the kept one's name.
             "Properties": {
-                "BucketName": {"Fn::Sub": f"{prefix}-${{AWS::AccountId}}-${{AWS::Region}}"},
                 # uploads reach the app's EventBridge rules (DESIGN.md)
                 "NotificationConfiguration": {
                     "EventBridgeConfiguration": {"EventBridgeEnabled": True}
@@ -233,6 +253,7 @@ def _compute(stage: str, prefix: str) -> dict[str, Any]:
             "Properties": {
                 "RoleName": {"Fn::Sub": f"{prefix}-worker-task-${{AWS::Region}}"},
                 "AssumeRolePolicyDocument": policies.ecs_tasks_trust(),
+                "PermissionsBoundary": permissions_boundary(),
                 "Policies": [
                     {"PolicyName": "worker", "PolicyDocument": policies.worker_task_policy()}
                 ],
@@ -243,6 +264,7 @@ def _compute(stage: str, prefix: str) -> dict[str, Any]:
             "Properties": {
                 "RoleName": {"Fn::Sub": f"{prefix}-worker-execution-${{AWS::Region}}"},
                 "AssumeRolePolicyDocument": policies.ecs_tasks_trust(),
+                "PermissionsBoundary": permissions_boundary(),
                 "Policies": [
                     {
                         "PolicyName": "pull-image-write-logs",
@@ -295,6 +317,9 @@ def _secret_and_alarms(prefix: str) -> dict[str, Any]:
     return {
         SECRET: {
             "Type": "AWS::SecretsManager::Secret",
+            # a new stage makes a new secret; receivers are told the new one by `deploy`
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
             "Properties": {
                 "Name": f"{prefix}/webhook-signing-secret",
                 "Description": "Standard Webhooks signing secret (whsec_…) of CloudBurst webhooks",
@@ -303,9 +328,18 @@ def _secret_and_alarms(prefix: str) -> dict[str, Any]:
         },
         ALARM_TOPIC: {
             "Type": "AWS::SNS::Topic",
+            # No SSE: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and
+            # a customer key would bill $1 a month per stage to hide alarm names and metric
+            # values (README, "Deploy to AWS").
+            "Properties": {"TopicName": f"{prefix}-alarms"},
+        },
+        "AlarmEmailSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": HAS_ALARM_EMAIL,
             "Properties": {
-                "TopicName": f"{prefix}-alarms",
-                "KmsMasterKeyId": "alias/aws/sns",
+                "TopicArn": {"Ref": ALARM_TOPIC},
+                "Protocol": "email",
+                "Endpoint": {"Ref": "AlarmEmail"},
             },
         },
     }

@@ -70,7 +70,9 @@ def _called_from_chalicelib() -> bool:
 def stage_policy(stage: str) -> dict[str, Any]:
     """The policy a function's role gets in ``stage``'s template, names resolved."""
     template = infra_template(stage, [SWEEPER])
-    [policy] = template["Resources"]["SweeperRole"]["Properties"]["Policies"]
+    policies = template["Resources"]["SweeperRole"]["Properties"]["Policies"]
+    # (the role's other policy only sends its on-failure records to its own queue)
+    [policy] = [p for p in policies if p["PolicyName"] == "SweeperPolicy"]
     names = resource_names(stage, account=ACCOUNT, region=REGION)
     return resolve(policy["PolicyDocument"], names)
 

@@ -88,3 +88,15 @@ def test_scenes_whose_narration_is_not_local_cannot_be_estimated(tmp_path: Path)
         EstimateError, match=r"scene 'a': audio_path 'inputs/a\.mp3': no such local file"
     ):
         scene_work(load_source(manifest))
+
+
+def test_the_estimate_says_it_bills_storage_and_adds_a_public_ip_when_tasks_get_one() -> None:
+    scenes = [SceneWork(f"s{i}", 30.0, "zoom") for i in range(20)]
+
+    private = estimate_job(scenes, speeds=SPEEDS, startup_seconds=30)
+    public = estimate_job(scenes, speeds=SPEEDS, startup_seconds=30, public_ipv4=True)
+
+    for without, with_ip in zip(private.profiles, public.profiles, strict=True):
+        hours = without.billed_seconds / 3600
+        assert with_ip.cost_usd - without.cost_usd == pytest.approx(0.005 * hours, abs=1e-5)
+    assert any("34 GiB of ephemeral storage" in line for line in private.assumptions)

@@ -124,3 +124,28 @@ def moto_in(
             yield
 
     return start
+
+
+def expand(template: dict[str, Any], region: str = REGION) -> dict[str, Any]:
+    """The template after the SAM transform, as CloudFormation would expand it."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        """The templates name no managed policy, so none needs looking up in IAM."""
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = json.loads(json.dumps(template))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":  # as deploy() points it
+            resource["Properties"]["CodeUri"] = {"Bucket": "artefacts", "Key": "lambda.zip"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", region)
+        return dict(transform(template, {}, NoManagedPolicies()))
+
+
+@pytest.fixture(scope="session")
+def expanded(templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """stage → its packaged template expanded by the SAM translator."""
+    return {stage: expand(template) for stage, template in templates.items()}

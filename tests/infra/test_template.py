@@ -36,15 +36,27 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-def test_every_stage_packages_and_passes_cfn_lint_with_no_error_and_no_warning(
-    packaged: dict[str, Path], tmp_path: Path
+def test_every_stage_packaged_and_expanded_passes_cfn_lint_with_informational_checks_on(
+    packaged: dict[str, Path], expanded: dict[str, dict[str, Any]], tmp_path: Path
 ):
     bootstrap = tmp_path / "bootstrap-dev.json"
     bootstrap.write_text(json.dumps(bootstrap_template("dev")))
     files = [str(p) for p in packaged.values()] + [str(bootstrap)]
+    for stage, template in expanded.items():  # after the SAM transform, as deployed
+        path = tmp_path / f"{stage}-expanded.json"
+        path.write_text(json.dumps(template))
+        files.append(str(path))
 
-    linted = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *files],
+    linted = subprocess.run(  # one process: cfn-lint's start-up is most of its time
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--format",
+            "parseable",
+            "--include-checks",
+            "I",
+            "--",
+            *files,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -109,7 +121,9 @@ def test_event_patterns_name_the_stacks_own_bucket_and_cluster(templates):
             {"Ref": "JobBucket"}
         ]
         [cluster] = stopped["Properties"]["Pattern"]["detail"]["clusterArn"]
-        assert cluster == {"wildcard": {"Fn::Sub": "arn:aws:ecs:*:*:cluster/${Cluster}"}}
+        assert cluster == {
+            "wildcard": {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:*:cluster/${Cluster}"}
+        }
         assert "@@" not in json.dumps(template)
 
 
@@ -151,9 +165,13 @@ def test_every_function_role_gets_the_templates_policy_not_chalices_placeholder(
     for template in templates.values():
         for logical_id in resources_of(template, "AWS::Serverless::Function"):
             role = template["Resources"][f"{logical_id}Role"]["Properties"]
-            [policy] = role["Policies"]
+            policy, on_failure = role["Policies"]
+            assert policy["PolicyName"] == f"{logical_id}Policy"
             effects = {s["Effect"] for s in policy["PolicyDocument"]["Statement"]}
             assert effects == {"Allow"}
+            [send] = on_failure["PolicyDocument"]["Statement"]
+            assert send["Action"] == "sqs:SendMessage"
+            assert send["Resource"] == {"Fn::GetAtt": [f"{logical_id}DeadLetterQueue", "Arn"]}
 
 
 def test_every_name_carries_the_stage(templates):
@@ -161,6 +179,8 @@ def test_every_name_carries_the_stage(templates):
         for logical_id, resource in template["Resources"].items():
             for key in NAME_PROPERTIES:
                 if key in resource.get("Properties", {}):
+                    if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+                        continue  # FunctionName refers to the function, named below
                     name = json.dumps(resource["Properties"][key])
                     assert f"cloudburst-{stage}" in name, (logical_id, key, name)
 
@@ -269,4 +289,84 @@ def test_print_policy_prints_a_deployer_policy_with_no_star_action(capsys):
     assert not [a for a in actions if "*" in a]
     for statement in policy["Statement"]:
         if "*" in _as_list(statement["Resource"]):
-            assert statement["Sid"] in {"TaskDefinitions", "NetworkAndReadOnlyChecks"}
+            assert statement["Sid"] in {
+                "RegisterTaskDefinitions",
+                "NetworkCreate",
+                "ReadOnlyChecks",
+                "SimulatePolicies",
+            }
+
+
+# Resource types that hold data a user or the stage would miss.
+DATA_TYPES = {
+    "AWS::S3::Bucket",
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::Logs::LogGroup",
+    "AWS::SecretsManager::Secret",
+    "AWS::ECR::Repository",
+}
+
+
+def test_every_resource_holding_data_says_what_happens_to_it_on_delete_and_replace(expanded):
+    templates = [*expanded.values(), bootstrap_template("dev")]
+    for template in templates:
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] in DATA_TYPES:
+                assert resource.get("DeletionPolicy") in ("Delete", "Retain"), logical_id
+                assert resource.get("UpdateReplacePolicy") == resource["DeletionPolicy"]
+    for template in expanded.values():
+        [bucket] = resources_of(template, "AWS::S3::Bucket").values()
+        assert bucket["DeletionPolicy"] == "Retain"  # the user's jobs and videos
+
+
+def test_no_bucket_has_a_name_someone_else_could_take_first(expanded):
+    templates = [*expanded.values(), bootstrap_template("dev")]
+    for template in templates:
+        for logical_id, bucket in resources_of(template, "AWS::S3::Bucket").items():
+            assert "BucketName" not in bucket["Properties"], logical_id
+
+
+def test_every_lambda_sends_what_it_gives_up_on_to_its_queue_and_alarms_on_errors(expanded):
+    for template in expanded.values():
+        functions = resources_of(template, "AWS::Lambda::Function")
+        configs = {
+            r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+            for r in resources_of(template, "AWS::Lambda::EventInvokeConfig").values()
+        }
+        assert set(configs) == set(functions)
+        for logical_id, config in configs.items():
+            assert config["Qualifier"] == "$LATEST"
+            assert config["MaximumRetryAttempts"] == 2
+            assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+                "Fn::GetAtt": [f"{logical_id}DeadLetterQueue", "Arn"]
+            }
+            # the sweeper redrives that queue
+            queues = functions[logical_id]["Properties"]["Environment"]["Variables"][
+                "CLOUDBURST_DEAD_LETTER_QUEUES"
+            ]
+            assert {"Ref": f"{logical_id}DeadLetterQueue"} in queues["Fn::Join"][1]
+            alarm = template["Resources"][f"{logical_id}ErrorsAlarm"]["Properties"]
+            names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"][:2]}
+            assert names == {"Errors", "Throttles"}
+            assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert functions["Sweeper"]["Properties"]["ReservedConcurrentExecutions"] == 1
+        others = [f for k, f in functions.items() if k != "Sweeper"]
+        assert all("ReservedConcurrentExecutions" not in f["Properties"] for f in others)
+
+
+def test_the_alarm_topic_is_one_cloudwatch_can_publish_to_and_mails_the_given_address(expanded):
+    for template in expanded.values():
+        topic = template["Resources"]["AlarmTopic"]["Properties"]
+        assert "KmsMasterKeyId" not in topic  # CloudWatch cannot use the AWS-managed key
+        subscription = template["Resources"]["AlarmEmailSubscription"]
+        assert subscription["Condition"] == "HasAlarmEmail"
+        assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_the_task_gets_the_ephemeral_storage_pricing_bills(templates):
+    from chalicelib import pricing
+
+    for template in templates.values():
+        task = template["Resources"]["WorkerTaskDefinition"]["Properties"]
+        assert task["EphemeralStorage"] == {"SizeInGiB": pricing.EPHEMERAL_STORAGE_GIB}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,9 @@ from chalicelib.usecases import completion, launching
 
 SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 # 1 vCPU, 2 GB on-demand x86 in us-east-1, billed 96 s (95.5 rounded up).
-COST_96S = (1 * 0.04048 + 2 * 0.004445) * 96 / 3600
+STORAGE_HOURLY = (34 - 20) * 0.000111  # the task's ephemeral storage above the free 20 GiB
+COMPUTE_96S = (1 * 0.04048 + 2 * 0.004445) * 96 / 3600
+COST_96S = COMPUTE_96S + STORAGE_HOURLY * 96 / 3600
 
 
 def start_job(aws, **options) -> tuple[str, dict[int, dict]]:
@@ -78,6 +81,9 @@ def test_the_last_batch_writes_the_report_and_sends_one_signed_webhook(aws):
     }
     assert sent["report_key"] == f"outputs/{job_id}/job.json"
     assert sent["report_url"].startswith("https://")
+    # moto's test credentials are long-term: the link lasts the asked 24 h, and says so
+    expires = datetime.fromisoformat(sent["report_url_expires_at"])
+    assert timedelta(hours=23) < expires - datetime.now(UTC) <= timedelta(hours=24)
     job = aws.job(job_id)
     assert (job.status, job.webhook_state) == (JobStatus.SUCCEEDED, WebhookState.DELIVERED)
     assert aws.svc.slots.taken() == 0
@@ -186,7 +192,7 @@ def test_spot_tasks_are_priced_at_spot_rates(aws):
     aws.stop(tasks[1], spot=True)
 
     batch = aws.svc.jobs.get_batch(job_id, 1)
-    assert batch.cost_usd == pytest.approx(COST_96S * 0.3, abs=1e-8)
+    assert batch.cost_usd == pytest.approx(COMPUTE_96S * 0.3 + STORAGE_HOURLY * 96 / 3600, abs=1e-8)
 
 
 def test_an_event_without_memory_is_billed_for_the_memory_the_task_was_given(aws):

@@ -8,7 +8,8 @@ from chalicelib.model import BatchStatus, JobStatus
 
 SCENES = ["scene_001", "scene_002", "scene_003", "scene_004"]
 # 1 vCPU, 2 GB on-demand x86 in us-east-1, per billed second
-PER_SECOND = (1 * 0.04048 + 2 * 0.004445) / 3600
+# vCPU, memory and the 14 GiB of ephemeral storage above the free 20 (chalicelib.pricing)
+PER_SECOND = (1 * 0.04048 + 2 * 0.004445 + 14 * 0.000111) / 3600
 SPOT_REASON = "Your Spot Task was interrupted."
 
 

@@ -25,7 +25,38 @@ def test_us_east_1_on_demand_x86_rates_are_the_published_ones():
 
     cost = task_cost_usd(vcpu=2, memory_gb=4, seconds=3600, rate=rate)
 
-    assert cost == pytest.approx(2 * 0.04048 + 4 * 0.004445)
+    storage = (34 - 20) * 0.000111  # the task definition's 34 GiB, 20 of them free
+    assert cost == pytest.approx(2 * 0.04048 + 4 * 0.004445 + storage)
+
+
+def test_storage_above_the_free_20_gb_and_a_public_ipv4_are_billed_by_the_hour():
+    rate = fargate_rate("us-east-1", "x86_64", spot=False)
+    compute_only = task_cost_usd(1, 2, 3600, rate, storage_gb=20)
+
+    with_storage = task_cost_usd(1, 2, 3600, rate, storage_gb=34)
+    with_ip = task_cost_usd(1, 2, 3600, rate, storage_gb=20, public_ipv4=True)
+
+    assert compute_only == pytest.approx(0.04048 + 2 * 0.004445)
+    assert with_storage - compute_only == pytest.approx(14 * 0.000111)
+    assert with_ip - compute_only == pytest.approx(0.005)
+    assert pricing.EPHEMERAL_STORAGE_GIB == 34
+
+
+def test_arm64_spot_is_priced_on_demand_because_fargate_spot_runs_x86_only():
+    assert not pricing.spot_available("arm64")
+    assert pricing.spot_available("x86_64")
+    assert fargate_rate("eu-west-1", "arm64", spot=True) == fargate_rate(
+        "eu-west-1", "arm64", spot=False
+    )
+
+
+def test_a_task_given_a_public_ip_bills_it():
+    known = {"pull_started_at": T0, "stopped_at": T0 + timedelta(hours=1)}
+
+    private = pricing.bill_task(usage(**known), T0)
+    public = pricing.bill_task(usage(public_ipv4=True, **known), T0)
+
+    assert public.cost_usd - private.cost_usd == pytest.approx(0.005)
 
 
 def test_arm_is_cheaper_and_spot_cheaper_still():
@@ -33,7 +64,7 @@ def test_arm_is_cheaper_and_spot_cheaper_still():
     arm = task_cost_usd(1, 2, 600, fargate_rate("us-east-1", "arm64", spot=False))
     spot = task_cost_usd(1, 2, 600, fargate_rate("us-east-1", "x86_64", spot=True))
 
-    assert arm == pytest.approx((0.03238 + 2 * 0.00356) / 6)
+    assert arm == pytest.approx((0.03238 + 2 * 0.00356 + 14 * 0.000111) / 6)
     assert spot < arm < x86
 
 
@@ -76,7 +107,8 @@ def test_a_task_is_billed_from_its_own_size_and_timestamps():
     )
 
     assert (bill.billed_seconds, bill.estimated) == (96, False)
-    assert bill.cost_usd == pytest.approx((2 * 0.04048 + 4 * 0.004445) * 96 / 3600, abs=1e-8)
+    hourly = 2 * 0.04048 + 4 * 0.004445 + 14 * 0.000111  # 14 GiB of storage above the free 20
+    assert bill.cost_usd == pytest.approx(hourly * 96 / 3600, abs=1e-8)
 
 
 def test_missing_size_falls_back_to_the_profile_it_was_launched_with():

@@ -167,3 +167,26 @@ def test_the_status_document_says_what_a_user_follows():
 )
 def test_scenes_decide_the_outcome(ok, total, outcome):
     assert scenes_status(ok, total) == outcome
+
+
+def test_a_report_link_is_promised_no_longer_than_its_signing_credentials_last():
+    from chalicelib.report import TEMPORARY_LINK_SECONDS, report_link_seconds
+
+    day = 24 * 3600
+    assert report_link_seconds(day, temporary=False, credentials_left=None) == day
+    assert report_link_seconds(day, temporary=True, credentials_left=5400.7) == 5400
+    # a Lambda's credentials come without an expiry to read
+    assert report_link_seconds(day, temporary=True, credentials_left=None) == (
+        TEMPORARY_LINK_SECONDS
+    )
+    assert report_link_seconds(day, temporary=True, credentials_left=-3) == 0
+
+
+def test_the_webhook_says_when_its_report_link_expires():
+    from chalicelib.report import webhook_data
+
+    report = {"job_id": "j", "errors": [], "outputs": []}
+
+    data = webhook_data(report, "https://example.com/x", "2026-12-06T05:00:00Z")
+
+    assert data["report_url_expires_at"] == "2026-12-06T05:00:00Z"
