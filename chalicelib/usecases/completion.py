@@ -131,7 +131,7 @@ def complete_job_if_done(svc: Services, job_id: str) -> Finished | None:
     now = svc.clock.now()
     report = build_job_report(job, status, batches, scenes, now)
     svc.documents.put_json(report_key(job_id), report)
-    if not svc.jobs.finish_job(job_id, status, iso(now)):
+    if not svc.jobs.finish_job(job_id, status, iso(now), report["errors"]):
         return None  # a concurrent invocation ended it and sends the webhook
     logger.info(
         "job finished", extra={"status": status, "total_cost_usd": report["total_cost_usd"]}
