@@ -20,6 +20,7 @@ from chalicelib.events import (
     TaskStateChangeEvent,
     cancel_requested_pattern,
     manifest_uploaded_pattern,
+    scene_reported_pattern,
     task_stopped_pattern,
 )
 from chalicelib.observability import invocation, logger
@@ -75,6 +76,14 @@ def on_cancel_requested(event: CloudWatchEvent) -> None:
         request = _parse(ObjectCreatedEvent, event, "S3")
         if request is not None:
             reactions.cancel_requested(request, services())
+
+
+@app.on_cw_event(scene_reported_pattern(_settings.bucket), name="on_scene_reported")
+def on_scene_reported(event: CloudWatchEvent) -> None:
+    with invocation(event.event_id):
+        record = _parse(ObjectCreatedEvent, event, "S3")
+        if record is not None:
+            reactions.scene_reported(record, services())
 
 
 @app.on_cw_event(task_stopped_pattern(_settings.cluster), name="on_task_state_change")

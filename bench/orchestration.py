@@ -7,11 +7,17 @@ Measures, in one run on this machine, and writes bench/results/orchestration.jso
 - end-to-end overhead of a 20-scene local job: wall time (upload → verified webhook) minus
   the longest task's run time, as a share of wall (target < 3 %).
 Both stack measurements run after one warm-up upload (see ``_warm_up``).
+``--only completion`` measures the 10,000-scene job's end again, into the same file.
+``--hog`` runs that job twice, as is and with two busy loops started by the bench holding
+both cores (a loaded laptop; issue 21), and writes bench/results/orchestration_hog.json:
+how many of its 100 batches ended by their own STOPPED event (not by the sweeper), the
+wall time and the load average.
 Everything talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -19,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +46,7 @@ from cloudburst.demo import make_scene_assets, upload_job  # noqa: E402
 from cloudburst.local import LocalStack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "orchestration.json"
+HOG_RESULTS = ROOT / "bench" / "results" / "orchestration_hog.json"
 TARGETS = {
     "plan_100k_ms": 100.0,
     "cold_import_ms": 300.0,
@@ -188,11 +196,9 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
 def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
     """The end of a 10,000-scene job: the reaction to its last task's stop (requests, seconds)
     and the webhook's size. Workers only report their scenes (bench/record_only_worker.py)."""
-    import threading
-
     import botocore.client
 
-    from chalicelib.usecases import completion, reactions
+    from chalicelib.usecases import completion, reactions, sweeping
 
     # Requests of every thread (a reaction reads result records from a pool): by the end of
     # the job the other reactions are over, so the count is the last reaction's.
@@ -217,14 +223,27 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
             )
         return finished
 
+    handled: set[str] = set()  # tasks whose STOPPED reached the reaction (event or sweep)
+    swept: set[str] = set()  # tasks the sweeper had to end (their event never came)
+    original_reconcile = sweeping.reconcile
+
     def stopped(event: Any, svc: Any) -> None:
         calls.started = (time.perf_counter(), next(requests) + 1)
+        # before the reaction: the job it ends may be seen final before the reaction returns
+        handled.add(event.detail.task_arn)
         original_stopped(event, svc)
+
+    def reconcile(svc: Any, now: Any) -> Any:
+        found = original_reconcile(svc, now)
+        swept.update(e.detail.task_arn for e in found.stopped)
+        swept.update(b.task_arn for b in found.vanished if b.task_arn)
+        return found
 
     worker = (sys.executable, str(ROOT / "bench" / "record_only_worker.py"))
     botocore.client.BaseClient._make_api_call = counted
     reactions.task_stopped = stopped
     completion.complete_job_if_done = complete
+    sweeping.reconcile = reconcile
     try:
         with LocalStack(
             port=0,
@@ -251,11 +270,15 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
                 "webhook_url": stack.receiver.url,
             }
             _warm_up(stack)
+            uploaded = time.perf_counter()
             s3.put_object(
                 Bucket=stack.bucket, Key="manifests/ten-k.json", Body=json.dumps(manifest)
             )
             store = _store(stack)
             job = _wait_job(store, stack, "manifests/ten-k.json", lambda j, _: j.is_final, 1800)
+            wall = time.perf_counter() - uploaded
+            batches = store.list_batches(job.job_id)
+            by_event = [b for b in batches if b.is_final and b.task_arn in handled - swept]
             (webhook,) = stack.receiver.wait_for(1, timeout=60, job_id=job.job_id)
             report = s3.get_object(Bucket=stack.bucket, Key=f"outputs/{job.job_id}/job.json")
             if not ended:
@@ -268,11 +291,16 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
                 "last_stop_reaction_s": round(ended[-1]["seconds"], 3),
                 "webhook_body_bytes": len(webhook.raw.encode()),
                 "report_bytes": report["ContentLength"],
+                "batches_finished_by_event": len(by_event),
+                "batches_ended_by_sweeper": len(swept),
+                "upload_to_job_end_s": round(wall, 1),
+                "fargate_delivery_retries": stack.fargate.outbox.retries if stack.fargate else 0,
             }
     finally:
         botocore.client.BaseClient._make_api_call = original_call
         reactions.task_stopped = original_stopped
         completion.complete_job_if_done = original_complete
+        sweeping.reconcile = original_reconcile
 
 
 def bench_twenty_scene_job(workdir: Path) -> dict[str, Any]:
@@ -335,8 +363,50 @@ def _completion(workdir: Path) -> dict[str, Any]:
     return done
 
 
+def _under_load(workdir: Path, hogs: int) -> dict[str, Any]:
+    """The 10,000-scene job with ``hogs`` busy loops (started here, stopped here) holding
+    the cores, and the 1-minute load average it ran at."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(5):
+            peak[0] = max(peak[0], os.getloadavg()[0])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = _completion(workdir)
+    finally:
+        done.set()
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+    result["busy_loops"] = hogs
+    result["peak_load_1min"] = round(peak[0], 1)
+    return result
+
+
 def main() -> int:
-    if sys.argv[1:] == ["--only", "completion"]:  # one figure, kept beside the recorded run
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=["completion"], help="measure this figure again")
+    parser.add_argument("--hog", action="store_true", help="the completion job, quiet and loaded")
+    args = parser.parse_args()
+    if args.hog:
+        with tempfile.TemporaryDirectory(prefix="cloudburst-bench-") as tmp:
+            quiet = _under_load(Path(tmp) / "quiet", hogs=0)
+            loaded = _under_load(Path(tmp) / "hog", hogs=2)
+        HOG_RESULTS.write_text(json.dumps({"quiet": quiet, "hog": loaded}, indent=2) + "\n")
+        for name, run in (("quiet", quiet), ("2 busy loops", loaded)):
+            print(
+                f"{name:>12}: {run['batches_finished_by_event']}/{run['batches']} batches ended"
+                f" by their event, job {run['status']} in {run['upload_to_job_end_s']:.0f} s"
+                f" (peak load {run['peak_load_1min']})"
+            )
+        print(f"wrote {HOG_RESULTS.relative_to(ROOT)}")
+        return 0
+    if args.only == "completion":  # one figure, kept beside the recorded run
         with tempfile.TemporaryDirectory(prefix="cloudburst-bench-") as tmp:
             recorded = json.loads(RESULTS.read_text())
             recorded["ten_thousand_scene_completion"] = _completion(Path(tmp))

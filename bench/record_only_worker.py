@@ -8,13 +8,17 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+from botocore.config import Config
 
 from chalicelib.contracts import BATCH_SPEC_ENV, BatchSpec, SceneResult, split_s3_uri
 
 
 def main() -> None:
     bucket, key = split_s3_uri(os.environ[BATCH_SPEC_ENV])
-    s3 = boto3.client("s3")
+    # a loaded machine (bench --hog) makes moto slow to accept: retry, as a worker would
+    s3 = boto3.client(
+        "s3", config=Config(retries={"mode": "standard", "max_attempts": 10}, connect_timeout=20)
+    )
     spec = BatchSpec.model_validate_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def report(name: str) -> None:

@@ -151,6 +151,7 @@ MANIFEST_SUFFIX = ".json"
 OUTPUTS_PREFIX = "outputs/"  # what users read: MP4s, job.json, status.json
 JOBS_PREFIX = "jobs/"  # the pipeline's own: batch specs, result records, summaries
 INPUTS_PREFIX = "inputs/"  # where the client uploads local assets
+UPLOADS_PREFIX = "uploads/"  # per manifest upload: which job it started (upload_pointer_key)
 
 
 def outputs_prefix(job_id: str) -> str:
@@ -208,6 +209,23 @@ def results_prefix(job_id: str) -> str:
 
 def result_key(job_id: str, scene_name: str) -> str:
     return f"{results_prefix(job_id)}{scene_name}.json"
+
+
+def result_key_scene(key: str) -> tuple[str, str] | None:
+    """(job id, scene name) of a result record's key, None for any other key."""
+    if not key.startswith(JOBS_PREFIX) or not key.endswith(".json"):
+        return None
+    job_id, marker, scene_name = key[len(JOBS_PREFIX) : -len(".json")].partition("/results/")
+    if not marker or not job_id or not scene_name or "/" in job_id + scene_name:
+        return None
+    return job_id, scene_name
+
+
+def upload_pointer_key(manifest_key: str, version_id: str) -> str:
+    """Where the pipeline says which job one upload of a manifest started: built from what
+    the upload's own answer holds, so ``aws s3 cp s3://BUCKET/<this key> -`` finds the job
+    with no code of ours (README "Submitting a job")."""
+    return f"{UPLOADS_PREFIX}{manifest_key}/{version_id}.json"
 
 
 def batch_spec_key(job_id: str, batch_number: int) -> str:

@@ -1,4 +1,4 @@
-"""The two EventBridge events the app reacts to: their patterns and typed models.
+"""The EventBridge events the app reacts to: their patterns and typed models.
 
 Patterns are what the rules match in AWS (and, installed as-is, in the local stack).
 Models take the documented shapes: S3 "Object Created" through EventBridge and ECS
@@ -15,7 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.contracts import CANCEL_PREFIX, MANIFEST_SUFFIX, MANIFESTS_PREFIX
+from chalicelib.contracts import (
+    CANCEL_PREFIX,
+    JOBS_PREFIX,
+    MANIFEST_SUFFIX,
+    MANIFESTS_PREFIX,
+    result_key,
+    result_key_scene,
+)
 
 STARTED_BY_PREFIX = "cloudburst/"
 
@@ -29,14 +36,24 @@ def cancel_requested_pattern(bucket: str) -> dict[str, Any]:
     return _json_created_under(bucket, CANCEL_PREFIX)
 
 
+def scene_reported_pattern(bucket: str) -> dict[str, Any]:
+    """A scene's result record, written by the worker the moment the scene is done
+    (``jobs/<job>/results/<scene>.json``): live progress without polling."""
+    return _created(bucket, result_key("*", "*"))
+
+
 def _json_created_under(bucket: str, prefix: str) -> dict[str, Any]:
+    return _created(bucket, f"{prefix}*{MANIFEST_SUFFIX}")
+
+
+def _created(bucket: str, key_wildcard: str) -> dict[str, Any]:
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [bucket]},
             # One wildcard, because a prefix and a suffix in one list would be an OR.
-            "object": {"key": [{"wildcard": f"{prefix}*{MANIFEST_SUFFIX}"}]},
+            "object": {"key": [{"wildcard": key_wildcard}]},
         },
     }
 
@@ -121,17 +138,23 @@ class ObjectCreatedEvent(EventBridgeEnvelope):
         if not self.key.startswith(CANCEL_PREFIX) or not self.key.endswith(MANIFEST_SUFFIX):
             return None
         job_id = self.key[len(CANCEL_PREFIX) : -len(MANIFEST_SUFFIX)]
-        return job_id if re.fullmatch(r"[a-z0-9-]{1,64}", job_id) else None
+        return job_id if re.fullmatch(r"[A-Za-z0-9-]{1,64}", job_id) else None
+
+    def reported_scene(self) -> tuple[str, str] | None:
+        """(job id, scene name) of a result record's upload, None for any other key."""
+        return result_key_scene(self.key) if self.key.startswith(JOBS_PREFIX) else None
 
 
 def job_id_for_upload(bucket: str, key: str, identity: str) -> str:
-    """A readable, deterministic job id: manifest stem + hash of the upload's identity.
+    """A readable, deterministic job id: manifest stem (its case kept) + hash of the upload's
+    identity.
 
     A client that put a manifest into the versioned bucket knows the job id at once:
-    ``job_id_for_upload(bucket, key, f"v:{response['VersionId']}")``.
+    ``job_id_for_upload(bucket, key, f"v:{response['VersionId']}")``; a user of the aws CLI
+    reads it from the upload's pointer (``contracts.upload_pointer_key``).
     """
     stem = key.rsplit("/", 1)[-1].removesuffix(MANIFEST_SUFFIX)
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-").lower()[:40] or "job"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-")[:40] or "job"
     digest = hashlib.sha256(f"{bucket}\0{key}\0{identity}".encode()).hexdigest()
     return f"{slug}-{digest[:12]}"
 

@@ -108,12 +108,19 @@ class Job:
     # -- the job's state machine: RUNNING → final once; a cancel is asked once, while RUNNING.
     # The memory store applies these; the DynamoDB store writes the same rules as conditions.
 
-    def finish(self, status: JobStatus, finished_at: str) -> Job | None:
-        """The job ended ``status``; None when it had ended already (the other caller won)."""
+    def finish(self, status: JobStatus, finished_at: str, errors: Sequence[str] = ()) -> Job | None:
+        """The job ended ``status`` (``errors``: every reason, of which it keeps a summary);
+        None when it had ended already (the other caller won)."""
         if self.status is not JobStatus.RUNNING or not status.is_final:
             return None
+        kept, total = error_summary(errors)
         return replace(
-            self, status=status, finished_at=finished_at, webhook_state=WebhookState.PENDING
+            self,
+            status=status,
+            finished_at=finished_at,
+            webhook_state=WebhookState.PENDING,
+            errors=kept,
+            errors_total=total,
         )
 
     def cancel(self, reason: str) -> Job | None:
@@ -123,8 +130,16 @@ class Job:
         return replace(self, cancel_reason=reason)
 
 
-# DynamoDB items stop at 400 KB: a rejection stores this many reasons, the report has all.
+# DynamoDB items stop at 400 KB: a job stores this many reasons, each clipped, the report all.
 MAX_STORED_ERRORS = 50
+_STORED_ERROR_CHARS = 500
+
+
+def error_summary(errors: Sequence[str]) -> tuple[list[str], int]:
+    """The first reasons as a job keeps them (clipped), and how many there are in all."""
+    clip = _STORED_ERROR_CHARS
+    kept = [e if len(e) <= clip else e[: clip - 1] + "…" for e in errors[:MAX_STORED_ERRORS]]
+    return kept, len(errors)
 
 
 @dataclass(frozen=True)
@@ -167,6 +182,11 @@ class Batch:
     error: str | None = None
     last_stop_code: str | None = None  # of the attempt before this one (a retry's cause)
     event_version: int | None = None
+    # Scenes whose result record the worker has written while the batch runs (live progress;
+    # the batch's own counts take over when it ends). Counters: a batch may hold 10,000 scenes,
+    # whose names would pass DynamoDB's 400 KB item limit; the store keeps which scene counted.
+    reported_succeeded: int = 0
+    reported_failed: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -223,6 +243,16 @@ class Batch:
             event_version=None,
         )
 
+    def report_scene(self, succeeded: bool, before: bool | None) -> Batch | None:
+        """One scene's result record seen while the batch is not final (``before``: how the
+        scene was counted already, None if not); None when that changes nothing (a redelivery,
+        or the batch has ended and counted its scenes itself)."""
+        if self.is_final or before is succeeded:
+            return None
+        ok = self.reported_succeeded + (1 if succeeded else 0) - (1 if before is True else 0)
+        failed = self.reported_failed + (0 if succeeded else 1) - (1 if before is False else 0)
+        return replace(self, reported_succeeded=ok, reported_failed=failed)
+
     def _billed(self, bill: TaskBill) -> Batch:
         return replace(
             self,
@@ -240,16 +270,59 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class SceneCounts:
+    """How many of a job's scenes exist, succeeded and failed: every view shows these."""
+
+    total: int
+    succeeded: int
+    failed: int
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+
+def scene_counts(job: Job, batches: Sequence[Batch]) -> SceneCounts:
+    """The one count of a job's scenes, for every document and line that shows one.
+
+    A rejected job failed every scene its manifest listed; an ended batch counts its scenes
+    as it ended (a cancelled batch's unrendered scenes failed); a batch still running or
+    waiting counts the result records reported so far.
+    """
+    if job.status is JobStatus.REJECTED:
+        return SceneCounts(job.total_scenes, 0, job.total_scenes)
+    succeeded = failed = 0
+    for batch in batches:
+        if batch.is_final:
+            succeeded += batch.scenes_succeeded
+            failed += batch.scenes_failed
+        else:
+            succeeded += batch.reported_succeeded
+            failed += batch.reported_failed
+    return SceneCounts(max(job.total_scenes, succeeded + failed), succeeded, failed)
+
+
+def eta_seconds(counts: SceneCounts, elapsed_seconds: float) -> float | None:
+    """Seconds left if scenes keep finishing at the rate seen so far (0 when none is left);
+    None before the first scene finished, when there is no rate yet."""
+    left = counts.total - counts.done
+    if left <= 0:
+        return 0.0
+    if counts.done == 0:
+        return None
+    return round(max(0.0, elapsed_seconds) * left / counts.done, 1)
+
+
+@dataclass(frozen=True)
 class Progress:
     """A job's progress, derived from its batches."""
 
+    scenes: SceneCounts
     batches_total: int
     batches_final: int
     batches_waiting: int
     tasks_running: int
     tasks_used: int
-    scenes_succeeded: int
-    scenes_failed: int
     cost_usd: float
     cost_estimated: bool
 
@@ -258,16 +331,15 @@ class Progress:
         return self.batches_final == self.batches_total
 
 
-def progress(batches: Sequence[Batch]) -> Progress:
+def progress(job: Job, batches: Sequence[Batch]) -> Progress:
     final = [b for b in batches if b.is_final]
     return Progress(
+        scenes=scene_counts(job, batches),
         batches_total=len(batches),
         batches_final=len(final),
         batches_waiting=sum(1 for b in batches if b.status is BatchStatus.PENDING),
         tasks_running=sum(1 for b in batches if b.status is BatchStatus.RUNNING),
         tasks_used=sum(b.tasks_run for b in batches),
-        scenes_succeeded=sum(b.scenes_succeeded for b in final),
-        scenes_failed=sum(b.scenes_failed for b in final),
         cost_usd=sum(b.cost_usd for b in batches),
         cost_estimated=any(b.cost_estimated for b in batches),
     )

@@ -28,7 +28,16 @@ from chalicelib.contracts import (
     render_slots,
     report_key,
 )
-from chalicelib.model import Batch, Job, JobStatus, Progress, iso
+from chalicelib.model import (
+    Batch,
+    Job,
+    JobStatus,
+    Progress,
+    SceneCounts,
+    eta_seconds,
+    iso,
+    scene_counts,
+)
 from chalicelib.pricing import round_usd
 
 MISSING_RESULT = "the task stopped before it reported this scene"
@@ -73,7 +82,8 @@ def build_job_report(
 ) -> dict[str, Any]:
     """The report of a job whose batches are all final (``scenes``: every scene_entry)."""
     scenes = sorted(scenes, key=lambda entry: entry["scene_name"])
-    successful = sum(1 for entry in scenes if entry["status"] == SceneStatus.SUCCEEDED)
+    counts = scene_counts(job, batches)
+    successful = counts.succeeded
     total_cost = round_usd(sum(batch.cost_usd for batch in batches))
     started = datetime.fromisoformat(job.created_at)
     stops = [datetime.fromisoformat(b.stopped_at) for b in batches if b.stopped_at]
@@ -87,9 +97,7 @@ def build_job_report(
     return {
         **_header(job, status, finished_at),
         "success": status is JobStatus.SUCCEEDED,
-        "total_scenes": len(scenes),
-        "successful_scenes": successful,
-        "failed_scenes": len(scenes) - successful,
+        **_scene_fields(counts),
         "total_cost_usd": total_cost,
         "cost_estimated": any(b.cost_estimated for b in batches),
         "total_duration": total_duration,
@@ -110,17 +118,13 @@ def build_job_report(
     }
 
 
-def build_rejection_report(
-    job: Job, errors: Sequence[str], listed_scenes: int, at: datetime
-) -> dict[str, Any]:
-    """The report of a manifest refused before any task ran (``listed_scenes``: how many
-    scenes it listed, none of which was rendered)."""
+def build_rejection_report(job: Job, errors: Sequence[str], at: datetime) -> dict[str, Any]:
+    """The report of a manifest refused before any task ran (the job's ``total_scenes``: how
+    many scenes it listed, none of which was rendered)."""
     return {
         **_header(job, JobStatus.REJECTED, at),
         "success": False,
-        "total_scenes": listed_scenes,
-        "successful_scenes": 0,
-        "failed_scenes": listed_scenes,
+        **_scene_fields(scene_counts(job, [])),
         "total_cost_usd": 0.0,
         "cost_estimated": False,
         "total_duration": 0.0,
@@ -130,6 +134,15 @@ def build_rejection_report(
         "outputs": [],
         "efficiency": {"speedup_factor": 0.0, "processing_efficiency": 0.0, "cost_per_scene": 0.0},
         "errors": list(errors),
+    }
+
+
+def _scene_fields(counts: SceneCounts) -> dict[str, int]:
+    """The report's (and so the webhook's) scene counts, in the seed's names."""
+    return {
+        "total_scenes": counts.total,
+        "successful_scenes": counts.succeeded,
+        "failed_scenes": counts.failed,
     }
 
 
@@ -155,7 +168,12 @@ def with_webhook_state(report: dict[str, Any], job: Job) -> dict[str, Any]:
 
 
 def build_status(job: Job, done: Progress, updated_at: datetime) -> dict[str, Any]:
-    """The status document: everything a user following the job with S3 alone needs."""
+    """The status document: everything a user following the job with S3 alone needs.
+
+    Scenes count as their result records arrive (not only as tasks end); ``eta_seconds`` is
+    what is left at the rate seen so far, None before the first scene finished.
+    """
+    elapsed = (updated_at - datetime.fromisoformat(job.created_at)).total_seconds()
     return {
         "job_id": job.job_id,
         "status": job.status.value,
@@ -164,9 +182,10 @@ def build_status(job: Job, done: Progress, updated_at: datetime) -> dict[str, An
         "created_at": job.created_at,
         "updated_at": iso(updated_at),
         "finished_at": job.finished_at,
-        "total_scenes": job.total_scenes,
-        "scenes_succeeded": done.scenes_succeeded,
-        "scenes_failed": done.scenes_failed,
+        "total_scenes": done.scenes.total,
+        "scenes_succeeded": done.scenes.succeeded,
+        "scenes_failed": done.scenes.failed,
+        "eta_seconds": None if job.is_final else eta_seconds(done.scenes, elapsed),
         "batches_total": job.batches_total,
         "batches_final": done.batches_final,
         "tasks_running": done.tasks_running,

@@ -19,8 +19,11 @@ class JobStore(Protocol):
 
     def get_job(self, job_id: str) -> Job | None: ...
 
-    def finish_job(self, job_id: str, status: JobStatus, finished_at: str) -> bool:
-        """RUNNING → final, once; the caller that wins sends the webhook."""
+    def finish_job(
+        self, job_id: str, status: JobStatus, finished_at: str, errors: Sequence[str] = ()
+    ) -> bool:
+        """RUNNING → final, once, keeping the first of ``errors`` (``Job.finish``); the caller
+        that wins sends the webhook."""
 
     def request_cancel(self, job_id: str, reason: str) -> bool:
         """Mark a RUNNING job for cancelling; False when it is final or already marked."""
@@ -48,6 +51,10 @@ class JobStore(Protocol):
 
     def requeue_batch(self, batch: Batch, stopped: BatchOutcome, *, task_arn: str) -> bool:
         """RUNNING → PENDING for the next attempt, the stopped task's cost kept."""
+
+    def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
+        """Count one scene's result record on its batch while the batch has not ended
+        (``Batch.report_scene``); False when that changes nothing (a redelivery)."""
 
 
 class TaskSlots(Protocol):

@@ -20,8 +20,17 @@ from types import FrameType
 from cloudburst import __version__
 from cloudburst.client.arguments import register as register_job_commands
 from cloudburst.deploy import cli as deploy_cli
+from cloudburst.local.console import route_output
 from cloudburst.local.fargate import SpotInterruptions
-from cloudburst.local.stack import DEFAULT_PORT, LocalStack, StackError
+from cloudburst.local.stack import (
+    DEFAULT_PORT,
+    DEFAULT_STATE_DIR,
+    LOG_FILE,
+    SECRET_ENV,
+    LocalStack,
+    StackError,
+    reset_state,
+)
 
 _STOP_DEADLINE_SECONDS = 25.0
 
@@ -72,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help="default %(default)s")
     up.add_argument(
-        "--state-dir", type=Path, default=None, help="task logs and webhooks (.local-stack/…)"
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="jobs, objects, webhook secret, logs, kept across restarts (default %(default)s)",
     )
     up.add_argument(
         "--spot-interrupt-after",
@@ -81,8 +93,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="interrupt the first Spot task this long into its run, as Fargate Spot may",
     )
-    up.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    up.add_argument(
+        "-v", "--verbose", action="store_true", help="show the JSON logs and metrics too"
+    )
     up.set_defaults(run=_local_up)
+    reset = local_commands.add_parser(
+        "reset", help="forget the local stack's jobs, objects and webhook secret"
+    )
+    reset.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    reset.set_defaults(run=_local_reset)
 
     demo = commands.add_parser("demo", help="render two demo jobs through the commands, locally")
     demo.add_argument("--results", type=Path, default=Path("cloudburst_results"))
@@ -94,35 +113,74 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    _configure_logging(logging.DEBUG if args.verbose else logging.INFO)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    for noisy in ("werkzeug", "botocore", "urllib3", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     spot = None
     if args.spot_interrupt_after is not None:
         spot = SpotInterruptions(after_seconds=args.spot_interrupt_after)
-    stack = LocalStack(args.port, state_dir=args.state_dir, spot_interruptions=spot)
     try:
-        stack.start()
-    except StackError as exc:
-        print(f"cloudburst: {exc}", file=sys.stderr)
+        stack = LocalStack(
+            args.port, state_dir=args.state_dir, spot_interruptions=spot, persist=True
+        )
+    except OSError as exc:
+        print(f"cloudburst: cannot use {args.state_dir}: {exc}", file=sys.stderr)
         return 1
-    try:
-        print(stack.describe(), flush=True)
-        if stack.secret_generated:
+    log_path = stack.state_dir / LOG_FILE
+    with route_output(log_path, verbose=args.verbose) as terminal:
+        try:
+            stack.start()
+        except StackError as exc:
+            print(f"cloudburst: {exc}", file=sys.stderr)
+            return 1
+        try:
+            print(stack.describe(), file=terminal, flush=True)
             print(
-                f"\nWebhook secret (generated; set CLOUDBURST_WEBHOOK_SECRET to choose one):\n"
-                f"  {stack.webhook_secret}",
+                f"\nWebhook secret ({_secret_source(stack)}):\n  {stack.webhook_secret}",
+                file=terminal,
                 flush=True,
             )
-        print("\nPress Ctrl-C to stop.", flush=True)
-        # Wake up twice a second: Ctrl-C may land on another thread, and Python runs its
-        # handler only when the main thread next runs; an untimed wait would never return.
-        forever = threading.Event()
-        while not forever.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
-    finally:
-        _stop_within(stack, _STOP_DEADLINE_SECONDS)
-    print("stopped.", flush=True)
+            where = "here and in" if args.verbose else "in"
+            print(
+                f"\nOne line per job event below; JSON logs and metrics {where} {log_path}."
+                "\nPress Ctrl-C to stop.",
+                file=terminal,
+                flush=True,
+            )
+            # Wake up twice a second: Ctrl-C may land on another thread, and Python runs its
+            # handler only when the main thread next runs; an untimed wait would never return.
+            forever = threading.Event()
+            while not forever.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            print("\nstopping…", file=terminal, flush=True)
+        finally:
+            _stop_within(stack, _STOP_DEADLINE_SECONDS)
+        print(f"stopped; state kept in {stack.state_dir}.", file=terminal, flush=True)
+    return 0
+
+
+def _secret_source(stack: LocalStack) -> str:
+    if stack.secret_generated:
+        return f"generated and kept in {stack.state_dir / 'webhook-secret'}"
+    if stack.secret_source == SECRET_ENV:
+        return f"from {SECRET_ENV}"
+    return f"kept in {stack.secret_source} since an earlier run"
+
+
+def _local_reset(args: argparse.Namespace) -> int:
+    try:
+        removed = reset_state(args.state_dir)
+    except (StackError, OSError) as exc:
+        print(f"cloudburst: {exc}", file=sys.stderr)
+        return 1
+    if removed:
+        print(
+            f"removed {args.state_dir}/ (jobs, objects, webhook secret, logs);"
+            " the next `cloudburst local up` starts clean"
+        )
+    else:
+        print(f"nothing to reset: {args.state_dir}/ does not exist")
     return 0
 
 

@@ -1,189 +1,187 @@
-"""Remove from the image's installed wheels what the worker never loads (image build step).
+"""Drop from the image's installed wheels only what no code path can load, then prove the
+rest works (image build step, and ``make image-test`` inside the built image).
 
-The worker image is pulled at every Fargate task start and billed from the pull's start,
-so its size is money. The wheels are the local set-up's own pins (one ffmpeg build, one
-set of fonts for both), installed whole; this deletes only parts no code path of the
-worker reaches:
+The image is pulled at every Fargate task start, so its size is money; but a library that
+ships must work, so nothing here stubs, patches or half-removes a library. What goes:
 
-- botocore's and boto3's API models of every AWS service but S3 (the worker's one client;
-  ECS hands it credentials over HTTP, no STS call). botocore reads a model only when a
-  client for that service is made.
-- the test suites, C headers, ``distutils`` and ``f2py`` shipped inside numpy (for building
-  extensions, never imported by ``import numpy``), numpy's lazily loaded subpackages the
-  renderer never touches (``random``, ``ma``, ``polynomial``, ``fft``), and typing stubs
-  (``*.pyi``) everywhere.
-- the parts of aws-lambda-powertools the worker's Logger never imports (the event handler,
-  middleware factory and every utility but ``jmespath_utils``), and pydantic's ``v1`` copy.
-- the italic Noto Sans face: the renderer gives libass exactly one upright file per
-  language (render/fonts.py), so the italic file is never opened.
+- test suites (numpy's ``tests`` packages): run by a test runner the image does not ship,
+  imported by nothing else;
+- typing stubs (``*.pyi``): read by type checkers, never by the interpreter.
 
-- bundled shared libraries for features the worker never calls (STUBBED): OpenCV's OpenBLAS
-  (LAPACK/GEMM; resize, warpAffine, GaussianBlur, transform, cvtColor and imdecode do not
-  use it) and libvpx (video I/O, never used: the renderer feeds ffmpeg frames); PyAV's
-  AV1 codec libraries (the worker's PyAV only remuxes H.264/AAC packets,
-  it opens no codec). cv2 and libavcodec bind these libraries' symbols when they load, so
-  the files cannot simply go: each is replaced by a stub of the same name that defines the
-  same symbols, every function printing which trimmed symbol was called and aborting. The
-  libraries only they needed (OpenBLAS's libgfortran, libquadmath) then go too. The build
-  needs a C compiler for this (the build stage only); ``verify`` then imports the result,
-  and ``make image-test`` renders every feature inside the image.
+Everything else stays whole: every botocore service model (so any client, and STS/SSO for
+the credential chain), every numpy subpackage, every bundled shared library. ``check``
+then proves it: every installed file still has the content its wheel's RECORD gives (so no
+library was stubbed or patched, and only test suites and typing stubs are missing), every
+shared library loads with all its symbols bound, and every shipped module imports, so the
+build fails where a task would otherwise abort or fail to import.
 
-Usage: ``python trim_packages.py /opt/cloudburst/packages``; prints what it removed, then
-imports the trimmed packages to prove they still load.
+Usage: ``python trim_packages.py ROOT`` (trim, then check) or
+``python trim_packages.py --check ROOT [ROOT ...]`` (check only; exits 1 on any failure).
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import ctypes
+import hashlib
+import importlib
+import os
 import shutil
-import subprocess
 import sys
+import traceback
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-KEEP_SERVICES = frozenset({"s3"})
+# Packages whose ``tests`` folders are test suites, not modules anything imports.
+TEST_SUITES = ("numpy",)
 
-# bundled libraries (globs under the packages folder) replaced by aborting stubs
-STUBBED = (
-    "opencv_python_headless.libs/libopenblas*.so*",
-    "opencv_python_headless.libs/libvpx-*.so*",
-    "av.libs/libSvtAv1Enc-*.so*",
-    "av.libs/libdav1d-*.so*",
-)
+# Files that look like modules but are not meant to be imported on this platform (each
+# package's own loader or another OS uses them); any other import failure fails the check.
+NOT_IMPORTABLE = {
+    "cv2.cv2": "the extension itself, which cv2/__init__.py loads as cv2",
+    "cv2.config": "exec()uted by cv2's loader with LOADER_DIR defined",
+    "numpy.distutils.msvc9compiler": "Windows only (winreg)",
+    "dateutil.tzwin": "Windows only (winreg)",
+    "dateutil.tz.win": "Windows only (winreg)",
+    "botocore.crt.auth": "needs awscrt, an optional dependency botocore guards against",
+    "pydantic.v1._hypothesis_plugin": "a plugin that hypothesis loads, with hypothesis",
+}
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--check"]:
+        return check([Path(arg) for arg in argv[1:]])
     (root,) = (Path(arg) for arg in argv)
-    freed = stub_unused_libraries(root)
-    for path in sorted({*removable(root), *unlinked_libraries(root)}):
+    freed = 0
+    for path in sorted(removable(root)):
         if not path.exists():  # inside a folder removed before it
             continue
-        size = _size(path)
+        freed += _size(path)
         if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink()
-        freed += size
-    print(f"trim_packages: {freed / 1e6:.1f} MB removed")
-    verify(root)
-    return 0
+    print(f"trim_packages: {freed / 1e6:.1f} MB of test suites and typing stubs removed")
+    return check([root])
 
 
 def removable(root: Path) -> Iterator[Path]:
-    """Every file or folder under ``root`` that the worker never loads."""
-    for models in (root / "botocore" / "data", root / "boto3" / "data"):
-        for service in models.iterdir():
-            if service.is_dir() and service.name not in KEEP_SERVICES:
-                yield service
-    numpy = root / "numpy"
-    yield from (p for p in numpy.rglob("tests") if p.is_dir())
-    yield from (numpy / "distutils", numpy / "f2py", numpy / "_core" / "include")
-    yield from (numpy / "random", numpy / "ma", numpy / "polynomial", numpy / "fft")
+    """Every file or folder under ``root`` that no code path loads."""
+    for package in TEST_SUITES:
+        yield from (p for p in (root / package).rglob("tests") if p.is_dir())
     yield from root.rglob("*.pyi")
-    powertools = root / "aws_lambda_powertools"
-    yield from (powertools / "event_handler", powertools / "middleware_factory")
-    for utility in (powertools / "utilities").iterdir():
-        if utility.is_dir() and utility.name not in {"jmespath_utils", "__pycache__"}:
-            yield utility
-    yield root / "pydantic" / "v1"
-    yield from (root / "fontpkg_noto_sans" / "files").glob("NotoSans-Italic*")
 
 
-def stub_unused_libraries(root: Path) -> int:
-    """Replace every STUBBED library by a stub defining the symbols others import from it;
-    returns the bytes saved."""
-    saved = 0
-    imported = _imported_symbols(root)
-    for pattern in STUBBED:
-        matches = sorted(root.glob(pattern))
-        if len(matches) != 1:
-            raise SystemExit(f"trim_packages: {pattern} matches {matches}: update STUBBED")
-        library = matches[0]
-        symbols = [(name, kind, size) for name, kind, size in _exported(library)
-                   if name in imported]  # fmt: skip
-        before = library.stat().st_size
-        _compile_stub(library, symbols)
-        saved += before - library.stat().st_size
-        print(f"stubbed {library.relative_to(root)}: {len(symbols)} symbols")
-    return saved
+def check(roots: list[Path]) -> int:
+    """0 when every shared library under ``roots`` loads and every module imports."""
+    sys.dont_write_bytecode = True  # pip's .pyc files only: the layer stays reproducible
+    failures = [*record_failures(roots), *library_failures(roots), *import_failures(roots)]
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    libraries = sum(1 for _ in shared_libraries(roots))
+    modules = sum(1 for _ in modules_under(roots))
+    print(f"check: {libraries} shared libraries, {modules} modules, {len(failures)} failures")
+    return 1 if failures else 0
 
 
-def _imported_symbols(root: Path) -> set[str]:
-    names: set[str] = set()
-    for library in _elf_files(root):
-        out = _run("nm", "-D", "--undefined-only", str(library))
-        names.update(line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip())
-    return names
+def record_failures(roots: list[Path]) -> Iterator[str]:
+    """Each installed file whose content differs from its wheel's RECORD, and each missing
+    file that is not a test suite or typing stub (what ``removable`` takes)."""
+    for root in roots:
+        for record in sorted(root.glob("*.dist-info/RECORD")):
+            with record.open(newline="") as file:
+                for row in csv.reader(file):
+                    if len(row) < 2 or not row[1].startswith("sha256="):
+                        continue  # RECORD itself, and .pyc files pip compiled
+                    if row[0].startswith("../"):
+                        continue  # a console script, installed outside the packages
+                    path = root / row[0]
+                    if not path.exists():
+                        if not _trimmed(Path(row[0])):
+                            yield f"file {row[0]}: missing ({record.parent.name})"
+                        continue
+                    digest = hashlib.sha256(path.read_bytes()).digest()
+                    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                    if row[1] != f"sha256={expected}":
+                        yield f"file {row[0]}: not the file its wheel installed (changed)"
 
 
-def _exported(library: Path) -> list[tuple[str, str, int]]:
-    """(name, nm type letter, size) of every dynamic symbol ``library`` defines."""
-    symbols = []
-    for line in _run("nm", "-D", "--defined-only", "--size-sort", str(library)).splitlines():
-        size, kind, name = line.split()[-3:]
-        symbols.append((name.split("@")[0], kind, int(size, 16)))
-    return symbols
+def _trimmed(relative: Path) -> bool:
+    """Whether ``removable`` would take this path (a test suite or a typing stub)."""
+    if relative.suffix == ".pyi":
+        return True
+    return relative.parts[0] in TEST_SUITES and "tests" in relative.parts[1:-1]
 
 
-def _compile_stub(library: Path, symbols: list[tuple[str, str, int]]) -> None:
-    lines = [
-        "#include <stdio.h>",
-        "#include <stdlib.h>",
-        "static void trimmed(const char *name) {",
-        f'  fprintf(stderr, "{library.name} was trimmed from the image: %s called\\n", name);',
-        "  abort();",
-        "}",
-    ]
-    for name, kind, size in symbols:
-        if kind in "Tt":
-            lines.append(f'void {name}(void) {{ trimmed("{name}"); }}')
-        else:  # data: zeroed storage of the same size
-            lines.append(f"char {name}[{max(size, 1)}];")
-    source = library.with_suffix(".stub.c")
-    source.write_text("\n".join(lines) + "\n")
-    _run("gcc", "-shared", "-fPIC", "-O2", "-s", f"-Wl,-soname,{library.name}",
-         "-o", str(library), str(source))  # fmt: skip
-    source.unlink()
+def shared_libraries(roots: list[Path]) -> Iterator[Path]:
+    for root in roots:
+        for path in sorted(root.rglob("*.so*")):
+            if path.is_file() and (path.suffix == ".so" or ".so." in path.name):
+                with path.open("rb") as file:
+                    if file.read(4) == b"\x7fELF":
+                        yield path
 
 
-def unlinked_libraries(root: Path) -> list[Path]:
-    """Bundled libraries (``*.libs/``) that no extension module links, even indirectly."""
-    bundled = {p.name: p for p in root.glob("*.libs/*.so*")}
-    todo = [p for p in _elf_files(root) if p.parent.suffix != ".libs"]
-    reached: set[str] = set()
-    while todo:
-        for needed in _needed(todo.pop()):
-            if needed in bundled and needed not in reached:
-                reached.add(needed)
-                todo.append(bundled[needed])
-    return [path for name, path in bundled.items() if name not in reached]
+def library_failures(roots: list[Path]) -> Iterator[str]:
+    """Each library whose loading fails, with every symbol bound now (``RTLD_NOW``): a
+    missing or half-removed dependency shows here, not in a task."""
+    for path in shared_libraries(roots):
+        try:
+            ctypes.CDLL(str(path), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        except OSError as error:
+            yield f"library {path}: {error}"
 
 
-def _needed(library: Path) -> list[str]:
-    return [
-        line.split("[", 1)[1].rstrip("]")
-        for line in _run("readelf", "-d", str(library)).splitlines()
-        if "(NEEDED)" in line
-    ]
+def modules_under(roots: list[Path]) -> Iterator[str]:
+    """Dotted names of every module in every regular package (and top-level module)."""
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if path.suffix == ".py":
+                name = relative.with_suffix("")
+            elif path.suffix == ".so" and ".cpython-" not in path.name and ".abi3" not in path.name:
+                continue
+            elif path.suffix == ".so":
+                name = relative.with_name(path.name.split(".", 1)[0])
+            else:
+                continue
+            parts = name.parts
+            if not all((root / Path(*parts[:i]) / "__init__.py").exists()
+                       for i in range(1, len(parts))):  # fmt: skip
+                continue  # a script or data folder, not a package
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            if not parts or parts[-1] == "__main__" or not all(p.isidentifier() for p in parts):
+                continue
+            yield ".".join(parts)
 
 
-def _elf_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*.so*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
-
-
-def _run(*args: str) -> str:
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
-
-
-def verify(root: Path) -> None:
-    """The trimmed packages still import and make an S3 client (fails the build if not)."""
-    code = (
-        "import av, boto3, cv2, numpy, pydantic;"
-        "from aws_lambda_powertools import Logger;"
-        "boto3.client('s3', region_name='us-east-1');"
-        "log = Logger(service='trim-check'); log.append_keys(job_id='j');"
-        "log.info('loaded', extra={'n': 1}); log.remove_keys(['job_id'])"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(root)})
+def import_failures(roots: list[Path]) -> Iterator[str]:
+    """Each module that fails to import, except for an optional dependency that is not
+    shipped at all (``botocore.crt`` without ``awscrt``): that is how its package says
+    "feature not installed", not a broken module."""
+    shipped = {
+        child.name.split(".")[0]
+        for root in roots
+        for child in root.iterdir()
+        if not child.name.endswith((".dist-info", ".libs"))
+    }
+    sys.path[:0] = [str(root) for root in roots if str(root) not in sys.path]
+    warnings.simplefilter("ignore")  # optional-dependency notices, not failures
+    for name in dict.fromkeys(modules_under(roots)):
+        if name in NOT_IMPORTABLE:
+            continue
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            missing = (error.name or "").split(".")[0]
+            if missing and missing not in shipped and missing not in sys.stdlib_module_names:
+                continue
+            yield f"import {name}: {traceback.format_exception_only(error)[-1].strip()}"
+        except BaseException as error:  # any failure to import is the finding
+            yield f"import {name}: {traceback.format_exception_only(error)[-1].strip()}"
 
 
 def _size(path: Path) -> int:

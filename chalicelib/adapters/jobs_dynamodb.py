@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib.adapters.dynamodb import Table, money
+from chalicelib.adapters.scene_reports import report_scene
 from chalicelib.adapters.table import (
     PENDING_QUEUE,
     RUNNING_LIST,
@@ -25,6 +26,7 @@ from chalicelib.model import (
     Job,
     JobStatus,
     WebhookState,
+    error_summary,
 )
 
 _FINAL_BATCH = [status.value for status in BatchStatus if status.is_final]
@@ -54,10 +56,15 @@ class DynamoJobStore:
         item = self._table.get(job_key(job_id))
         return _job(item) if item else None
 
-    def finish_job(self, job_id: str, status: JobStatus, finished_at: str) -> bool:
+    def finish_job(
+        self, job_id: str, status: JobStatus, finished_at: str, errors: Sequence[str] = ()
+    ) -> bool:
+        kept, total = error_summary(errors)
         return self._table.update_if(
             Key=job_key(job_id),
-            UpdateExpression="SET #s = :s, finished_at = :t, webhook_state = :w",
+            UpdateExpression=(
+                "SET #s = :s, finished_at = :t, webhook_state = :w, errors = :e, errors_total = :n"
+            ),
             ConditionExpression="#s = :running",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
@@ -65,6 +72,8 @@ class DynamoJobStore:
                 ":t": finished_at,
                 ":w": WebhookState.PENDING.value,
                 ":running": JobStatus.RUNNING.value,
+                ":e": kept,
+                ":n": total,
             },
         )
 
@@ -221,6 +230,9 @@ class DynamoJobStore:
             },
         )
 
+    def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
+        return report_scene(self._table, job_id, batch_number, scene_name, ok, self._expires())
+
     def _expires(self) -> int:
         return int(time.time()) + self._ttl_seconds
 
@@ -301,4 +313,6 @@ def _batch(item: dict[str, Any]) -> Batch:
         error=item.get("error"),
         last_stop_code=item.get("last_stop_code"),
         event_version=_num(item.get("event_version")),
+        reported_succeeded=int(item.get("reported_succeeded", 0)),
+        reported_failed=int(item.get("reported_failed", 0)),
     )

@@ -19,6 +19,7 @@ class InMemoryJobStore:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._batches: dict[tuple[str, int], Batch] = {}
+        self._scenes: dict[tuple[str, str], bool] = {}  # (job, scene) → counted as succeeded
         self._lock = threading.RLock()
 
     # -- jobs ---------------------------------------------------------------------------
@@ -38,10 +39,12 @@ class InMemoryJobStore:
         with self._lock:
             self._jobs[job_id] = replace(self._jobs[job_id], **changes)
 
-    def finish_job(self, job_id: str, status: JobStatus, finished_at: str) -> bool:
+    def finish_job(
+        self, job_id: str, status: JobStatus, finished_at: str, errors: Sequence[str] = ()
+    ) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
-            ended = job.finish(status, finished_at) if job else None
+            ended = job.finish(status, finished_at, errors) if job else None
             if ended is None:
                 return False
             self._jobs[job_id] = ended
@@ -101,6 +104,15 @@ class InMemoryJobStore:
         with self._lock:
             current = self._batches.get((batch.job_id, batch.batch_number))
             return self._store(current.requeue(stopped, task_arn=task_arn) if current else None)
+
+    def report_scene(self, job_id: str, batch_number: int, scene_name: str, ok: bool) -> bool:
+        with self._lock:
+            current = self._batches.get((job_id, batch_number))
+            before = self._scenes.get((job_id, scene_name))
+            if not self._store(current.report_scene(ok, before) if current else None):
+                return False
+            self._scenes[(job_id, scene_name)] = ok
+            return True
 
     def _store(self, moved: Batch | None) -> bool:
         """Keep the model's move; False when the model refused it."""

@@ -37,7 +37,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-# Item keys. JOB#<id>/META is the job; JOB#<id>/BATCH#0001… its batches; the CAPACITY item
+# Item keys. JOB#<id>/META is the job; JOB#<id>/BATCH#0001… its batches; JOB#<id>/SCENE#<name>
+# a scene counted while its batch ran; the CAPACITY item
 # counts running tasks; IDEMPOTENCY/<hash> items are powertools idempotency records.
 META = "META"
 IDEMPOTENCY_PK = "IDEMPOTENCY"
@@ -56,6 +57,11 @@ def job_key(job_id: str) -> dict[str, str]:
 
 def batch_key(job_id: str, batch_number: int) -> dict[str, str]:
     return {"PK": f"JOB#{job_id}", "SK": f"BATCH#{batch_number:04d}"}
+
+
+def scene_key(job_id: str, scene_name: str) -> dict[str, str]:
+    """A scene whose result record was counted on its batch (live progress), and how."""
+    return {"PK": f"JOB#{job_id}", "SK": f"SCENE#{scene_name}"}
 
 
 def queue_position(at: str, job_id: str, batch_number: int | None = None) -> str:

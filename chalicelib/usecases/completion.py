@@ -156,7 +156,7 @@ def complete_job_if_done(svc: Services, job_id: str) -> Finished | Assembling | 
         episode = assembly.record.report() if assembly.record else None
         report = with_episode(report, episode, assembly.reason)
     svc.documents.put_json(report_key(job_id), report)
-    if not svc.jobs.finish_job(job_id, status, iso(now)):
+    if not svc.jobs.finish_job(job_id, status, iso(now), report["errors"]):
         return None  # a concurrent invocation ended it and sends the webhook
     logger.info(
         "job finished", extra={"status": status, "total_cost_usd": report["total_cost_usd"]}

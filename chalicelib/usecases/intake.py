@@ -24,6 +24,8 @@ from chalicelib.contracts import (
     report_key,
     resolve_asset,
     results_prefix,
+    status_key,
+    upload_pointer_key,
 )
 from chalicelib.events import ObjectCreatedEvent
 from chalicelib.manifest import (
@@ -41,6 +43,7 @@ from chalicelib.model import (
     Job,
     JobStatus,
     WebhookState,
+    error_summary,
     iso,
 )
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -50,7 +53,6 @@ from chalicelib.report import build_rejection_report
 from chalicelib.usecases.assembling import assembly_spec, episode_of, scene_reaches
 
 _IDEMPOTENCY_TTL_SECONDS = 6 * 3600
-_STORED_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def submit_manifest(
 
 def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
     job_id, bucket, key = upload["job_id"], upload["bucket"], upload["key"]
+    _point_to_job(svc, job_id, bucket, key, upload["version_id"])
     existing = svc.jobs.get_job(job_id)
     if existing and existing.is_final:
         logger.info("job already final; nothing to do", extra={"status": existing.status})
@@ -118,6 +121,24 @@ def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
     return {"job_id": job_id, "status": JobStatus.RUNNING.value}
 
 
+def _point_to_job(svc: Services, job_id: str, bucket: str, key: str, version_id: str) -> None:
+    """The upload's pointer (contracts.upload_pointer_key): a user of the aws CLI finds the
+    job from the manifest key and the version id ``put-object`` returned. Only for uploads
+    to the deployment's bucket with a version id (every bucket CloudBurst makes has one)."""
+    if bucket != svc.settings.bucket or not version_id or version_id == "null":
+        return
+    pointer = {
+        "job_id": job_id,
+        "manifest_bucket": bucket,
+        "manifest_key": key,
+        "version_id": version_id,
+        "status_key": status_key(job_id),
+        "report_key": report_key(job_id),
+        "outputs_prefix": outputs_prefix(job_id),
+    }
+    svc.documents.put_json(upload_pointer_key(key, version_id), pointer)
+
+
 def _missing_assets(svc: Services, bucket: str, paths: list[tuple[str, str]]) -> list[str]:
     return svc.documents.missing_assets(
         [(where, *resolve_asset(path, bucket)) for where, path in paths]
@@ -133,6 +154,7 @@ def _reject(
         extra={"errors": errors[:MAX_STORED_ERRORS], "errors_total": len(errors)},
     )
     now = svc.clock.now()
+    kept, total = error_summary(errors)
     job = Job(
         job_id=job_id,
         status=JobStatus.REJECTED,
@@ -140,12 +162,13 @@ def _reject(
         manifest_key=key,
         created_at=iso(now),
         finished_at=iso(now),
+        total_scenes=listed_scene_count(body),
         webhook_url=rejection_webhook_url(body) or svc.settings.webhook_default_url,
         webhook_state=WebhookState.PENDING,
-        errors=[_clip(error) for error in errors[:MAX_STORED_ERRORS]],
-        errors_total=len(errors),
+        errors=kept,
+        errors_total=total,
     )
-    report = build_rejection_report(job, errors, listed_scene_count(body), now)
+    report = build_rejection_report(job, errors, now)
     svc.documents.put_json(report_key(job_id), report)
     if svc.jobs.create_job(job):
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
@@ -247,7 +270,3 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
 def render_options(manifest: Manifest, bucket: str) -> RenderOptions:
     watermark = asset_uri(manifest.watermark_path, bucket) if manifest.watermark_path else None
     return RenderOptions(**manifest.look(), watermark_uri=watermark)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _STORED_ERROR_CHARS else text[: _STORED_ERROR_CHARS - 1] + "…"

@@ -24,6 +24,7 @@ from chalicelib.usecases import (
     launching,
     notification,
     redriving,
+    reporting,
     status,
     sweeping,
 )
@@ -50,6 +51,12 @@ def task_stopped(event: TaskStateChangeEvent, svc: Services) -> None:
     touched: set[str] = set()
     _record_stopped(svc, event, touched)
     status.publish(svc, touched)
+
+
+def scene_reported(event: ObjectCreatedEvent, svc: Services) -> None:
+    """A scene's result record arrived: count it on its batch and show it in the status."""
+    job_id = reporting.record_scene_reported(event, svc)
+    status.publish(svc, [job_id] if job_id else [])
 
 
 def cancel_requested(event: ObjectCreatedEvent, svc: Services) -> None:
@@ -133,6 +140,8 @@ def _react(event: dict[str, Any], svc: Services) -> None:
     upload = ObjectCreatedEvent.model_validate(event)
     if upload.cancelled_job_id() is not None:
         cancel_requested(upload, svc)
+    elif upload.reported_scene() is not None:
+        scene_reported(upload, svc)
     else:
         manifest_uploaded(upload, svc)
 

@@ -9,14 +9,19 @@ being the argument, else ``RESULTS_DIR``, else ``./cloudburst_fargate_results/``
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.contracts import report_key
 from chalicelib.model import JobStatus
 from cloudburst.client.connection import connect
 from cloudburst.client.status import read_json
+
+if TYPE_CHECKING:
+    from cloudburst.client.connection import Connection
+    from cloudburst.client.status import JobView
 
 DEFAULT_SAVING_DIR = Path("cloudburst_fargate_results")
 
@@ -41,6 +46,7 @@ def execute_parallel_batches(
     stage: str | None = None,
     timeout: float | None = None,
     keys: bool = False,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Render ``scenes`` (local paths, ``s3://`` URIs, or with ``keys=True`` relative paths
     that are keys in the bucket) and download the MP4s.
@@ -55,11 +61,13 @@ def execute_parallel_batches(
     tasks_used, efficiency{speedup_factor, processing_efficiency, cost_per_scene}`` — plus
     ``job_id``, ``status`` and ``errors``. Raises ``WatchTimeout`` if ``timeout`` seconds pass
     first (the job goes on), ``SubmitError`` for scenes or options the pipeline would refuse.
+
+    While the job runs, a progress bar on stderr shows scenes as they finish, with an ETA —
+    when stderr is a terminal (``progress=None``), always (``True``) or never (``False``).
     """
     from cloudburst.client.fetch import fetch_job
     from cloudburst.client.source import source_from_scenes
     from cloudburst.client.submit import submit
-    from cloudburst.client.watch import wait_for_job
 
     started = datetime.now()
     options = {
@@ -81,7 +89,7 @@ def execute_parallel_batches(
     connection = connect(stage)
     source = source_from_scenes(scenes, options, name=name, base=Path.cwd(), keys=keys)
     submission = submit(connection, source, name=name)
-    final = wait_for_job(connection, submission.job_id, timeout=timeout)
+    final = follow_job(connection, submission.job_id, timeout, progress)
     report = read_json(connection.s3, connection.bucket, report_key(final.job_id)) or {}
     directory = saving_directory(saving_dir) / f"batch_{started:%Y%m%d_%H%M%S}"
     downloaded: list[str] = []
@@ -89,6 +97,22 @@ def execute_parallel_batches(
         fetched = fetch_job(connection, final.job_id, directory, videos_only=True)
         downloaded = [str(path) for path in fetched.videos]
     return {**result_dict(final.job_id, final.status, report, downloaded), **_episode(report)}
+
+
+def follow_job(
+    connection: Connection, job_id: str, timeout: float | None, progress: bool | None
+) -> JobView:
+    """Wait for the job's end, with a scene bar on a terminal (see ``progress``)."""
+    from cloudburst.client.bars import RichScenes
+    from cloudburst.client.watch import wait_for_job
+
+    if not (sys.stderr.isatty() if progress is None else progress):
+        return wait_for_job(connection, job_id, timeout=timeout)
+    bar = RichScenes(job_id)
+    try:
+        return wait_for_job(connection, job_id, timeout=timeout, on_update=bar.update)
+    finally:
+        bar.finish()
 
 
 def scan_and_test_folder(

@@ -74,7 +74,10 @@ def register(subparsers: Any) -> None:
         "--region", default=None, help="price region (default: the environment's)"
     )
     estimate.add_argument(
-        "--startup-seconds", type=float, default=30.0, help="task start incl. image pull (30)"
+        "--startup-seconds",
+        type=float,
+        default=None,
+        help="task start incl. image pull (default: measured, bench/results/image.json)",
     )
 
     tasks = add("tasks", "this deployment's running worker tasks")

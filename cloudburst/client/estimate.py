@@ -6,7 +6,8 @@ Pure arithmetic over what the repository measured and decided:
   second of video that ``bench/results/render.json`` measured for its mode (plain, zoom,
   subtitles, zoom + subtitles; portrait scaled by the portrait/landscape ratio); a task
   renders as many scenes at once as it has vCPUs, single-threaded, as the worker does;
-- every task first pays a start-up (image pull and container start), which Fargate bills;
+- every task first pays a start-up (image pull and container start), which Fargate bills,
+  as ``bench/image.py`` measured it for this image (``bench/results/image.json``);
 - the bill is :mod:`chalicelib.pricing`'s rule (per second from pull start, one-minute
   minimum), x86_64 list prices in the deployment's region, Spot at its snapshot discount;
 - all batches run at once (no deployment-wide task cap in the way);
@@ -42,7 +43,8 @@ from cloudburst.client.source import JobSource, SourceError
 BENCH_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "render.json"
 EPISODE_BENCH = BENCH_RESULTS.with_name("episode.json")
 BENCH_SCENE_SECONDS = 10.0  # every bench scene is 10 s long (render.json "notes")
-DEFAULT_STARTUP_SECONDS = 30.0  # Fargate task start incl. image pull, as the earlier tools saw
+IMAGE_RESULTS = BENCH_RESULTS.with_name("image.json")
+DEFAULT_STARTUP_SECONDS = 30.0  # only when the image was never measured: the earlier tools' figure
 MODES = ("plain", "zoom", "subtitles", "full")
 
 
@@ -113,7 +115,7 @@ def estimate_job(
     min_scenes_per_batch: int = 5,
     region: str = "us-east-1",
     speeds: RenderSpeeds,
-    startup_seconds: float = DEFAULT_STARTUP_SECONDS,
+    startup_seconds: float | None = None,
     chosen_priority: int = 1,
     chosen_spot: bool = False,
     public_ipv4: bool = False,
@@ -121,6 +123,7 @@ def estimate_job(
 ) -> Estimate:
     """Wall time and cost of the job on every compute profile, on-demand and Spot;
     ``assembly_per_second`` (an episode): the assembly task's seconds per episode second."""
+    startup_seconds = measured_startup_seconds() if startup_seconds is None else startup_seconds
     planned = plan_batches(scenes, scenes_per_batch, max_parallel_tasks, min_scenes_per_batch)
     batches = [[speeds.render_seconds(s) for s in batch] for batch in planned]
     episode_seconds = sum(s.seconds for s in scenes)
@@ -158,8 +161,8 @@ def estimate_job(
         + f"; portrait ×{speeds.portrait:.2f}; measured on the bench machine, "
         "Fargate vCPUs may be slower",
         "a task renders as many scenes at once as it has vCPUs (one thread each)",
-        f"every task starts in {startup_seconds:.0f} s (cold start and image pull), "
-        "billed like the rest",
+        f"every task starts in {startup_seconds:.0f} s (image pull and container start, "
+        f"from {IMAGE_RESULTS.name} when measured), billed like the rest",
         "Fargate bills per second from image pull start, at least 60 s per task "
         "(chalicelib.pricing)",
         f"{region} x86_64 list prices; Spot at {SPOT_DISCOUNT:.0%} off, which moves with "
@@ -248,3 +251,13 @@ class EstimateError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+
+
+def measured_startup_seconds(path: Path | None = None) -> float:
+    """A task's billed start-up as bench/image.py measured it for this image (its pull at
+    the bench's reference bandwidth plus the container's start); 30 s if never measured."""
+    try:
+        figures = json.loads((path or IMAGE_RESULTS).read_text("utf-8"))
+        return float(figures["task_start_seconds"]["estimate"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return DEFAULT_STARTUP_SECONDS

@@ -13,7 +13,7 @@ from typing import Any
 from cloudburst.client import output
 from cloudburst.client.connection import Connection
 from cloudburst.client.output import Printer
-from cloudburst.client.progress import outcome_line, progress_line
+from cloudburst.client.progress import error_lines, outcome_line, progress_line
 from cloudburst.client.status import JobView
 
 
@@ -44,8 +44,8 @@ def follow(
     )
     printer.end_live()
     printer.line(f"{final.status}: {outcome_line(final)}")
-    for error in final.errors:
-        printer.line(f"  error: {error}")
+    for line in error_lines(final):
+        printer.line(f"  {line}")
     result: dict[str, Any] = {"status": final.document, "outcome": outcome_line(final)}
     if args.fetch is not None:
         directory = Path(args.fetch) if args.fetch else None

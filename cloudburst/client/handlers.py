@@ -17,7 +17,14 @@ from cloudburst.client.connection import connect
 from cloudburst.client.episode_flags import episode_overrides, with_episode
 from cloudburst.client.following import follow
 from cloudburst.client.output import Printer
-from cloudburst.client.progress import cost_text, duration_text, outcome_line, progress_line
+from cloudburst.client.progress import (
+    cost_text,
+    duration_text,
+    error_lines,
+    outcome_line,
+    progress_line,
+    scenes_text,
+)
 from cloudburst.client.status import parse_time
 
 Handler = Callable[[argparse.Namespace, Printer], int]
@@ -82,10 +89,8 @@ def status(args: argparse.Namespace, printer: Printer) -> int:
         printer.line(f"  {outcome_line(current)}")
     if current.webhook_state:
         printer.line(f"  webhook {current.webhook_state}")
-    for error in current.errors:
-        printer.line(f"  error: {error}")
-    if current.errors_total > len(current.errors):
-        printer.line(f"  … {current.errors_total - len(current.errors)} more errors in job.json")
+    for line in error_lines(current):
+        printer.line(f"  {line}")
     return output.exit_code_for(current.status)
 
 
@@ -102,9 +107,7 @@ def jobs(args: argparse.Namespace, printer: Printer) -> int:
     for job in found:
         created = parse_time(job.created_at)
         age = duration_text((now - created).total_seconds()) if created else "?"
-        scenes = f"{job.scenes_succeeded}/{job.total_scenes}"
-        if job.scenes_failed:
-            scenes += f" ({job.scenes_failed} failed)"
+        scenes = scenes_text(job.counts, noun=False)
         rows.append((job.job_id, job.status, scenes, cost_text(job.cost_usd), age))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -1,31 +1,35 @@
-"""The lines ``watch`` and ``status`` print, as pure functions of a :class:`JobView`.
+"""The lines ``watch``, ``status`` and ``jobs`` print, as pure functions of a :class:`JobView`.
 
-The outcome line is the one a script greps: ``24/24 scenes · 3 tasks · 41 s · $0.0049``.
+The outcome line is the one a script greps: ``24/24 scenes · 3 tasks · 41 s · $0.0049``. Every
+line shows the scenes with :func:`scenes_text` of the counts the pipeline published (one
+count, ``model.scene_counts``), so no two lines can disagree.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib import model
+from chalicelib.model import SceneCounts
 from cloudburst.client.status import JobView
+
+
+def scenes_text(counts: SceneCounts, *, noun: bool = True) -> str:
+    """``22/24 scenes (1 failed)``: succeeded of all, and how many failed."""
+    text = f"{counts.succeeded}/{counts.total}{' scenes' if noun else ''}"
+    return f"{text} ({counts.failed} failed)" if counts.failed else text
 
 
 def eta_seconds(status: JobView, now: datetime | None = None) -> float | None:
     """Seconds left if scenes keep finishing at the rate seen so far; None before the first."""
     if status.is_final:
         return 0.0
-    done = status.scenes_done
-    if done == 0 or status.total_scenes == 0:
-        return None
-    elapsed = status.elapsed_seconds(now)
-    return elapsed * (status.total_scenes - done) / done
+    return model.eta_seconds(status.counts, status.elapsed_seconds(now))
 
 
 def progress_line(status: JobView, now: datetime | None = None) -> str:
-    """``RUNNING · scenes 7/24 · tasks 3 running, 1 batch waiting · 12 s · $0.0012 · ETA 29 s``."""
-    parts = [status.status, f"scenes {status.scenes_done}/{status.total_scenes}"]
-    if status.scenes_failed:
-        parts[-1] += f" ({status.scenes_failed} failed)"
+    """``RUNNING · 7/24 scenes · tasks 3 running, 1 batch waiting · 12 s · $0.0012 · ETA 29 s``."""
+    parts = [status.status, scenes_text(status.counts)]
     waiting = status.batches_waiting
     tasks = f"tasks {status.tasks_running} running"
     if waiting:
@@ -47,9 +51,17 @@ def outcome_line(status: JobView) -> str:
     """``24/24 scenes · 3 tasks · 41 s · $0.0049``."""
     tasks = f"{status.tasks_used} task{'s' if status.tasks_used != 1 else ''}"
     return (
-        f"{status.scenes_succeeded}/{status.total_scenes} scenes · {tasks} · "
+        f"{scenes_text(status.counts)} · {tasks} · "
         f"{duration_text(status.elapsed_seconds())} · {cost_text(status.cost_usd)}"
     )
+
+
+def error_lines(status: JobView) -> list[str]:
+    """The first reasons the status document carries, and how many more ``job.json`` has."""
+    lines = [f"error: {error}" for error in status.errors]
+    if status.errors_total > len(status.errors):
+        lines.append(f"… {status.errors_total - len(status.errors)} more errors in job.json")
+    return lines
 
 
 def duration_text(seconds: float | None) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.contracts import is_s3_not_found
-from chalicelib.model import JobStatus
+from chalicelib.model import JobStatus, SceneCounts
 from cloudburst.client import keys
 
 FINAL_STATES = frozenset(status.value for status in JobStatus if status.is_final)
@@ -54,8 +54,13 @@ class JobView:
         return self.status == JobStatus.SUCCEEDED
 
     @property
+    def counts(self) -> SceneCounts:
+        """The scenes as the pipeline counted them (``model.scene_counts``), for every line."""
+        return SceneCounts(self.total_scenes, self.scenes_succeeded, self.scenes_failed)
+
+    @property
     def scenes_done(self) -> int:
-        return self.scenes_succeeded + self.scenes_failed
+        return self.counts.done
 
     def elapsed_seconds(self, now: datetime | None = None) -> float:
         """Seconds from acceptance to the end (or to ``now`` while the job runs)."""

@@ -67,8 +67,8 @@ def bootstrap(
     ecs = clients("ecs")
     cluster_arn = create_cluster(ecs, properties.of("Cluster"))
     task_definition_arn = register_task_definition(ecs, properties.of(TASK_DEFINITION))
-    create_bucket(clients("s3"), properties.of("JobBucket"), region)
-    replay_early_uploads(clients("s3"), clients("events"), bucket, region)
+    if create_bucket(clients("s3"), properties.of("JobBucket"), region):
+        replay_early_uploads(clients("s3"), clients("events"), bucket, region)
     return LocalResources(
         region=region,
         bucket=bucket,
@@ -205,8 +205,9 @@ def register_task_definition(ecs: Any, properties: dict[str, Any]) -> str:
     return str(response["taskDefinition"]["taskDefinitionArn"])
 
 
-def create_bucket(s3: Any, properties: dict[str, Any], region: str) -> None:
-    """The template's bucket; each property set through the API that CreateBucket lacks."""
+def create_bucket(s3: Any, properties: dict[str, Any], region: str) -> bool:
+    """The template's bucket; each property set through the API that CreateBucket lacks.
+    True when it was created now (False: a restarted stack kept it, events already on)."""
     bucket = properties["BucketName"]
     # Object Lock at creation is the one way S3's API makes a bucket versioned from its first
     # answer (CloudFormation creates it whole before anyone sees it): an upload that races
@@ -216,10 +217,17 @@ def create_bucket(s3: Any, properties: dict[str, Any], region: str) -> None:
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     try:
-        s3.create_bucket(**kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
+        s3.head_bucket(Bucket=bucket)
+        created = False
+    except ClientError:
+        created = True
+    if created:
+        try:
+            s3.create_bucket(**kwargs)
+        except ClientError as exc:
+            codes = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+            if exc.response["Error"]["Code"] not in codes:
+                raise
     # A manifest's version id names its job, so a re-upload is a new job.
     s3.put_bucket_versioning(
         Bucket=bucket, VersioningConfiguration=properties["VersioningConfiguration"]
@@ -248,6 +256,7 @@ def create_bucket(s3: Any, properties: dict[str, Any], region: str) -> None:
             "Rules": [_lifecycle_rule(r) for r in properties["LifecycleConfiguration"]["Rules"]]
         },
     )
+    return created
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,10 @@ Each of the app's event sources becomes an EventBridge rule with its *own* patte
 SQS queue as target, so a pattern that would not match in AWS does not match here either.
 Threads drain the queues and call the same Chalice handler function Lambda would call. A
 failing handler leaves its message for redelivery; after ``max_receives`` attempts the
-message moves to a dead-letter queue and is logged — nothing is dropped silently.
+message moves to a dead-letter queue and is logged — nothing is dropped silently. A failure
+to reach moto (a reset connection, a timeout: a loaded machine, not a bug) is not one of
+those attempts: the message comes back with backoff until the handler gets through, so a
+slow moto cannot dead-letter an event. Queue calls that fail are retried the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.exceptions
 from chalice.app import CloudWatchEventConfig, ScheduledEventConfig
+
+from cloudburst.local.outbox import Backoff
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
 log = logging.getLogger("cloudburst-local.dispatcher")
@@ -31,6 +37,8 @@ log = logging.getLogger("cloudburst-local.dispatcher")
 QUEUE_PREFIX = "cloudburst-local-"
 _LAMBDA_TIMEOUT_MS = 900_000
 _RECEIVE_WAIT_SECONDS = 1
+_TRANSIENT_BACKOFF = Backoff(first=1.0, cap=30.0)  # redelivery after moto was unreachable
+_QUEUE_BACKOFF = Backoff(first=0.2, cap=5.0)  # between failed queue calls
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # AWS delivers the whole event to an SQS target; moto's default template for put_events
@@ -165,6 +173,7 @@ class Dispatcher:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._busy = 0
+        self._transient: Counter[str] = Counter()  # message id → failures not counted
         self.invocations: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self.dead_lettered: Counter[str] = Counter()
@@ -201,6 +210,7 @@ class Dispatcher:
     def _drain(self, route: Route) -> None:
         sqs = self._sqs_factory()
         handler: Callable[[dict[str, Any], Any], Any] | None = None
+        failures = 0
         while not self._stop.is_set():
             try:
                 messages = sqs.receive_message(
@@ -209,12 +219,17 @@ class Dispatcher:
                     WaitTimeSeconds=_RECEIVE_WAIT_SECONDS,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 ).get("Messages", [])
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                log.exception("receive from %s failed; retrying", route.name)
-                self._stop.wait(0.5)
+                failures += 1
+                delay = _QUEUE_BACKOFF.delay(failures)
+                log.warning(
+                    "receive from %s failed (%s); retry in %.1fs", route.name, _brief(exc), delay
+                )
+                self._stop.wait(delay)
                 continue
+            failures = 0
             for message in messages:
                 try:
                     if handler is None:
@@ -248,6 +263,8 @@ class Dispatcher:
         else:
             with self._lock:
                 self.invocations[route.name] += 1
+                self._transient.pop(message.get("MessageId", ""), None)
+            # If this fails the message comes back and runs again: harmless, as in Lambda.
             sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
         finally:
             with self._lock:
@@ -256,8 +273,22 @@ class Dispatcher:
     def _failed(
         self, sqs: Any, route: Route, message: dict[str, Any], receives: int, exc: Exception
     ) -> None:
+        message_id = message.get("MessageId", "")
         with self._lock:
             self.failures[route.name] += 1
+            if unreachable(exc):
+                self._transient[message_id] += 1
+                transient = self._transient[message_id]
+            else:
+                transient = 0
+            receives -= self._transient[message_id]  # only the handler's own failures count
+        if transient:
+            delay = int(_TRANSIENT_BACKOFF.delay(transient))
+            log.warning(
+                "%s could not reach moto (%s); redelivery in %ds", route.name, _brief(exc), delay
+            )
+            self._change_visibility(sqs, route, message, delay)
+            return
         detail = "".join(traceback.format_exception(exc))
         if receives >= self._max_receives:
             sqs.send_message(
@@ -271,6 +302,7 @@ class Dispatcher:
             sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
             with self._lock:
                 self.dead_lettered[route.name] += 1
+                self._transient.pop(message_id, None)
             log.error(
                 "%s failed %d times; event moved to dead-letter queue %s\n%s",
                 route.name,
@@ -288,11 +320,31 @@ class Dispatcher:
             delay,
             detail,
         )
-        sqs.change_message_visibility(
-            QueueUrl=route.queue_url,
-            ReceiptHandle=message["ReceiptHandle"],
-            VisibilityTimeout=delay,
-        )
+        self._change_visibility(sqs, route, message, delay)
+
+    def _change_visibility(
+        self, sqs: Any, route: Route, message: dict[str, Any], delay: int
+    ) -> None:
+        """Bring the message back in ``delay`` s; if moto cannot be told, the queue's own
+        visibility timeout brings it back later (it is never lost)."""
+        for attempt in range(1, 4):
+            try:
+                sqs.change_message_visibility(
+                    QueueUrl=route.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=delay,
+                )
+                return
+            except Exception as exc:
+                if self._stop.is_set() or attempt == 3:
+                    log.warning(
+                        "%s: redelivery time not set (%s); the message returns after the"
+                        " queue's visibility timeout",
+                        route.name,
+                        _brief(exc),
+                    )
+                    return
+                self._stop.wait(_QUEUE_BACKOFF.delay(attempt))
 
     def _tick(self, route: Route) -> None:
         """Put a real-shaped "Scheduled Event" on the route's queue every period."""
@@ -300,11 +352,19 @@ class Dispatcher:
         period = route.schedule_seconds or 60.0
         while not self._stop.wait(period):
             body = json.dumps(self._scheduled(route))
-            try:
-                sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
-            except Exception:
-                if not self._stop.is_set():
-                    log.exception("%s: could not queue the scheduled event", route.name)
+            deadline = time.monotonic() + period  # a late tick still beats a skipped one
+            failures = 0
+            while not self._stop.is_set():
+                try:
+                    sqs.send_message(QueueUrl=route.queue_url, MessageBody=body)
+                    break
+                except Exception as exc:
+                    failures += 1
+                    delay = _QUEUE_BACKOFF.delay(failures)
+                    if time.monotonic() + delay > deadline:
+                        log.warning("%s: scheduled event not queued (%s)", route.name, _brief(exc))
+                        break
+                    self._stop.wait(delay)
 
     def _scheduled(self, route: Route) -> dict[str, Any]:
         return {
@@ -331,6 +391,31 @@ class Dispatcher:
             ),
             log_group_name=f"/aws/lambda/{function_name}",
         )
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a failure to reach moto: a refused or reset
+    connection, a timeout — the call may be retried, nothing was wrong with the event."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNREACHABLE):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_UNREACHABLE = (
+    botocore.exceptions.ConnectionError,  # endpoint, reset, connect/read timeouts
+    botocore.exceptions.HTTPClientError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _receives(message: dict[str, Any]) -> int:

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV, BatchSpec, split_s3_uri
 from cloudburst.local.motoserver import CONTROL_PATH
+from cloudburst.local.outbox import Backoff, Outbox
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
 log = logging.getLogger("cloudburst-local.fargate")
@@ -110,7 +111,9 @@ class LocalFargate:
         self._control = control
         self.cluster = cluster
         self._moto_tasks: dict[str, dict[str, Any]] = {}  # this poll's snapshot
-        self._moto_updates: list[dict[str, Any]] = []
+        # updates and events owed to moto, across polls, until moto took them
+        self.outbox = Outbox(control, lambda: clients("events"), cluster)
+        self._poll_failures = 0
         self.log_dir = log_dir
         self._base_env = dict(base_env)
         self.worker_command = tuple(worker_command)
@@ -122,6 +125,7 @@ class LocalFargate:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.tasks: dict[str, LocalTask] = {}
+        self._settled: set[str] = set()  # tasks an earlier run of the stack saw to the end
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalFargate:
@@ -131,11 +135,17 @@ class LocalFargate:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop polling, then end every worker still running (its process group included)."""
+    def stop(self, timeout: float = 15.0, *, flush_seconds: float = 2.0) -> None:
+        """Stop polling, give moto what it is owed (briefly), then end every worker still
+        running (its process group included)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        deadline = time.monotonic() + flush_seconds
+        while not self.outbox.deliver(now=True) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if len(self.outbox):
+            log.warning("%d task update(s)/event(s) not delivered before stop", len(self.outbox))
         running = self.running()
         for task in running:  # all at once: a hundred workers need not stop one by one
             if task.process is not None and task.process.poll() is None:
@@ -154,41 +164,43 @@ class LocalFargate:
             return [t for t in self.tasks.values() if t.stopped_at is not None]
 
     def wait_until_idle(self, timeout: float) -> bool:
-        """True once every noticed task is STOPPED (and its event put), False at ``timeout``."""
+        """True once every noticed task is STOPPED and moto took its update and event,
+        False at ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if all(t.stopped_at is not None for t in self.tasks.values()):
-                    return True
+                stopped = all(t.stopped_at is not None for t in self.tasks.values())
+            if stopped and not len(self.outbox):
+                return True
             time.sleep(0.05)
         return False
 
     # -- the poll loop ---------------------------------------------------------------------
     def _run(self) -> None:
         ecs = self._clients("ecs")
-        events = self._clients("events")
+        backoff = Backoff(first=self._poll_interval)
         while not self._stop.is_set():
             try:
-                self._poll(ecs, events)
-            except Exception:
+                self._poll(ecs)
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                log.exception("local Fargate poll failed; retrying")
-            self._stop.wait(self._poll_interval)
+                # Nothing is lost: what the poll learnt is in the outbox, what it did not
+                # get to is still there to learn next time.
+                self._poll_failures += 1
+                log.warning("local Fargate poll failed (%s: %s); retrying", type(exc).__name__, exc)
+            else:
+                self._poll_failures = 0
+            self._stop.wait(max(self._poll_interval, backoff.delay(self._poll_failures)))
 
-    def _poll(self, ecs: Any, events_client: Any) -> None:
-        events = _Outbox(events_client)
+    def _poll(self, ecs: Any) -> None:
         try:
             self._moto_tasks = self._control.tasks(self.cluster)
-            self._poll_once(ecs, events)
+            self._poll_once(ecs, self.outbox)
         finally:
-            # moto's task state first, so DescribeTasks agrees with an event's handler
-            if self._moto_updates:
-                self._control.update(self.cluster, self._moto_updates)
-                self._moto_updates = []
-            events.flush()
+            self.outbox.deliver()
 
-    def _poll_once(self, ecs: Any, events: _Outbox) -> None:
+    def _poll_once(self, ecs: Any, events: Outbox) -> None:
         new, stopped_before_start = self._unseen_tasks()
         for start in range(0, len(new), 100):
             described = ecs.describe_tasks(
@@ -218,12 +230,12 @@ class LocalFargate:
             self.tasks[arn] = task
         return task
 
-    def _launch(self, description: dict[str, Any], events: _Outbox) -> None:
+    def _launch(self, description: dict[str, Any], events: Outbox) -> None:
         task = self._track(description)
         arn = task.task_arn
         env = {**self._base_env, **task.environment}
         task.pull_started_at = _now()
-        task.log_file = task.log_path.open("wb")
+        task.log_file = task.log_path.open("ab")  # a task run again after a restart appends
         try:
             task.process = subprocess.Popen(
                 list(self.worker_command),
@@ -245,7 +257,7 @@ class LocalFargate:
         log.info("task %s running (pid %d, log %s)", arn, task.process.pid, task.log_path)
         self._report(task, "RUNNING", events)
 
-    def _never_started(self, description: dict[str, Any], events: _Outbox) -> None:
+    def _never_started(self, description: dict[str, Any], events: Outbox) -> None:
         """StopTask before the stand-in saw the task: AWS still reports it STOPPED."""
         now = _now()
         task = self._track(
@@ -261,16 +273,28 @@ class LocalFargate:
 
     def _unseen_tasks(self) -> tuple[list[str], list[str]]:
         """(new tasks to run, tasks stopped before they were seen), from this poll's snapshot
-        of moto's tasks (one control request, which also answers every StopTask check)."""
+        of moto's tasks (one control request, which also answers every StopTask check).
+
+        After a restart of the stack (its moto state kept) moto still lists the tasks of
+        the last run: those it reported STOPPED then are left alone; those
+        still RUNNING lost their worker with the stack and run again (the worker resumes,
+        skipping the scenes it already finished) — as the task would have gone on in AWS.
+        """
         new: list[str] = []
         stopped: list[str] = []
         with self._lock:
             for arn, task in self._moto_tasks.items():
-                if arn not in self.tasks:
-                    (stopped if task["desired_status"] == "STOPPED" else new).append(arn)
+                if arn in self.tasks or arn in self._settled:
+                    continue
+                if task.get("reported_stopped"):
+                    self._settled.add(arn)
+                elif task["desired_status"] == "STOPPED":
+                    stopped.append(arn)
+                else:
+                    new.append(arn)
         return new, stopped
 
-    def _check(self, task: LocalTask, events: _Outbox) -> None:
+    def _check(self, task: LocalTask, events: Outbox) -> None:
         assert task.process is not None
         code = task.process.poll()
         if code is not None:
@@ -351,11 +375,10 @@ class LocalFargate:
         state = self._moto_tasks.get(task.task_arn)
         return state is not None and state["desired_status"] == "STOPPED"
 
-    def _report(self, task: LocalTask, status: str, events: _Outbox) -> None:
-        """Queue ``status`` for moto's task object, then the state-change event (the poll
-        sends moto's updates before the events)."""
+    def _report(self, task: LocalTask, status: str, events: Outbox) -> None:
+        """Owe moto ``status`` for its task object, then the state-change event (the outbox
+        sends updates before events and keeps both until moto took them)."""
         task.version += 1
-        self._update_moto(task, status)
         control = self._control
         detail = task_state_change_detail(task, status, control.account_id, control.region)
         entry = {
@@ -365,50 +388,28 @@ class LocalFargate:
             "Detail": json.dumps(detail),
             "Time": _now(),
         }
-        events.put(entry)
+        events.add(_moto_update(task, status), entry)
         task.events.append(detail)
-
-    def _update_moto(self, task: LocalTask, status: str) -> None:
-        cpu, memory = _task_size(task)
-        self._moto_updates.append(
-            {
-                "task_arn": task.task_arn,
-                "status": status,
-                "version": task.version,
-                "cpu": cpu,
-                "memory": memory,
-                "stop_code": task.stop_code,
-                "stopped_reason": task.stopped_reason,
-                "stopped_at": task.stopped_at.isoformat() if task.stopped_at else None,
-                "exit_code": task.exit_code,
-            }
-        )
 
     def _close_log(self, task: LocalTask) -> None:
         if task.log_file is not None and not task.log_file.closed:
             task.log_file.close()
 
 
-class _Outbox:
-    """Events of one poll, put in batches of ten (PutEvents' limit): 100 tasks starting
-    at once cost 10 calls, not 100, on the server the Lambdas share."""
-
-    _BATCH = 10
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._entries: list[dict[str, Any]] = []
-
-    def put(self, entry: dict[str, Any]) -> None:
-        self._entries.append(entry)
-
-    def flush(self) -> None:
-        entries, self._entries = self._entries, []
-        for start in range(0, len(entries), self._BATCH):
-            batch = entries[start : start + self._BATCH]
-            response = self._client.put_events(Entries=batch)
-            if response.get("FailedEntryCount"):
-                log.error("put_events failed: %s", response["Entries"])
+def _moto_update(task: LocalTask, status: str) -> dict[str, Any]:
+    """What the control endpoint writes onto moto's task object for ``status``."""
+    cpu, memory = _task_size(task)
+    return {
+        "task_arn": task.task_arn,
+        "status": status,
+        "version": task.version,
+        "cpu": cpu,
+        "memory": memory,
+        "stop_code": task.stop_code,
+        "stopped_reason": task.stopped_reason,
+        "stopped_at": task.stopped_at.isoformat() if task.stopped_at else None,
+        "exit_code": task.exit_code,
+    }
 
 
 def task_state_change_detail(

@@ -5,14 +5,21 @@ pipeline — moto on 127.0.0.1, the bootstrapped account, the app's rules dispat
 own handlers, the Fargate stand-in and a verifying webhook receiver. Handlers run in this
 process, so the stack exports their configuration into ``os.environ`` while it runs and
 restores the previous values on stop.
+
+``persist=True`` (what ``cloudburst local up`` runs) keeps the stack in its state folder,
+``.local-stack/`` by default: moto's state (jobs, objects, queues, tasks), the webhook
+secret and the receiver's port, so a restart carries on where the last run stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import importlib
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -45,6 +52,7 @@ from cloudburst.local.fargate import (
     MotoControl,
     SpotInterruptions,
 )
+from cloudburst.local.motoserver import CONTROL_PATH
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
 
 # Not under "cloudburst": that name is the Lambdas' powertools logger (its level, its JSON).
@@ -58,6 +66,12 @@ CLUSTER = "cloudburst"
 STAGE = "local"
 DUMMY_KEY = "testing"
 SECRET_ENV = ENV["webhook_secret"]
+DEFAULT_STATE_DIR = Path(".local-stack")
+# in a persistent stack's state folder
+MOTO_STATE_FILE = "moto-state.pickle"
+SECRET_FILE = "webhook-secret"  # noqa: S105 (a file name)
+STACK_FILE = "stack.json"  # receiver port, and the pid of the stack running there
+LOG_FILE = "stack.log"
 
 
 _RUNNING_LOCK = threading.Lock()
@@ -88,11 +102,14 @@ class LocalStack:
         schedule_seconds: float | None = None,
         extra_env: Mapping[str, str] | None = None,
         spot_interruptions: SpotInterruptions | None = None,
+        persist: bool = False,
     ) -> None:
         self.requested_port = port
-        self.state_dir = (state_dir or _default_state_dir()).resolve()
-        self.webhook_secret = webhook_secret or os.environ.get(SECRET_ENV) or generate_secret()
-        self.secret_generated = not (webhook_secret or os.environ.get(SECRET_ENV))
+        self.persist = persist
+        default_dir = DEFAULT_STATE_DIR if persist else _default_state_dir()
+        self.state_dir = (state_dir or default_dir).resolve()
+        self.webhook_secret, self.secret_source = self._secret(webhook_secret)
+        self.secret_generated = self.secret_source == "generated"  # noqa: S105
         self.worker_command = tuple(worker_command)
         self.app_module = app_module
         self.max_receives = max_receives
@@ -107,7 +124,10 @@ class LocalStack:
         self.port = 0
         self.resources: LocalResources | None = None
         self.routes: list[Route] = []
-        self.receiver = WebhookReceiver(self.webhook_secret, self.state_dir / "webhooks")
+        self.receiver = WebhookReceiver(
+            self.webhook_secret, self.state_dir / "webhooks", port=self._saved("receiver_port")
+        )
+        self.resumed = False  # whether moto started from the state of an earlier run
         self.dispatcher: Dispatcher | None = None
         self.fargate: LocalFargate | None = None
         self._server: subprocess.Popen[bytes] | None = None
@@ -139,8 +159,10 @@ class LocalStack:
             _running = self
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.persist:
+                self._claim_state_dir()
             self._start_moto()
-            self.receiver.start()
+            self._start_receiver()
             self._export_env(self.lambda_env())
             # Rules and their queues first, the bucket last: a client that uploads the
             # moment the bucket answers must find the rules that route its upload.
@@ -197,7 +219,11 @@ class LocalStack:
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.receiver.stop()
+        if self.persist and self._server is not None:
+            self._save_moto()
         self._stop_moto()
+        if self.persist:
+            self._release_state_dir()
         with self._clients_lock:
             self._clients.clear()
         self._restore_env()
@@ -321,26 +347,112 @@ class LocalStack:
         return counts
 
     # -- internals --------------------------------------------------------------------------
+    def _secret(self, given: str | None) -> tuple[str, str]:
+        """(secret, where it came from): the argument, the environment, the state folder of
+        a persistent stack, or generated now (and kept there, for the next run)."""
+        if given:
+            return given, "given"
+        if os.environ.get(SECRET_ENV):
+            return os.environ[SECRET_ENV], SECRET_ENV
+        path = self.state_dir / SECRET_FILE
+        if self.persist and path.is_file():
+            return path.read_text(encoding="utf-8").strip(), str(path)
+        secret = generate_secret()
+        if self.persist:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secret + "\n", encoding="utf-8")
+        return secret, "generated"
+
+    def _saved(self, key: str) -> int:
+        """A number the last run of a persistent stack kept in its ``stack.json`` (or 0)."""
+        path = self.state_dir / STACK_FILE
+        if not (self.persist and path.is_file()):
+            return 0
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            return int(json.loads(path.read_text(encoding="utf-8")).get(key, 0))
+        return 0
+
+    def _claim_state_dir(self) -> None:
+        """One stack per state folder: a second would overwrite the first one's state."""
+        pid = self._saved("pid")
+        if pid and pid != os.getpid() and _alive(pid):
+            raise StackError(
+                f"a local stack (pid {pid}) already runs with state in {self.state_dir};"
+                " stop it first, or pass --state-dir for another"
+            )
+        self._write_stack_file(pid=os.getpid())
+
+    def _release_state_dir(self) -> None:
+        if self._saved("pid") == os.getpid():
+            self._write_stack_file(pid=0)
+
+    def _write_stack_file(self, **values: int) -> None:
+        path = self.state_dir / STACK_FILE
+        saved: dict[str, int] = {}
+        if path.is_file():
+            with contextlib.suppress(ValueError):
+                saved = json.loads(path.read_text(encoding="utf-8"))
+        path.write_text(json.dumps({**saved, **values}) + "\n", encoding="utf-8")
+
+    def _start_receiver(self) -> None:
+        """The receiver on the port it had last time (a job's webhook URL names it), or
+        on a free one if that port is taken now."""
+        try:
+            self.receiver.start()
+        except OSError:
+            log.warning("webhook receiver port taken; using another (old jobs' URLs break)")
+            self.receiver = WebhookReceiver(self.webhook_secret, self.receiver.directory)
+            self.receiver.start()
+        if self.persist:
+            port = int(self.receiver.url.split(":")[2].split("/")[0])
+            self._write_stack_file(receiver_port=port)
+
     def _start_moto(self) -> None:
         """moto in a child process (see cloudburst.local.motoserver); waits until it serves."""
         if self.requested_port:
             _require_free_port(self.requested_port)
         command = [sys.executable, "-m", "cloudburst.local.motoserver"]
+        command += ["--port", str(self.requested_port)]
+        state_file = self.state_dir / MOTO_STATE_FILE
+        if self.persist:
+            self.resumed = state_file.is_file()
+            command += ["--state", str(state_file)]
         with (self.state_dir / "moto.log").open("wb") as moto_log:
             self._server = subprocess.Popen(
-                [*command, "--port", str(self.requested_port)],
+                command,
                 stdin=subprocess.PIPE,  # closed when this process ends: moto follows
                 stdout=subprocess.PIPE,
                 stderr=moto_log,
                 env={**os.environ, "PYTHONPATH": _worker_pythonpath()},
+                # Ctrl-C is for this process, which stops the stand-in and the dispatcher
+                # first and then has moto save its state; moto must not die before that.
+                start_new_session=True,
             )
         assert self._server.stdout is not None
         first = self._server.stdout.readline().decode().split()
         if first[:1] != ["port"]:
-            self._server.wait(5)
+            self._server.wait(30)
             log = (self.state_dir / "moto.log").read_text(errors="replace")[-2000:]
-            raise StackError(f"moto did not start (exit {self._server.returncode}):\n{log}")
+            self._server = None
+            if "cloudburst: " in log:  # a reason meant for the user (unreadable state)
+                raise StackError(log[log.rindex("cloudburst: ") + 12 :].strip())
+            raise StackError(f"moto did not start:\n{log}")
         self.port = int(first[1])
+
+    def _save_moto(self) -> None:
+        """moto writes its state to the state folder (it also does when this process dies)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request("POST", CONTROL_PATH, json.dumps({"op": "save"}))
+            answer = connection.getresponse()
+            body = answer.read()
+            if answer.status != 200:
+                log.error("moto did not save its state: %s", body[:500])
+        except OSError as exc:
+            log.error("moto did not save its state: %s", exc)
+        finally:
+            connection.close()
 
     def _stop_moto(self) -> None:
         if self._server is None:
@@ -430,7 +542,7 @@ class LocalStack:
             " (moto: S3, DynamoDB, ECS, EventBridge, SQS)\n"
             f"  bucket s3://{self.bucket}  table {self.table}  cluster {self.cluster}\n"
             f"  webhooks → {self.receiver.url}  (saved under {self.receiver.directory})\n"
-            f"  task logs under {self.state_dir / 'tasks'}\n\n"
+            f"  task logs under {self.state_dir / 'tasks'}\n" + self._state_line() + "\n"
             f"Environment for your shell:\n{env}\n\n"
             "Start a job (aws CLI):\n"
             f"  aws s3 cp my-manifest.json s3://{self.bucket}/manifests/my-job.json\n"
@@ -439,6 +551,15 @@ class LocalStack:
             f"               aws_access_key_id='{DUMMY_KEY}', aws_secret_access_key='{DUMMY_KEY}')"
             f".upload_file('my-manifest.json', '{self.bucket}', 'manifests/my-job.json')\n"
             f"Results appear under s3://{self.bucket}/outputs/<job_id>/ (MP4s + job.json)."
+        )
+
+    def _state_line(self) -> str:
+        if not self.persist:
+            return ""
+        how = "carried on from the last run" if self.resumed else "new"
+        return (
+            f"  state {how}, kept in {self.state_dir} across restarts"
+            " (`cloudburst local reset` starts clean)\n"
         )
 
 
@@ -464,6 +585,33 @@ def stage_environment(app_module: str, stage: str) -> dict[str, str]:
 def _default_state_dir() -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return Path(".local-stack") / f"run-{stamp}-{os.getpid()}"
+
+
+def reset_state(state_dir: Path = DEFAULT_STATE_DIR) -> bool:
+    """Delete a persistent stack's state folder (jobs, objects, webhook secret, logs); False
+    when there was none. Refused while a stack runs with it."""
+    stack_file = state_dir / STACK_FILE
+    if stack_file.is_file():
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            pid = int(json.loads(stack_file.read_text(encoding="utf-8")).get("pid", 0))
+            if pid and _alive(pid):
+                raise StackError(
+                    f"a local stack (pid {pid}) runs with state in {state_dir}; stop it first"
+                )
+    if not state_dir.exists():
+        return False
+    shutil.rmtree(state_dir)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _require_free_port(port: int) -> None:

@@ -12,21 +12,41 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 
-import boto3
-from botocore.config import Config
 
-from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
-from cloudburst_worker.assembly import run_assembly
-from cloudburst_worker.assets import S3Client
-from cloudburst_worker.batch import SpecError, clean_workdir, load_batch_spec, run_batch
-from cloudburst_worker.log import logger
+def _stop_while_starting(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM before the logger exists (imports take ~0.5 s): one JSON line, then exit.
+
+    As a container's PID 1 the default action of SIGTERM is to ignore it, so without this
+    a task stopped while starting would run on until ECS kills it (stopTimeout, up to 120 s).
+    """
+    sys.stdout.write(
+        '{"level":"WARNING","service":"cloudburst-worker","message":'
+        '"SIGTERM while starting: the task is being stopped before any scene began"}\n'
+    )
+    sys.stdout.flush()
+    os._exit(128 + signum)
+
+
+# The first instruction: the heavy imports below (boto3, numpy, OpenCV, PyAV) come after it.
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop_while_starting)
+
+import tempfile  # noqa: E402 - after the SIGTERM handler, on purpose
+import threading  # noqa: E402
+from collections.abc import Iterator, Mapping  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV  # noqa: E402
+from cloudburst_worker.assembly import run_assembly  # noqa: E402
+from cloudburst_worker.assets import S3Client  # noqa: E402
+from cloudburst_worker.batch import SpecError, clean_workdir, load_batch_spec, run_batch  # noqa: E402
+from cloudburst_worker.log import logger  # noqa: E402
 
 EXIT_SPEC_UNUSABLE = 2
 EXIT_CRASHED = 1

@@ -19,6 +19,8 @@ from typing import Any
 import botocore.client
 import pytest
 
+from chalicelib.events import ObjectCreatedEvent
+from chalicelib.usecases import reactions
 from cloudburst.deploy.functions import FunctionSpec
 from cloudburst.deploy.intrinsics import resolve
 from cloudburst.deploy.names import resource_names
@@ -33,7 +35,8 @@ SWEEPER = FunctionSpec("sweeper", "Sweeper", "SweeperEvent", None, "rate(1 minut
 ACTIONS = {
     ("s3", "HeadObject"): ["s3:GetObject"],
     ("s3", "ListObjectsV2"): ["s3:ListBucket"],
-    ("dynamodb", "TransactWriteItems"): ["dynamodb:UpdateItem"],  # we only transact updates
+    # a scene counted on its batch: its own item put, the batch's counters updated
+    ("dynamodb", "TransactWriteItems"): ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     ("ecs", "RunTask"): ["ecs:RunTask", "ecs:TagResource", "iam:PassRole"],
 }
 
@@ -102,6 +105,15 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
     aws.deliver(aws.upload_manifest(["late"], key="manifests/late.json"))
     aws.request_cancel(aws.deliver(aws.upload_manifest(["late"], key="manifests/gone.json")))
     aws.write_results(job_id, {"scene_001": "succeeded"})
+    record = aws.load_event(
+        "s3_object_created",
+        detail={
+            "bucket": {"name": aws.bucket},
+            "object": {"key": f"jobs/{job_id}/results/scene_001.json", "size": 1},
+        },
+    )  # the worker's result record, announced as it is written
+    reactions.scene_reported(ObjectCreatedEvent.model_validate(record), aws.svc)
+    assert aws.status(job_id)["scenes_succeeded"] == 1
     aws.stop(tasks[1], exit_code=None, stop_code="SpotInterruption")
     # it finishes while the webhook receiver is down, and the sweeper retries the webhook
     aws.write_results(job_id, dict.fromkeys(scenes, "succeeded"))

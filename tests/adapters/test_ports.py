@@ -174,3 +174,40 @@ def test_a_dead_letter_is_received_once_until_deleted(world: World):
     assert world.dead_letters.receive(world.queue_url, 10) == []  # hidden while handled
     world.dead_letters.delete(message)
     assert world.dead_letters.receive(world.queue_url, 10) == []
+
+
+def test_a_user_with_plain_boto3_finds_the_job_of_an_upload_from_its_version_id(aws_dynamo):
+    # given assets and a manifest put with plain boto3, as the aws CLI would put them
+    aws = aws_dynamo
+    aws.put_assets(["one"])
+    body = json.dumps(
+        {
+            "version": 1,
+            "scenes": [
+                {"scene_name": "one", "image_path": "inputs/ep1/one.png",
+                 "audio_path": "inputs/ep1/one.mp3"}
+            ],
+        }
+    ).encode()  # fmt: skip
+    version = aws.s3.put_object(Bucket=aws.bucket, Key="manifests/dupA.json", Body=body)[
+        "VersionId"
+    ]
+
+    # when S3 announces the upload to the pipeline (the real S3 and DynamoDB adapters)
+    job_id = aws.deliver(
+        aws.load_event(
+            "s3_object_created",
+            detail={
+                "bucket": {"name": aws.bucket},
+                "object": {"key": "manifests/dupA.json", "size": len(body), "version-id": version},
+            },
+        )
+    )
+
+    # then README's documented key, built from the key and the VersionId alone, names the job
+    pointer_key = f"uploads/manifests/dupA.json/{version}.json"
+    pointer = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=pointer_key)["Body"].read())
+    assert pointer["job_id"] == job_id
+    assert job_id.startswith("dupA-")
+    status = aws.s3.get_object(Bucket=aws.bucket, Key=pointer["status_key"])["Body"].read()
+    assert json.loads(status)["job_id"] == job_id

@@ -201,3 +201,36 @@ def test_two_sweepers_never_both_claim_one_retry(either):
 
     assert outbox.claim("j1", position, lease)
     assert not outbox.claim("j1", position, lease)
+
+
+def test_an_ended_job_keeps_the_first_reasons_clipped_and_counts_them_all(either):
+    jobs = either.svc.jobs
+    jobs.create_job(job())
+    reasons = [f"scene_{i:03d}: {'x' * 600}" for i in range(60)]
+
+    assert jobs.finish_job("j", JobStatus.PARTIAL, "2026-11-25T10:05:00.000+00:00", reasons)
+
+    ended = jobs.get_job("j")
+    assert (len(ended.errors), ended.errors_total) == (50, 60)
+    assert ended.errors[0].startswith("scene_000: x")
+    assert len(ended.errors[0]) == 500
+
+
+def test_a_reported_scene_counts_once_and_only_while_its_batch_runs(either):
+    jobs = either.svc.jobs
+    jobs.create_job(job())
+    jobs.put_batches([batch(), batch(number=2)], fresh=True)
+    jobs.mark_running("j", 1, "arn:task", "2026-11-25T10:00:01.000+00:00")
+
+    first = jobs.report_scene("j", 1, "a", False)
+    again = jobs.report_scene("j", 1, "a", False)
+    rendered = jobs.report_scene("j", 1, "a", True)
+    other = jobs.report_scene("j", 1, "b", True)
+    jobs.finish_batch(jobs.get_batch("j", 1), outcome(), task_arn="arn:task")
+    late = jobs.report_scene("j", 1, "c", True)
+    missing = jobs.report_scene("j", 7, "a", True)
+
+    assert (first, again, rendered, other, late, missing) == (True, False, True, True, False, False)
+    ended = jobs.get_batch("j", 1)
+    assert (ended.reported_succeeded, ended.reported_failed) == (2, 0)
+    assert (jobs.list_batches("j")[1].reported_succeeded, len(jobs.list_batches("j"))) == (0, 2)

@@ -72,3 +72,72 @@ def test_importing_cloudburst_loads_no_client_code_until_an_api_name_is_used() -
     )
 
     assert shown.stdout.split() == ["False", "True"]
+
+
+def view(**fields):
+    from cloudburst.client.status import JobView
+
+    document = {
+        "job_id": "ep1-0123456789ab",
+        "status": "RUNNING",
+        "created_at": "2026-11-29T02:00:00+00:00",
+        "total_scenes": 3,
+        "scenes_succeeded": 1,
+        "scenes_failed": 0,
+        "tasks_running": 1,
+        **fields,
+    }
+    return JobView.from_document(document)
+
+
+def test_the_scene_bar_moves_as_scenes_finish_and_ends_with_the_outcome() -> None:
+    import io
+
+    from rich.console import Console
+
+    from cloudburst.client.bars import RichScenes
+
+    screen = io.StringIO()
+    bar = RichScenes("ep1-0123456789ab", Console(file=screen, width=120, force_terminal=True))
+
+    bar.update(None)
+    bar.update(view())
+    shown_running = screen.getvalue()
+    bar.update(view(status="PARTIAL", scenes_succeeded=2, scenes_failed=1, tasks_running=0))
+    bar.finish()
+
+    assert "1/3" in shown_running
+    assert "ETA" in shown_running
+    final = screen.getvalue().rsplit("\r", 1)[-1]
+    assert "3/3" in final
+    assert "PARTIAL" in final
+    assert "1 failed" in final
+
+
+def test_the_api_follows_silently_off_a_terminal_and_with_a_bar_when_asked(
+    s3, connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cloudburst.client.api import follow_job
+
+    document = {
+        "job_id": "ep1-0123456789ab",
+        "status": "SUCCEEDED",
+        "created_at": "2026-11-29T02:00:00+00:00",
+        "finished_at": "2026-11-29T02:00:30+00:00",
+        "total_scenes": 2,
+        "scenes_succeeded": 2,
+    }
+    key = "outputs/ep1-0123456789ab/status.json"
+    s3.put_object(Bucket=connection.bucket, Key=key, Body=json.dumps(document))
+
+    silent = follow_job(connection, "ep1-0123456789ab", None, progress=None)  # not a terminal
+    quiet = capsys.readouterr()
+    shown = follow_job(connection, "ep1-0123456789ab", None, progress=True)
+    drawn = capsys.readouterr()
+
+    assert silent.status == shown.status == "SUCCEEDED"
+    assert (quiet.out, quiet.err) == ("", "")
+    assert "2/2" in drawn.err
+    assert drawn.out == ""

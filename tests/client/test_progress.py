@@ -58,7 +58,7 @@ def test_progress_shows_scenes_tasks_waiting_batches_cost_and_eta() -> None:
     line = progress_line(running, now)
 
     assert line == (
-        "RUNNING · scenes 6/24 (1 failed) · tasks 2 running, 1 batch waiting · 12 s · "
+        "RUNNING · 5/24 scenes (1 failed) · tasks 2 running, 1 batch waiting · 12 s · "
         "$0.0012 · ETA 36 s"
     )
 
@@ -98,5 +98,5 @@ def test_a_report_of_a_job_older_than_status_documents_reads_as_a_final_status()
     old = JobView.from_report(report)
 
     assert old.is_final
-    assert outcome_line(old) == "2/3 scenes · 1 task · 1 min 00 s · $0.0020"
+    assert outcome_line(old) == "2/3 scenes (1 failed) · 1 task · 1 min 00 s · $0.0020"
     assert old.errors == ("scene_003: audio has no stream",)

@@ -56,6 +56,20 @@ def test_a_folder_is_uploaded_and_its_job_id_is_the_pipelines(
     assert submission.job_id.startswith("ep1-")
 
 
+def test_a_job_name_keeps_its_case_and_the_client_names_the_job_as_the_pipeline_does(
+    s3: Any, connection: Connection, tmp_path: Path
+) -> None:
+    folder = earlier_folder(tmp_path / "ep1", ["scene_001"])
+
+    submission = submit(connection, load_source(folder), name="dupA")
+
+    head = s3.head_object(Bucket=BUCKET, Key="manifests/dupA.json")
+    assert submission.job_id.startswith("dupA-")
+    assert submission.job_id == job_id_for_upload(
+        BUCKET, "manifests/dupA.json", f"v:{head['VersionId']}"
+    )
+
+
 def test_unchanged_files_are_not_sent_again_and_changed_ones_are(
     s3: Any, connection: Connection, tmp_path: Path
 ) -> None:

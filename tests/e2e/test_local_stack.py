@@ -268,3 +268,54 @@ def test_one_manifest_with_a_missing_asset_and_an_unsafe_name_names_both(
     errors = " | ".join(job["errors"])
     assert "../escape" in errors
     assert "inputs/e2e-bad/missing.mp3" in errors
+
+
+BROKEN_SRT = "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n2\nnot a timing line\n"
+
+
+def test_a_failed_scenes_reason_reaches_status_json_and_the_cli_and_the_upload_finds_its_job(
+    stack: LocalStack,
+    s3: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cloudburst.cli import main
+
+    # given two scenes, the second with a subtitle the worker cannot read
+    scenes = make_scene_assets(tmp_path / "assets", 2, durations=(1.0, 1.0), subtitles_every=1)
+    assert scenes[1].subtitle is not None
+    scenes[1].subtitle.write_text(BROKEN_SRT)
+    assert stack.dispatcher is not None
+    reported_before = stack.dispatcher.invocations["on_scene_reported"]
+    options = {"language": "english", "scenes_per_batch": 2, "config_priority": 5}
+    key = upload_job(s3, stack.bucket, scenes, name="e2e-oneBad", options=options)
+    version = s3.head_object(Bucket=stack.bucket, Key=key)["VersionId"]
+
+    # when the job ends
+    job = wait_for_final_job(stack, key)
+
+    # then the upload's pointer names the job (README: aws s3 cp s3://B/uploads/<key>/<v>.json -)
+    pointer_key = f"uploads/{key}/{version}.json"
+    pointer = json.loads(s3.get_object(Bucket=stack.bucket, Key=pointer_key)["Body"].read())
+    assert pointer["job_id"] == job["job_id"]
+    assert job["job_id"].startswith("e2e-oneBad-")  # the name keeps its case
+    # and status.json says why the scene failed, counting as job.json does
+    assert job["status"] == "PARTIAL"
+    assert (job["scenes_succeeded"], job["scenes_failed"], job["total_scenes"]) == (1, 1, 2)
+    assert job["errors_total"] == 1
+    [reason] = job["errors"]
+    assert reason.startswith("scene_002: ")
+    assert "line 6: expected a timing line" in reason
+    # and every result record reached the scene-reported handler as the worker wrote it
+    assert stack.wait_until_quiet(timeout=20)
+    assert stack.dispatcher.invocations["on_scene_reported"] - reported_before == 2
+    # and `cloudburst status` prints the reason and the same counts
+    assert main(["status", job["job_id"]]) == 1
+    out = capsys.readouterr().out
+    assert "line 6: expected a timing line" in out
+    assert "1/2 scenes (1 failed)" in out
+    # and so does `cloudburst watch`
+    assert main(["watch", job["job_id"]]) == 1
+    out = capsys.readouterr().out
+    assert "PARTIAL: 1/2 scenes (1 failed)" in out
+    assert "line 6: expected a timing line" in out

@@ -8,8 +8,10 @@ the image in ``CLOUDBURST_IMAGE``. A missing podman or image fails loudly: it is
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,17 +45,49 @@ def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
 
 def worker_command(image: str, *, name: str | None = None) -> list[str]:
     """How a Fargate task runs the image, on this machine: host network (the local stack
-    listens on 127.0.0.1), the task's variables passed through, removed when it stops."""
+    listens on 127.0.0.1), the task's variables passed through, removed when it stops.
+
+    The local stack stops a task by SIGTERM to its process group. ``podman run --rm`` that
+    gets it before its container started exits and leaves the container behind (state
+    Created), so a small shell runs it, passes SIGTERM on, and removes the container by name
+    whatever happened.
+    """
     env = [flag for variable in TASK_VARIABLES for flag in ("-e", variable)]
-    named = ["--name", name] if name else []
-    return podman_command("run", "--rm", "--network", "host", *named, *env, image)
+    run = shlex.join(podman_command("run", "--rm", "--network", "host"))
+    remove = shlex.join(podman_command("rm", "--force", "--ignore"))
+    script = "\n".join(
+        [
+            f"name={shlex.quote(name) if name else 'cloudburst-task-$$'}",
+            f'{run} --name "$name" {shlex.join([*env, image])} &',
+            "pid=$!",
+            "trap 'stopped=143; kill -TERM $pid 2>/dev/null' TERM",
+            "wait $pid; code=$?",
+            "while kill -0 $pid 2>/dev/null; do wait $pid; code=$?; done",
+            f'{remove} "$name" >/dev/null 2>&1',
+            # stopped before the worker ran: exit as a SIGTERMed worker would, never 0
+            'if [ "$code" = 0 ] && [ -n "${stopped:-}" ]; then code=$stopped; fi',
+            "exit $code",
+        ]
+    )
+    return ["sh", "-c", script]
+
+
+def containers_of(image: str) -> set[str]:
+    """Ids of every container of ``image``, in any state (Created and Exited included)."""
+    listed = podman("ps", "--all", "--quiet", "--no-trunc", "--filter", f"ancestor={image}")
+    assert listed.returncode == 0, listed.stderr
+    return set(listed.stdout.split())
 
 
 @pytest.fixture(scope="session")
-def image() -> str:
+def image() -> Iterator[str]:
+    """The image under test; at the end of the session, no container of it may be left."""
     name = os.environ.get("CLOUDBURST_IMAGE", DEFAULT_IMAGE)
     if shutil.which("podman") is None:
         pytest.fail("podman is not installed: apt-get install -y podman runc debootstrap")
     if podman("image", "exists", name).returncode != 0:
         pytest.fail(f"image {name} does not exist: run `make image` first")
-    return name
+    before = containers_of(name)
+    yield name
+    left = containers_of(name) - before
+    assert not left, f"image-test left containers behind: {sorted(left)}"

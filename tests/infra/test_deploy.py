@@ -225,13 +225,6 @@ def test_destroy_asks_for_the_stage_name_and_deletes_nothing_without_it(aws, mon
     assert "not confirmed; nothing deleted" in capsys.readouterr().out
 
 
-def test_the_image_tag_is_the_architecture_and_the_image_id():
-    from cloudburst.deploy.image import image_tag
-
-    assert image_tag("arm64", "sha256:" + "ab" * 32) == "arm64-" + "ab" * 10
-    assert image_tag("x86_64", "ab" * 32) == "x86_64-" + "ab" * 10  # podman prints no prefix
-
-
 def _parameters(aws: Any) -> dict[str, str]:
     cfn = aws.client("cloudformation", region_name=REGION)
     stack = cfn.describe_stacks(StackName="cloudburst-dev")["Stacks"][0]

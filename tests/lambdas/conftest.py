@@ -128,21 +128,7 @@ class Aws:
 
     def upload_raw(self, body: bytes, key: str = "manifests/ep1.json") -> dict[str, Any]:
         version = self.documents.put(key, body)
-        return self.load_event(
-            "s3_object_created",
-            id=str(uuid.uuid4()),
-            time=datetime.now(UTC).isoformat(),
-            resources=[f"arn:aws:s3:::{BUCKET}"],
-            detail={
-                "bucket": {"name": BUCKET},
-                "object": {
-                    "key": key,
-                    "size": len(body),
-                    "version-id": version,
-                    "sequencer": uuid.uuid4().hex[:18].upper(),
-                },
-            },
-        )
+        return self.created_event(key, body, version)
 
     def request_cancel(self, job_id: str, reason: str | None = None) -> None:
         body = json.dumps({"reason": reason} if reason else {}).encode()
@@ -256,6 +242,38 @@ class Aws:
                 error=None if ok else f"audio for scene {name!r} could not be decoded",
             )
             self.documents.put(result_key(job_id, name), record.model_dump_json())
+
+    def report_scenes(
+        self, job_id: str, outcomes: dict[str, str | None], batch_number: int = 1
+    ) -> list[dict[str, Any]]:
+        """The worker writes result records as scenes end; S3 announces each one (the events
+        are returned, already handled, so a test can deliver one again)."""
+        self.write_results(job_id, outcomes, batch_number)
+        events = []
+        for name in outcomes:
+            key = result_key(job_id, name)
+            event = self.created_event(key, self.documents.read(key) or b"")
+            reactions.scene_reported(ObjectCreatedEvent.model_validate(event), self.svc)
+            events.append(event)
+        return events
+
+    def created_event(self, key: str, body: bytes, version: str = "null") -> dict[str, Any]:
+        """S3's "Object Created" event through EventBridge for ``key``."""
+        return self.load_event(
+            "s3_object_created",
+            id=str(uuid.uuid4()),
+            time=datetime.now(UTC).isoformat(),
+            resources=[f"arn:aws:s3:::{BUCKET}"],
+            detail={
+                "bucket": {"name": BUCKET},
+                "object": {
+                    "key": key,
+                    "size": len(body),
+                    "version-id": version,
+                    "sequencer": uuid.uuid4().hex[:18].upper(),
+                },
+            },
+        )
 
     def refuse_every_launch(self) -> None:
         """From now on RunTask refuses every task, as ECS does a missing task definition."""

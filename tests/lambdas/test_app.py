@@ -36,6 +36,10 @@ def test_the_app_declares_its_eventbridge_rules_and_a_sweeper(aws, app):
         "bucket": {"name": [aws.bucket]},
         "object": {"key": [{"wildcard": "cancel/*.json"}]},
     }
+    assert patterns["on_scene_reported"]["detail"] == {
+        "bucket": {"name": [aws.bucket]},
+        "object": {"key": [{"wildcard": "jobs/*/results/*.json"}]},
+    }
     assert patterns["on_task_state_change"]["detail"]["lastStatus"] == ["STOPPED"]
     sweeper = sources["sweeper"]
     assert isinstance(sweeper, ScheduledEventConfig)
@@ -72,6 +76,18 @@ def test_chalice_invokes_the_cancel_handler(aws, app):
 
     assert aws.job(job_id).status is JobStatus.CANCELLED
     assert aws.report(job_id)["cancel_reason"] == "wrong slides"
+
+
+def test_chalice_invokes_the_scene_reported_handler(aws, app):
+    aws.put_assets(["one", "two"])
+    job_id = aws.submit(["one", "two"], min_scenes_per_batch=1)
+    aws.write_results(job_id, {"two": "succeeded"})
+    event = aws.created_event(f"jobs/{job_id}/results/two.json", b"{}")
+
+    with Client(app.app, stage_name="local") as client:
+        client.lambda_.invoke("on_scene_reported", event)
+
+    assert aws.status(job_id)["scenes_succeeded"] == 1
 
 
 def test_a_malformed_event_is_logged_and_dropped(aws, app, caplog, load_event):

@@ -45,3 +45,18 @@ def test_a_dead_letter_that_fails_again_stays_for_a_later_sweep(aws, with_settin
     assert aws.sweep()["redriven"] == 0
     aws.dead_letters.reappear()
     assert aws.sweep()["redriven"] == 0  # tried again, failing again
+
+
+def test_a_result_records_lost_event_counts_its_scene_at_the_next_sweep(aws, with_settings):
+    queue = dead_letter_queue(aws, with_settings)
+    aws.put_assets(["one", "two"])
+    job_id = aws.submit(["one", "two"], min_scenes_per_batch=1)
+    # given the worker wrote a result record whose event ended in a dead-letter queue
+    aws.write_results(job_id, {"one": "succeeded"})
+    lost = aws.created_event(f"jobs/{job_id}/results/one.json", b"{}")
+    aws.dead_letters.send(queue, json.dumps(lost))
+
+    assert aws.sweep()["redriven"] == 1
+
+    assert aws.job(job_id).status is JobStatus.RUNNING  # not taken for a manifest
+    assert aws.status(job_id)["scenes_succeeded"] == 1

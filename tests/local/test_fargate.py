@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +189,33 @@ def test_a_spot_task_reports_its_capacity_provider(
     assert detail["capacityProviderName"] == "FARGATE_SPOT"
     assert detail["launchType"] == "FARGATE"
     assert detail["containers"][0]["exitCode"] == 0
+
+
+def test_after_a_restart_a_task_that_was_running_runs_again_and_a_stopped_one_stays_put(
+    fake_stack_factory: Callable[..., LocalStack], tmp_path: Path
+) -> None:
+    # first run: sleeps (the stack stops meanwhile); second run: the batch is done, exit 0
+    worker = (
+        sys.executable,
+        "-c",
+        "import os, sys, time; mark = os.environ.get('MARK')\n"
+        "if not mark: sys.exit(3)\n"
+        "if os.path.exists(mark): sys.exit(0)\n"
+        "open(mark, 'w').close(); time.sleep(60)",
+    )
+    first = fake_stack_factory(persist=True, worker_command=worker)
+    finished = run_task(first)
+    wait_until(stopped_events)
+    running = run_task(first, {"BATCH_SPEC": "s3://b/k.json", "MARK": str(tmp_path / "mark")})
+    wait_until(lambda: (tmp_path / "mark").exists())
+    first.stop()
+
+    second = fake_stack_factory(persist=True, worker_command=worker)
+
+    [event] = wait_until(stopped_events)
+    assert event["detail"]["taskArn"] == running
+    assert event["detail"]["containers"][0]["exitCode"] == 0
+    assert second.fargate is not None
+    assert finished not in second.fargate.tasks  # reported in the first run; left alone
+    described = second.client("ecs").describe_tasks(cluster=second.cluster, tasks=[finished])
+    assert described["tasks"][0]["containers"][0]["exitCode"] == 3

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import boto3
 import pytest
@@ -18,6 +19,7 @@ from cloudburst.local.fargate import MotoControl
 from cloudburst.local.motoserver import CONTROL_PATH, aware_datetime
 
 fast = aware_datetime(parse_to_aware_datetime)
+WORKER_SLEEPS = (sys.executable, "-c", "import time; time.sleep(60)")
 
 
 @pytest.mark.parametrize(
@@ -117,3 +119,36 @@ def test_every_s3_event_on_the_bus_has_an_id_of_its_own() -> None:
         messages = clients["sqs"].receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
         ids = {json.loads(m["Body"])["id"] for m in messages["Messages"]}
         assert len(ids) == 3
+
+
+def test_run_task_with_one_client_token_starts_one_task(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cloudburst.local import LocalStack
+
+    with LocalStack(port=0, state_dir=tmp_path / "stack", worker_command=WORKER_SLEEPS) as stack:
+        assert stack.resources is not None
+        ecs = stack.client("ecs")
+        request = {
+            "cluster": stack.resources.cluster,
+            "taskDefinition": stack.resources.task_definition_arn,
+            "launchType": "FARGATE",
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": [stack.resources.subnet_id],
+                    "securityGroups": [stack.resources.security_group_id],
+                }
+            },
+            "clientToken": "job-1/batch-1/attempt-1",
+        }
+
+        with ThreadPoolExecutor(8) as pool:  # racing launchers of one batch
+            answers = list(pool.map(lambda _: ecs.run_task(**request), range(8)))
+        other = ecs.run_task(**{**request, "clientToken": "job-1/batch-1/attempt-2"})
+        with pytest.raises(ecs.exceptions.ClientError, match="ConflictException"):
+            ecs.run_task(**{**request, "startedBy": "someone-else"})
+
+        arns = {a["tasks"][0]["taskArn"] for a in answers}
+        assert len(arns) == 1
+        listed = ecs.list_tasks(cluster=stack.resources.cluster)["taskArns"]
+        assert sorted(listed) == sorted([*arns, other["tasks"][0]["taskArn"]])

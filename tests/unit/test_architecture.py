@@ -21,6 +21,7 @@ from chalicelib.contracts import (
     JOBS_PREFIX,
     MANIFESTS_PREFIX,
     OUTPUTS_PREFIX,
+    UPLOADS_PREFIX,
     SceneStatus,
 )
 from chalicelib.model import JobStatus
@@ -106,7 +107,14 @@ def test_no_chalicelib_module_is_longer_than_a_reader_holds_at_once():
 
 # -- one owner for each fact ------------------------------------------------------------------
 
-PREFIXES = {MANIFESTS_PREFIX, OUTPUTS_PREFIX, JOBS_PREFIX, INPUTS_PREFIX, CANCEL_PREFIX}
+PREFIXES = {
+    MANIFESTS_PREFIX,
+    OUTPUTS_PREFIX,
+    JOBS_PREFIX,
+    INPUTS_PREFIX,
+    CANCEL_PREFIX,
+    UPLOADS_PREFIX,
+}
 FINAL_STATUSES = {status.value for status in JobStatus if status.is_final}
 SCENE_STATUSES = {status.value for status in SceneStatus}
 ENV_NAMES = set(ENV.values())

@@ -46,7 +46,7 @@ def test_redeliveries_of_one_upload_share_a_job_id():
     again = ObjectCreatedEvent.model_validate(s3_event(event_id="b"))
 
     assert first.job_id() == again.job_id()
-    assert first.job_id().startswith("episode-1-")
+    assert first.job_id().startswith("Episode-1-")  # the name keeps its case
 
 
 def test_a_new_upload_of_the_same_key_gets_a_new_job_id():
@@ -155,3 +155,22 @@ def test_a_described_task_becomes_the_stopped_event_it_should_have_been():
     assert event.detail.pull_started_at == datetime(2025, 11, 25, 10, 0, 0, 500000, tzinfo=UTC)
     assert event.detail.stopped_at is not None
     assert (event.detail.stopped_at - event.detail.pull_started_at).total_seconds() == 99.75
+
+
+def test_a_cancel_request_names_a_job_whose_name_kept_its_case():
+    upload = ObjectCreatedEvent.model_validate(s3_event(key="cancel/dupA-0123456789ab.json"))
+    other = ObjectCreatedEvent.model_validate(s3_event(key="cancel/../x.json"))
+
+    assert (upload.cancelled_job_id(), other.cancelled_job_id()) == ("dupA-0123456789ab", None)
+
+
+def test_a_result_records_key_names_its_job_and_scene_and_nothing_else_does():
+    def reported(key):
+        return ObjectCreatedEvent.model_validate(s3_event(key=key)).reported_scene()
+
+    assert reported("jobs/dupA-0123456789ab/results/scene_001.json") == (
+        "dupA-0123456789ab", "scene_001",
+    )  # fmt: skip
+    assert reported("jobs/j/summaries/0001.json") is None
+    assert reported("manifests/results/x.json") is None
+    assert reported("jobs/j/results/a/b.json") is None

@@ -1,9 +1,18 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.contracts import SceneResult
-from chalicelib.model import Batch, BatchStatus, Job, JobStatus, Progress, scenes_status
+from chalicelib.model import (
+    Batch,
+    BatchStatus,
+    Job,
+    JobStatus,
+    Progress,
+    SceneCounts,
+    scenes_status,
+)
 from chalicelib.report import (
     WEBHOOK_BODY_LIMIT,
     build_job_report,
@@ -58,8 +67,8 @@ def result(name, render_seconds, status="succeeded"):
 
 def test_the_report_computes_every_efficiency_field():
     batches = [
-        batch(1, "2026-11-25T10:02:00+00:00", 120, 0.01),
-        batch(2, "2026-11-25T10:01:00+00:00", 60, 0.005, cost_estimated=True),
+        batch(1, "2026-11-25T10:02:00+00:00", 120, 0.01, scenes_succeeded=2),
+        batch(2, "2026-11-25T10:01:00+00:00", 60, 0.005, cost_estimated=True, scenes_succeeded=1),
     ]
     scenes = [
         scene_entry("b", batches[0], result("b", 60)),
@@ -100,7 +109,9 @@ def test_a_scene_without_a_record_carries_its_batchs_reason():
 def test_a_rejection_counts_the_scenes_the_manifest_listed():
     at = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
-    report = build_rejection_report(JOB, ["scenes[0].image_path: missing"], 7, at)
+    rejected = replace(JOB, status=JobStatus.REJECTED, total_scenes=7)
+
+    report = build_rejection_report(rejected, ["scenes[0].image_path: missing"], at)
 
     assert (report["status"], report["total_scenes"], report["failed_scenes"]) == (
         "REJECTED", 7, 7,
@@ -128,13 +139,12 @@ def test_the_webhook_body_stays_small_at_any_job_size():
 
 def test_the_status_document_says_what_a_user_follows():
     progress = Progress(
+        scenes=SceneCounts(total=3, succeeded=2, failed=0),
         batches_total=2,
         batches_final=1,
         batches_waiting=0,
         tasks_running=1,
         tasks_used=2,
-        scenes_succeeded=2,
-        scenes_failed=0,
         cost_usd=0.0012345678901,
         cost_estimated=False,
     )
@@ -146,6 +156,7 @@ def test_the_status_document_says_what_a_user_follows():
         1, 1, 2,
     )  # fmt: skip
     assert status["cost_usd"] == 0.00123457
+    assert status["eta_seconds"] == 30.0  # 2 of 3 scenes in 60 s: one more at that rate
     assert status["webhook"] == {"state": None, "attempts": 0, "error": None}
     assert (status["report_key"], status["cancel_requested"]) == (None, False)
 

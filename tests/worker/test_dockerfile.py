@@ -1,15 +1,18 @@
 """What can be checked about the worker image without building it.
 
 These tests read ``container/Dockerfile`` as the builder would: every COPY source exists and
-survives ``.dockerignore``, the copied tree alone imports and starts the worker, requirements
-are pinned, cover its imports and bring the local set-up's ffmpeg and fonts, and the build's
-trim step never removes a file the worker uses. ``make image-test`` (tests/image) builds and
-runs the real image.
+survives ``.dockerignore``, the copied tree alone imports and starts the worker, the image's,
+the Lambda bundle's and the local set-up's packages are one hashed lock's, they cover the
+worker's imports and bring the local set-up's ffmpeg and fonts, and the build's trim step
+removes only test suites and typing stubs. ``make image-test`` (tests/image) builds and runs
+the real image.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import json
 import os
 import re
@@ -19,6 +22,7 @@ import sys
 from importlib import metadata
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 import pytest
@@ -29,6 +33,8 @@ from cloudburst_worker.render.fonts import subtitle_fonts
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "container" / "Dockerfile"
 REQUIREMENTS = REPO / "container" / "requirements.txt"
+LOCK = REPO / "requirements.lock"
+LAMBDA_REQUIREMENTS = REPO / "requirements.txt"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -126,10 +132,11 @@ def context_files() -> list[Path]:
     return [REPO / p for p in tracked if not dockerignore_excludes(p) and (REPO / p).exists()]
 
 
-def test_base_image_is_a_build_argument_defaulting_to_slim_python_311() -> None:
-    # a multi-arch official image by default; `make image` passes a local stand-in
+def test_base_image_is_a_build_argument_defaulting_to_slim_python_311_by_digest() -> None:
+    # the multi-arch official image, pinned by digest; `make image` passes a local stand-in
     args = [rest for keyword, rest in instructions() if keyword == "ARG"]
-    assert "BASE_IMAGE=python:3.11-slim-bookworm" in args
+    (base,) = [arg for arg in args if arg.startswith("BASE_IMAGE=")]
+    assert re.fullmatch(r"BASE_IMAGE=python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base)
     froms = [rest.split()[0] for keyword, rest in instructions() if keyword == "FROM"]
     assert set(froms) == {"${BASE_IMAGE}"}
 
@@ -148,14 +155,17 @@ def test_build_context_holds_no_venv_git_tests_or_credentials() -> None:
     assert dockerignore_excludes("tests/worker/test_batch.py")
     assert dockerignore_excludes("container/cloudburst_worker/__pycache__/batch.cpython-311.pyc")
     assert dockerignore_excludes(".env")
-    assert dockerignore_excludes("chalicelib/settings.py")
+    assert dockerignore_excludes("chalicelib/.env")
 
 
 def test_ffmpeg_and_fonts_come_from_the_local_set_ups_wheels_not_from_apt() -> None:
     # one ffmpeg build and one set of font files for the image and the local set-up
     runs = " ".join(rest for keyword, rest in instructions() if keyword == "RUN")
-    assert "pip install --no-cache-dir --target /opt/cloudburst/packages -r" in runs
-    assert "apt-get" not in " ".join(final_stage_runs())  # a compiler, in the build stage only
+    assert "--require-hashes" in runs
+    assert "--python /opt/cloudburst/venv/bin/python install" in runs
+    assert "-r /build/requirements.txt" in runs
+    assert "apt-get" not in runs
+    assert final_stage_runs() == []  # the image's own stage only copies
     pins = requirement_pins()
     for wheel in ("imageio-ffmpeg", "noto-cjk-sans-otc", "fontpkg-noto-sans"):
         assert wheel in pins, f"{wheel} is not in container/requirements.txt"
@@ -164,23 +174,71 @@ def test_ffmpeg_and_fonts_come_from_the_local_set_ups_wheels_not_from_apt() -> N
     assert "CLOUDBURST_FONTS_DIR" not in env
 
 
-def test_the_trim_step_keeps_every_file_the_worker_uses() -> None:
+def test_the_trim_step_removes_only_test_suites_and_typing_stubs() -> None:
     # given the installed wheels (the local set-up's, the image's pins) and the trim rule
     site = Path(imageio_ffmpeg.__file__).resolve().parents[1]
     removed = [path.resolve() for path in trim_packages.removable(site)]
 
-    # then nothing it removes is, or holds, ffmpeg, a subtitle font or the S3 model
-    used = [Path(ffmpeg_exe()).resolve()]
+    # then everything removed is a tests folder or a .pyi file, never a library or a model
+    assert removed, "the trim step removes nothing"
+    for path in removed:
+        assert path.name == "tests" or path.suffix == ".pyi", path
+        assert not (path.is_file() and ".so" in path.name), path
+    used = [Path(ffmpeg_exe()).resolve(), site / "botocore" / "data" / "sts"]
     used += [
         font.path.resolve() for lang in ("chinese", "english") for font in subtitle_fonts(lang)
     ]
-    used += [site / "botocore" / "data" / "s3", site / "botocore" / "data" / "endpoints.json"]
     for path in used:
         assert path.exists(), path
         assert not any(path == r or r in path.parents for r in removed), f"{path} is trimmed"
-    # and it does remove what it promises (botocore's other services, numpy's tests)
-    assert site / "botocore" / "data" / "ec2" in removed
-    assert any(r.name == "tests" and "numpy" in r.parts for r in removed)
+
+
+def fake_wheel(root: Path, files: dict[str, bytes]) -> None:
+    """``files`` installed under ``root`` as one wheel would, with a RECORD of their hashes."""
+    rows = []
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+        rows.append(f"{name},sha256={digest.decode()},{len(content)}")
+    (root / "fake-1.0.dist-info").mkdir()
+    (root / "fake-1.0.dist-info" / "RECORD").write_text("\n".join(rows) + "\n")
+
+
+def test_the_image_check_finds_a_stubbed_library_a_removed_module_and_a_broken_import(
+    tmp_path: Path,
+) -> None:
+    # given a folder of installed packages where the check passes
+    fake_wheel(
+        tmp_path,
+        {
+            "fake/__init__.py": b"",
+            "fake/works.py": b"VALUE = 1\n",
+            "fake/gone.py": b"",
+            "fake.libs/libthing.so.1": b"\x7fELF real library bytes",
+        },
+    )
+    assert list(trim_packages.record_failures([tmp_path])) == []
+    assert list(trim_packages.import_failures([tmp_path])) == []
+
+    # when a library is replaced by a stub, a module removed and a module fails to import
+    (tmp_path / "fake.libs" / "libthing.so.1").write_bytes(b"\x7fELF stub")
+    (tmp_path / "fake" / "gone.py").unlink()
+    (tmp_path / "fake" / "raises.py").write_text("raise RuntimeError('no')\n")
+
+    # then each is reported
+    found = "\n".join(
+        [
+            *trim_packages.record_failures([tmp_path]),
+            *trim_packages.library_failures([tmp_path]),
+            *trim_packages.import_failures([tmp_path]),
+        ]
+    )
+    assert "fake.libs/libthing.so.1: not the file its wheel installed" in found
+    assert "fake/gone.py: missing" in found
+    assert "library " in found  # the stub does not even load as a library
+    assert "import fake.raises: RuntimeError: no" in found
+    assert "fake.works" not in found
 
 
 def test_image_runs_as_a_non_root_user() -> None:
@@ -193,7 +251,8 @@ def test_image_runs_as_a_non_root_user() -> None:
 def test_environment_puts_the_worker_and_its_packages_on_the_path_and_unbuffers_logs() -> None:
     env = " ".join(rest for keyword, rest in instructions() if keyword == "ENV")
     assert "PYTHONUNBUFFERED=1" in env
-    assert "PYTHONPATH=/app:/opt/cloudburst/packages" in env
+    assert "PATH=/opt/cloudburst/venv/bin:$PATH" in env
+    assert "PYTHONPATH=/app " in env
 
 
 def test_entrypoint_runs_the_worker_module() -> None:
@@ -214,12 +273,41 @@ def test_dockerfile_and_context_hold_no_secrets() -> None:
         assert not secret.search(path.read_text(errors="replace")), path
 
 
-def test_requirements_are_pinned_and_match_the_project_pins() -> None:
-    pins = requirement_pins()
-    assert pins, "no requirements"
+def test_image_and_lambda_requirements_are_the_locks_entries_with_their_hashes() -> None:
+    # given the one lock, and the two requirement files resolved inside it (make lock)
+    lock = locked(LOCK)
+    for requirements in (REQUIREMENTS, LAMBDA_REQUIREMENTS):
+        entries = locked(requirements)
+        assert entries, f"{requirements} is empty"
+        for name, entry in entries.items():
+            # then each entry is the lock's: same version, marker and hashes
+            assert entry["hashes"], f"{requirements.name}: {name} has no hash"
+            assert entry == lock[name], f"{requirements.name}: {name} differs from the lock"
+
+
+def test_the_lock_has_a_hash_for_every_entry_and_the_project_pins_its_versions() -> None:
+    lock = locked(LOCK)
+    assert all(entry["hashes"] for entry in lock.values())
     project = (REPO / "pyproject.toml").read_text()
+    pins = dict(re.findall(r'"([A-Za-z0-9._-]+)(?:\[[a-z,]+\])?==([^"]+)"', project))
+    assert pins, "pyproject.toml pins nothing"
     for name, version in pins.items():
-        assert f'"{name}=={version}"' in project, f"{name}=={version} differs from pyproject.toml"
+        assert lock[canonical(name)]["version"] == version, f"{name} differs from the lock"
+
+
+def test_the_local_set_up_runs_the_locked_versions() -> None:
+    # the .venv these tests run in was installed from the lock (make), hash-checked
+    makefile = (REPO / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes -r requirements.lock" in makefile
+    for name, entry in locked(REQUIREMENTS).items():
+        assert metadata.version(name) == entry["version"], name
+
+
+def test_dockerfile_sets_no_build_time_environment() -> None:
+    # a proxy's CA comes in as a build secret; nothing of the build is in the image's config
+    env = " ".join(rest for keyword, rest in instructions() if keyword == "ENV")
+    assert "PIP_" not in env
+    assert "--mount=type=secret,id=pip_cert" in DOCKERFILE.read_text()
 
 
 def test_requirements_cover_every_third_party_import_of_the_image() -> None:
@@ -275,15 +363,27 @@ def test_copied_tree_alone_starts_the_worker(tmp_path: Path) -> None:
 
 
 def requirement_pins() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for raw in REQUIREMENTS.read_text().splitlines():
+    """Name and version of every entry of the image's requirements."""
+    return {name: entry["version"] for name, entry in locked(REQUIREMENTS).items()}
+
+
+def locked(path: Path) -> dict[str, dict[str, Any]]:
+    """Entries of a hashed requirements file (``make lock``): name -> version, marker, hashes."""
+    entries: dict[str, dict[str, Any]] = {}
+    text = re.sub(r"\\\n", " ", path.read_text())
+    for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)", line)
-        assert match, f"requirement not pinned exactly: {line!r}"
-        pins[match.group(1)] = match.group(2)
-    return pins
+        requirement, *hashes = line.split(" --hash=")
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)\s*(?:;\s*(.*))?", requirement)
+        assert match, f"{path.name}: not pinned exactly: {line!r}"
+        entries[canonical(match.group(1))] = {
+            "version": match.group(2),
+            "marker": (match.group(3) or "").strip(),
+            "hashes": sorted(h.strip() for h in hashes),
+        }
+    return entries
 
 
 def installed_closure(pins: dict[str, str]) -> set[str]:
