@@ -19,6 +19,10 @@ ATTEMPT_ENV = "CLOUDBURST_ATTEMPT"
 
 Effect = Literal["zoom_in", "zoom_out", "pan_left", "pan_right", "none"]
 Language = Literal["chinese", "english"]
+# What a task does: render its scenes, or assemble the job's episode from all of them.
+BatchKind = Literal["scenes", "assembly"]
+# A contact sheet of more scenes would pass JPEG's 65,535-pixel side (8 tiles a row).
+MAX_SHEET_SCENES = 400
 
 
 class SceneStatus(StrEnum):
@@ -66,6 +70,11 @@ class SceneSpec(_Frozen):
     audio_uri: str
     subtitle_uri: str | None = None
     effect: Effect | None = None
+    # Frames the episode's transition windows reach into the scene's head and tail: the
+    # renderer puts IDRs there (chalicelib.episode.keyframe_reach); (0, 0) without an episode.
+    keyframe_reach: tuple[int, int] = (0, 0)
+    # Assembly only: the scene's own transition into the next scene (the manifest's object).
+    transition: dict[str, Any] | None = None
 
 
 class BatchSpec(_Frozen):
@@ -79,6 +88,12 @@ class BatchSpec(_Frozen):
     vcpu: float = Field(default=2, gt=0)
     options: RenderOptions
     scenes: list[SceneSpec]
+    kind: BatchKind = "scenes"
+    # Assembly only: the manifest's ``episode`` object, its music path as an s3:// URI.
+    episode: dict[str, Any] | None = None
+    # Every scene of the job in order, when it gets a contact sheet (at most
+    # MAX_SHEET_SCENES): the batch that finds every scene reported makes the sheet.
+    sheet_scenes: list[str] = Field(default_factory=list)
 
 
 def render_slots(vcpu: float) -> int:
@@ -103,6 +118,32 @@ class SceneResult(_Frozen):
     error: str | None = None
 
 
+class EpisodeRecord(_Frozen):
+    """What the assembly task says about the episode; the job's report copies it."""
+
+    job_id: str
+    attempt: int
+    status: SceneStatus
+    key: str | None = None
+    duration: float = 0.0
+    bytes: int = 0
+    loudness_lufs: float | None = None
+    true_peak_db: float | None = None
+    seams_reencoded: int = 0
+    subtitles_keys: list[str] = Field(default_factory=list)
+    poster_key: str | None = None
+    assembly_seconds: float = 0.0
+    error: str | None = None
+
+    def report(self) -> dict[str, Any]:
+        """The ``episode`` block of ``job.json`` and the webhook."""
+        return self.model_dump(
+            mode="json",
+            include={"key", "duration", "bytes", "loudness_lufs", "true_peak_db",
+                     "seams_reencoded", "subtitles_keys"},
+        )  # fmt: skip
+
+
 # The bucket's top-level folders: every key the pipeline, the worker, the client and the
 # deployment's rules use is built from these (a test fails on a second definition).
 MANIFESTS_PREFIX = "manifests/"  # a user's upload here starts a job
@@ -119,6 +160,25 @@ def outputs_prefix(job_id: str) -> str:
 
 def output_key(job_id: str, scene_name: str) -> str:
     return f"{outputs_prefix(job_id)}{scene_name}.mp4"
+
+
+def poster_key(job_id: str, scene_name: str) -> str:
+    """A scene's poster: a representative frame, for every job."""
+    return f"{outputs_prefix(job_id)}posters/{scene_name}.jpg"
+
+
+def contact_sheet_key(job_id: str) -> str:
+    return f"{outputs_prefix(job_id)}contact_sheet.jpg"
+
+
+def episode_key(job_id: str, name: str, suffix: str = ".mp4") -> str:
+    """The episode (``.mp4``) and its sidecars (``.srt``, ``.vtt``, ``.jpg``)."""
+    return f"{outputs_prefix(job_id)}{name}{suffix}"
+
+
+def episode_record_key(job_id: str) -> str:
+    """The assembly task's record (its batch is the job's last)."""
+    return f"{JOBS_PREFIX}{job_id}/episode.json"
 
 
 def report_key(job_id: str) -> str:

@@ -3,14 +3,13 @@ schema; reading the bytes within limits is :mod:`chalicelib.manifest_json`).
 
 Validation is strict (unknown fields and wrong types are errors, never coerced) and every
 problem is reported at once, each naming the field or scene, so a user fixes a manifest in
-one round trip. Asset existence is checked separately (:mod:`chalicelib.adapters.s3`) because
-it needs S3.
+one round trip (the ``episode`` fields: :mod:`chalicelib.manifest_episode`). Asset existence
+is checked separately (:mod:`chalicelib.adapters.s3`) because it needs S3.
 
 Any bytes at all end in a verdict: :func:`parse_manifest` returns a manifest or raises
-:class:`ManifestError`, never anything else. Limits that make a document unsafe or costly to
-look at (size, nesting, number length, unpaired surrogates, scene count, total path bytes)
-are checked before the schema, each named in its reason; the reasons are capped so a
-rejection stays small enough to store and send.
+:class:`ManifestError`, never anything else. Limits that make a document unsafe or costly
+(size, nesting, number length, unpaired surrogates, scene count, total path bytes) are
+checked before the schema, each named; the reasons are capped so a rejection stays small.
 """
 
 from __future__ import annotations
@@ -67,10 +66,9 @@ MAX_REPORTED_ERRORS = 50
 class ManifestError(Exception):
     """A manifest the user must fix; ``errors`` are complete sentences meant for them.
 
-    ``asset_paths`` holds the well-formed asset paths of a manifest that failed schema
-    validation, so their existence can still be checked and reported in the same round.
-    Every error is valid UTF-8 text (an unpaired surrogate becomes a ``\\udXXX`` escape),
-    because each one is stored, logged and sent.
+    ``asset_paths``: the well-formed asset paths of a manifest that failed validation, so
+    their existence is reported in the same round. Every error is valid UTF-8 text (an
+    unpaired surrogate becomes a ``\\udXXX`` escape): each one is stored, logged and sent.
     """
 
     def __init__(self, errors: list[str], asset_paths: list[tuple[str, str]] | None = None) -> None:
@@ -130,6 +128,7 @@ class Scene(_Strict):
     audio_path: AssetPath
     subtitle_path: AssetPath | None = None
     effect: Effect | None = None
+    transition: dict[str, Any] | None = None  # into the next scene (manifest_episode checks)
 
     @field_validator("scene_name")
     @classmethod
@@ -158,6 +157,7 @@ class Manifest(Look):
     saving_dir: str | None = Field(default=None, max_length=MAX_SAVING_DIR)
     # The caller's own correlation data, echoed back in the report and every webhook.
     metadata: Metadata | None = None
+    episode: dict[str, Any] | None = None  # checked by chalicelib.manifest_episode
 
     @model_validator(mode="after")
     def _unique_names(self) -> Manifest:
@@ -190,10 +190,13 @@ def parse_manifest(body: bytes) -> Manifest:
     problems = limit_problems(document, text)
     if problems:
         raise ManifestError(_capped(problems))
+    from chalicelib.manifest_episode import episode_problems  # it imports this module
+
+    episode_errors = episode_problems(document)
     try:
-        return Manifest.model_validate(document)
+        manifest = Manifest.model_validate(document)
     except ValidationError as exc:
-        errors = _describe(exc, document)
+        errors = _describe(exc, document) + episode_errors
         scenes = document.get("scenes")
         if isinstance(scenes, list):
             names = [s.get("scene_name") for s in scenes if isinstance(s, dict)]
@@ -201,6 +204,9 @@ def parse_manifest(body: bytes) -> Manifest:
             if problem and not any(problem in error for error in errors):
                 errors.append(problem)
         raise ManifestError(_capped(errors), asset_paths(document)) from None
+    if episode_errors:
+        raise ManifestError(_capped(episode_errors), asset_paths(document))
+    return manifest
 
 
 def rejection_webhook_url(body: bytes) -> str | None:
@@ -237,6 +243,9 @@ def asset_paths(document: dict[str, Any]) -> list[tuple[str, str]]:
                 paths.append((where, _check_asset_path(path)))
 
     add("watermark_path", document.get("watermark_path"))
+    episode = document.get("episode")
+    music = episode.get("music") if isinstance(episode, dict) else None
+    add("episode.music.path", music.get("path") if isinstance(music, dict) else None)
     scenes = document.get("scenes")
     for index, scene in enumerate(scenes if isinstance(scenes, list) else []):
         if not isinstance(scene, dict):

@@ -93,10 +93,17 @@ class Job:
     errors_total: int = 0
     metadata: dict[str, Any] | None = None  # the caller's own, echoed in every document
     cancel_reason: str | None = None
+    # The manifest asked for an episode: after the scene batches, one assembly batch runs.
+    episode: bool = False
 
     @property
     def is_final(self) -> bool:
         return self.status.is_final
+
+    @property
+    def assembly_batch(self) -> int | None:
+        """The assembly batch's number (after every scene batch), or None without episode."""
+        return self.batches_total + 1 if self.episode else None
 
     # -- the job's state machine: RUNNING → final once; a cancel is asked once, while RUNNING.
     # The memory store applies these; the DynamoDB store writes the same rules as conditions.

@@ -226,6 +226,7 @@ _SUMMARY_FIELDS = [
     "total_duration",
     "tasks_used",
     "efficiency",
+    "episode",
 ]
 
 
@@ -312,3 +313,12 @@ def _task_entry(batch: Batch, scene_names: list[str]) -> dict[str, Any]:
         "stopped_reason": batch.stopped_reason,
         "error": batch.error,
     }
+
+
+def with_episode(
+    report: dict[str, Any], episode: dict[str, Any] | None, reason: str | None
+) -> dict[str, Any]:
+    """The report of a job with an ``episode``: what was assembled (``EpisodeRecord.report``),
+    or None and the reason among the errors."""
+    errors = [*report["errors"], reason] if reason else report["errors"]
+    return {**report, "episode": episode, "errors": errors}

@@ -4,7 +4,9 @@ Two jobs on the embedded local stack, driven exactly as a user drives a deployme
 
 1. a folder in the earlier tools' layout (``images/scene_001_chinese.png``,
    ``audio/scene_001_chinese.mp3`` + ``.srt``) — Chinese narration, subtitles in a box,
-   Ken Burns zoom, a watermark — sent with ``cloudburst submit FOLDER``;
+   Ken Burns zoom, a watermark — sent with ``cloudburst submit FOLDER --episode``, so it
+   also comes back as one episode (fades between scenes, background music ducked under the
+   narration, Chinese subtitles as ``episode.srt``/``.vtt``);
 2. a manifest with local paths — English, portrait (1080×1920), pan left and pan right,
    the same watermark — sent with ``cloudburst submit MANIFEST``;
 
@@ -207,11 +209,13 @@ def run_demo(
         root = Path(tmp)
         print(f"▶ generating {scenes} Chinese scenes and 2 English ones…", file=out)
         folder, manifest, logo = make_demo_inputs(root, scenes, stamp)
+        music = make_music(root / "music.mp3", 6.0)
         # The stack exported what `cloudburst local up` prints; the CLI resolves it from there.
         common = ["--config-priority", "5", "--watermark", str(logo)]
         chinese = cli(
             out, "submit", str(folder), "--scenes-per-batch", "2", "--min-scenes-per-batch",
             "1", "--max-parallel-tasks", "2", *common,
+            "--episode", "--transition", "fade:0.5", "--pause", "0.3", "--music", str(music),
         )  # fmt: skip
         english = cli(out, "submit", str(manifest), "--portrait", *common)
         results: list[Path] = []
@@ -280,6 +284,22 @@ def make_demo_inputs(root: Path, scenes: int, stamp: str) -> tuple[Path, Path, P
     return folder, manifest, logo
 
 
+def make_music(path: Path, seconds: float) -> Path:
+    """A short background loop (two soft chords): the episode loops and ducks it."""
+    import imageio_ffmpeg
+
+    chord = "+".join(f"0.08*sin(2*PI*{f}*t)" for f in (220, 277.18, 329.63))
+    other = "+".join(f"0.08*sin(2*PI*{f}*t)" for f in (196, 246.94, 293.66))
+    half = seconds / 2
+    expression = f"if(lt(mod(t,{seconds}),{half}),{chord},{other})"
+    _ffmpeg(
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-f", "lavfi", "-i", f"aevalsrc=exprs='{expression}|{expression}':s=48000:d={seconds}",
+        "-c:a", "libmp3lame", "-b:a", "128k", str(path),
+    )  # fmt: skip
+    return path
+
+
 def cli(out: TextIO, *argv: str) -> str:
     """Run one ``cloudburst`` command as the user would type it; returns what it printed."""
     printed = io.StringIO()
@@ -338,6 +358,18 @@ def _summary(job_id: str, results: Path, hooks: list[Any], out: TextIO) -> None:
             f"{data.get('total_scenes')} scenes)",
             file=out,
         )
+        episode = data.get("episode")
+        if episode:
+            sidecars = ", ".join(Path(k).name for k in episode["subtitles_keys"])
+            print(
+                f"  episode     {results / Path(episode['key']).name}  "
+                f"({episode['duration']:.1f} s, {episode['loudness_lufs']:.1f} LUFS, "
+                f"{episode['seams_reencoded']} seams re-encoded; subtitles {sidecars})",
+                file=out,
+            )
+    sheet = results / "contact_sheet.jpg"
+    if sheet.exists():
+        print(f"  contact     {sheet}  (every scene's poster: posters/)", file=out)
     if hooks:
         print(
             f"  webhook     {results / 'webhook.json'}  ({hooks[0].type}, signature verified)",

@@ -273,6 +273,7 @@ def _job(item: dict[str, Any]) -> Job:
         errors_total=int(item.get("errors_total", 0)),
         metadata=json.loads(metadata) if metadata else None,
         cancel_reason=item.get("cancel_reason"),
+        episode=bool(item.get("episode", False)),
     )
 
 

@@ -28,7 +28,8 @@ from chalicelib.model import (
 )
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.ports import Services
-from chalicelib.report import build_job_report, scene_entry
+from chalicelib.report import build_job_report, scene_entry, with_episode
+from chalicelib.usecases import assembling
 
 # Newer than any real event of a task: a late event after a task-less ending changes nothing.
 TASKLESS_VERSION = 2**31
@@ -47,6 +48,13 @@ class Stopped:
 class Finished:
     job: Job
     report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Assembling:
+    """Every scene rendered: the job's assembly batch is queued and goes on the job."""
+
+    batch: Batch
 
 
 def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> Stopped | None:
@@ -68,10 +76,13 @@ def record_task_stopped(event: TaskStateChangeEvent, svc: Services) -> Stopped |
         # batch: the steps that follow are idempotent, so let them finish what it may not.
         logger.info("duplicate or stale task event", extra={"version": detail.version})
         return Stopped(job_id, [])
-    names = scene_names(svc, batch)
+    assembly = batch.batch_number == job.assembly_batch
+    names = [] if assembly else scene_names(svc, batch)
     results = svc.documents.read_results(job_id, names)
     outcome = _stopped_outcome(svc, event, batch, job, results)
     unreported = sum(1 for result in results.values() if result is None)
+    if assembly:
+        outcome, unreported = _assembly_outcome(svc, job_id, outcome)
     retry = not job.cancel_reason and retries.should_retry(
         detail.stop_code,
         attempt=batch.attempt,
@@ -93,10 +104,11 @@ def end_without_task(svc: Services, batch: Batch, reason: str, *, cancelled: boo
 
     A batch whose task ran (ECS forgot it) is billed from its launch, marked estimated.
     """
-    names = scene_names(svc, batch)
+    job = svc.jobs.get_job(batch.job_id)
+    assembly = job is not None and batch.batch_number == job.assembly_batch
+    names = [] if assembly else scene_names(svc, batch)
     results = svc.documents.read_results(batch.job_id, names)
     succeeded = _succeeded(results)
-    job = svc.jobs.get_job(batch.job_id)
     launched = datetime.fromisoformat(batch.launched_at) if batch.launched_at else None
     now = svc.clock.now()
     bill = pricing.TaskBill()
@@ -111,25 +123,38 @@ def end_without_task(svc: Services, batch: Batch, reason: str, *, cancelled: boo
         event_version=TASKLESS_VERSION,
         error=reason,
     )
+    if assembly and not cancelled:
+        outcome, _ = _assembly_outcome(svc, batch.job_id, outcome)
+        outcome = replace(outcome, error=outcome.error or reason)
     logger.warning(
         "batch ended without a task", extra={"batch": batch.batch_number, "reason": reason}
     )
     return _finish(svc, batch, outcome, names, results, task_arn=batch.task_arn)
 
 
-def complete_job_if_done(svc: Services, job_id: str) -> Finished | None:
-    """When every batch has ended: write the report and end the job, once."""
+def complete_job_if_done(svc: Services, job_id: str) -> Finished | Assembling | None:
+    """When every batch has ended: write the report and end the job, once. A job with an
+    episode first queues its assembly batch (returned) and ends after it."""
     job = svc.jobs.get_job(job_id)
     if job is None or job.status is not JobStatus.RUNNING:
         return None
     batches = svc.jobs.list_batches(job_id)
-    if len(batches) < job.batches_total or not all(b.is_final for b in batches):
+    rendering = [b for b in batches if b.batch_number <= job.batches_total]
+    if len(rendering) < job.batches_total or not all(b.is_final for b in rendering):
         return None
-    scenes = _read_summaries(svc, job_id, batches)
+    scenes = _read_summaries(svc, job_id, rendering)
     successful = sum(1 for entry in scenes if entry["status"] == SceneStatus.SUCCEEDED)
     status = JobStatus.CANCELLED if job.cancel_reason else scenes_status(successful, len(scenes))
+    assembly = assembling.assemble_if_due(svc, job, batches, scenes) if job.episode else None
+    if assembly is not None and assembly.waiting:
+        return Assembling(assembly.queued) if assembly.queued else None
+    if assembly is not None:
+        status = assembling.ended_status(status, assembly)
     now = svc.clock.now()
     report = build_job_report(job, status, batches, scenes, now)
+    if assembly is not None:
+        episode = assembly.record.report() if assembly.record else None
+        report = with_episode(report, episode, assembly.reason)
     svc.documents.put_json(report_key(job_id), report)
     if not svc.jobs.finish_job(job_id, status, iso(now), report["errors"]):
         return None  # a concurrent invocation ended it and sends the webhook
@@ -196,6 +221,20 @@ def _requeue(svc: Services, batch: Batch, stopped: BatchOutcome, unreported: int
     metrics.add_metric(name="BatchesRetried", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TaskCostUSD", unit=MetricUnit.NoUnit, value=stopped.bill.cost_usd)
     return [replace(batch, status=BatchStatus.PENDING, attempt=batch.attempt + 1, task_arn=None)]
+
+
+def _assembly_outcome(
+    svc: Services, job_id: str, outcome: BatchOutcome
+) -> tuple[BatchOutcome, int]:
+    """An assembly batch ends as its record says (it has no scenes); unreported: no record."""
+    record = assembling.read_record(svc, job_id)
+    ok = record is not None and record.status == SceneStatus.SUCCEEDED
+    error = record.error if record is not None and not ok else None
+    status = BatchStatus.SUCCEEDED if ok else BatchStatus.FAILED
+    if outcome.status is BatchStatus.CANCELLED:
+        status = outcome.status
+    ended = replace(outcome, status=status, scenes_succeeded=0, scenes_failed=0)
+    return replace(ended, error=error or outcome.error), 0 if record is not None else 1
 
 
 def _stopped_outcome(

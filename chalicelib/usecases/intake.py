@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib import pricing
 from chalicelib.contracts import (
+    MAX_SHEET_SCENES,
     BatchSpec,
     RenderOptions,
     SceneSpec,
@@ -49,6 +50,7 @@ from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.planner import plan_batches
 from chalicelib.ports import Services, UnreadableManifest
 from chalicelib.report import build_rejection_report
+from chalicelib.usecases.assembling import assembly_spec, episode_of, scene_reaches
 
 _IDEMPOTENCY_TTL_SECONDS = 6 * 3600
 
@@ -194,38 +196,53 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
         language=manifest.language,
         webhook_url=str(manifest.webhook_url or svc.settings.webhook_default_url or "") or None,
         metadata=manifest.metadata,
+        episode=manifest.episode is not None,
     )
     created = svc.jobs.create_job(job)
     stored = svc.jobs.get_job(job_id)
     assert stored is not None  # just created, or created by an earlier attempt
     options = render_options(manifest, bucket)
-    specs = [
-        BatchSpec(
-            job_id=job_id,
-            batch_number=number,
-            bucket=svc.settings.bucket,
-            outputs_prefix=outputs_prefix(job_id),
-            results_prefix=results_prefix(job_id),
-            vcpu=profile.vcpu,
-            options=options,
-            scenes=[
-                SceneSpec(
-                    scene_name=scene.scene_name,
-                    image_uri=asset_uri(scene.image_path, bucket),
-                    audio_uri=asset_uri(scene.audio_path, bucket),
-                    subtitle_uri=asset_uri(scene.subtitle_path, bucket)
-                    if scene.subtitle_path
-                    else None,
-                    effect=scene.effect,
-                )
-                for scene in scenes
-            ],
+    episode = episode_of(manifest)
+    count = len(manifest.scenes)
+    reaches = scene_reaches(*episode, count) if episode else [(0, 0)] * count
+    scene_specs = [
+        SceneSpec(
+            scene_name=scene.scene_name,
+            image_uri=asset_uri(scene.image_path, bucket),
+            audio_uri=asset_uri(scene.audio_path, bucket),
+            subtitle_uri=asset_uri(scene.subtitle_path, bucket) if scene.subtitle_path else None,
+            effect=scene.effect,
+            keyframe_reach=reach,
         )
-        for number, scenes in enumerate(planned, start=1)
+        for scene, reach in zip(manifest.scenes, reaches, strict=True)
     ]
-    svc.documents.put_all_json(
-        [(batch_spec_key(job_id, s.batch_number), s.model_dump(mode="json")) for s in specs]
-    )
+    sheet = [s.scene_name for s in manifest.scenes] if count <= MAX_SHEET_SCENES else []
+    specs = []
+    start = 0
+    for number, scenes in enumerate(planned, start=1):
+        specs.append(
+            BatchSpec(
+                job_id=job_id,
+                batch_number=number,
+                bucket=svc.settings.bucket,
+                outputs_prefix=outputs_prefix(job_id),
+                results_prefix=results_prefix(job_id),
+                vcpu=profile.vcpu,
+                options=options,
+                scenes=scene_specs[start : start + len(scenes)],
+                sheet_scenes=sheet,
+            )
+        )
+        start += len(scenes)
+    documents = [(batch_spec_key(job_id, s.batch_number), s.model_dump(mode="json")) for s in specs]
+    if episode is not None:  # its batch is queued once every scene has rendered
+        number = len(specs) + 1
+        spec = assembly_spec(
+            job_id, number, svc.settings.bucket, bucket, manifest, episode[0], scene_specs,
+            options, profile.vcpu,
+        )  # fmt: skip
+        documents.append((batch_spec_key(job_id, number), spec.model_dump(mode="json")))
+    svc.documents.put_all_json(documents)
     batches = [
         Batch(
             job_id=job_id,

@@ -173,5 +173,7 @@ def _end_jobs(svc: Services, job_ids: Iterable[str], touched: set[str]) -> None:
     for job_id in dict.fromkeys(job_ids):
         touched.add(job_id)
         finished = completion.complete_job_if_done(svc, job_id)
-        if finished is not None:
+        if isinstance(finished, completion.Finished):
             notification.announce(svc, finished.job, finished.report)
+        elif isinstance(finished, completion.Assembling):  # its episode is next
+            _launch(svc, touched, [finished.batch])

@@ -9,6 +9,7 @@ from chalicelib.contracts import status_key
 from chalicelib.model import Job, progress
 from chalicelib.ports import Services
 from chalicelib.report import build_status
+from chalicelib.usecases.assembling import phase
 
 
 def publish(svc: Services, job_ids: Iterable[str]) -> None:
@@ -33,4 +34,7 @@ def publish(svc: Services, job_ids: Iterable[str]) -> None:
 def _write(svc: Services, job_id: str, job: Job) -> None:
     batches = svc.jobs.list_batches(job_id)
     document = build_status(job, progress(job, batches), svc.clock.now())
+    # an episode's assembly batch comes after the scene batches the job was planned with
+    document["batches_total"] = max(job.batches_total, len(batches))
+    document["phase"] = phase(job, batches).value
     svc.documents.put_json(status_key(job_id), document)

@@ -41,6 +41,7 @@ def execute_parallel_batches(
     background_opacity: float = 0.2,
     *,
     spot: bool = False,
+    episode: dict[str, Any] | None = None,
     webhook_url: str | None = None,
     stage: str | None = None,
     timeout: float | None = None,
@@ -51,7 +52,9 @@ def execute_parallel_batches(
     that are keys in the bucket) and download the MP4s.
 
     Local paths are relative to the working directory; one that names no file raises
-    ``SubmitError`` before anything is uploaded.
+    ``SubmitError`` before anything is uploaded. ``episode`` (the manifest's object, e.g.
+    ``{"transition": {"type": "fade", "duration": 0.5}, "music": {"path": "music.mp3"}}``)
+    also makes one finished video of every scene, downloaded with the scenes.
 
     Returns the earlier result dict — ``success, total_scenes, successful_scenes,
     failed_scenes, total_cost_usd, total_duration, downloaded_files, task_results,
@@ -80,6 +83,7 @@ def execute_parallel_batches(
         "background_opacity": background_opacity,
         "spot": spot,
         "webhook_url": webhook_url,
+        "episode": episode,
     }
     name = f"batch-{started:%Y%m%d-%H%M%S}-{os.getpid()}"
     connection = connect(stage)
@@ -92,7 +96,7 @@ def execute_parallel_batches(
     if report.get("outputs"):
         fetched = fetch_job(connection, final.job_id, directory, videos_only=True)
         downloaded = [str(path) for path in fetched.videos]
-    return result_dict(final.job_id, final.status, report, downloaded)
+    return {**result_dict(final.job_id, final.status, report, downloaded), **_episode(report)}
 
 
 def follow_job(
@@ -168,6 +172,11 @@ def cleanup_all_tasks(
     connection = connect(stage)
     found = list_worker_tasks(connection.ecs, connection.cluster, job_id)
     return stop_worker_tasks(connection.ecs, connection.cluster, found, reason).as_dict()
+
+
+def _episode(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's ``episode`` block for a job that asked for one (None: not assembled)."""
+    return {"episode": report["episode"]} if "episode" in report else {}
 
 
 def saving_directory(saving_dir: str | None) -> Path:

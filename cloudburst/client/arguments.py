@@ -39,6 +39,7 @@ def register(subparsers: Any) -> None:
         "for them); without it, a path that is not a local file is an error",
     )
     _manifest_flags(submit)
+    add_episode_flags(submit)
     submit.add_argument("--wait", action="store_true", help="follow the job until it ends")
     _follow_flags(submit)
 
@@ -68,6 +69,7 @@ def register(subparsers: Any) -> None:
     estimate = add("estimate", "plan, wall time and cost before uploading")
     estimate.add_argument("path", type=Path, help="manifest JSON or folder (local audio)")
     _manifest_flags(estimate)
+    add_episode_flags(estimate)
     estimate.add_argument(
         "--region", default=None, help="price region (default: the environment's)"
     )
@@ -150,6 +152,22 @@ def _manifest_flags(parser: argparse.ArgumentParser) -> None:
     flags.add_argument("--spot", action=argparse.BooleanOptionalAction, default=None)
     flags.add_argument("--webhook-url", default=None)
     flags.add_argument("--metadata", default=None, help="JSON object echoed in reports (≤ 2 KB)")
+
+
+def add_episode_flags(parser: argparse.ArgumentParser) -> None:
+    flags = parser.add_argument_group("episode (one finished video of every scene)")
+    flags.add_argument(
+        "--episode", action="store_true", help="assemble the scenes into outputs/<job>/episode.mp4"
+    )
+    flags.add_argument(
+        "--transition", default=None, metavar="TYPE[:SECONDS]",
+        help="between scenes, e.g. fade:0.5, dissolve, wipeleft:1, none",
+    )  # fmt: skip
+    flags.add_argument("--pause", type=float, default=None, help="seconds between narrations")
+    flags.add_argument("--music", type=Path, default=None, help="local background music file")
+    flags.add_argument(
+        "--loudness", type=float, default=None, metavar="LUFS", help="target loudness (-16)"
+    )
 
 
 def _follow_flags(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,9 @@ Pure arithmetic over what the repository measured and decided:
   as ``bench/image.py`` measured it for this image (``bench/results/image.json``);
 - the bill is :mod:`chalicelib.pricing`'s rule (per second from pull start, one-minute
   minimum), x86_64 list prices in the deployment's region, Spot at its snapshot discount;
-- all batches run at once (no deployment-wide task cap in the way).
+- all batches run at once (no deployment-wide task cap in the way);
+- a job with an episode runs one assembly task after them, at the seconds of assembly per
+  second of episode that ``bench/results/episode.json`` measured.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from cloudburst.client.narration import narration_seconds
 from cloudburst.client.source import JobSource, SourceError
 
 BENCH_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "render.json"
+EPISODE_BENCH = BENCH_RESULTS.with_name("episode.json")
 BENCH_SCENE_SECONDS = 10.0  # every bench scene is 10 s long (render.json "notes")
 IMAGE_RESULTS = BENCH_RESULTS.with_name("image.json")
 DEFAULT_STARTUP_SECONDS = 30.0  # only when the image was never measured: the earlier tools' figure
@@ -116,16 +119,23 @@ def estimate_job(
     chosen_priority: int = 1,
     chosen_spot: bool = False,
     public_ipv4: bool = False,
+    assembly_per_second: float | None = None,
 ) -> Estimate:
-    """Wall time and cost of the job on every compute profile, on-demand and Spot."""
+    """Wall time and cost of the job on every compute profile, on-demand and Spot;
+    ``assembly_per_second`` (an episode): the assembly task's seconds per episode second."""
     startup_seconds = measured_startup_seconds() if startup_seconds is None else startup_seconds
     planned = plan_batches(scenes, scenes_per_batch, max_parallel_tasks, min_scenes_per_batch)
     batches = [[speeds.render_seconds(s) for s in batch] for batch in planned]
+    episode_seconds = sum(s.seconds for s in scenes)
     rows: list[ProfileEstimate] = []
     for priority, profile in sorted(PROFILES.items(), key=lambda item: item[1].vcpu):
         slots = render_slots(profile.vcpu)
         walls = [startup_seconds + makespan(batch, slots) for batch in batches]
         billed = [billed_for(wall) for wall in walls]
+        if assembly_per_second is not None:  # one more task, after the last batch
+            assembly = startup_seconds + episode_seconds * assembly_per_second
+            walls = [max(walls) + assembly]
+            billed.append(billed_for(assembly))
         for spot in (False, True):
             rate = fargate_rate(region, "x86_64", spot)
             cost = sum(
@@ -167,6 +177,12 @@ def estimate_job(
         ),
         "all batches run at once (no deployment-wide task cap reached); uploads not counted",
     ]
+    if assembly_per_second is not None:
+        assumptions.append(
+            f"the episode: one assembly task after the last batch, {assembly_per_second:.2f} s "
+            f"per second of episode ({EPISODE_BENCH.name}: its CPU seconds, as on one vCPU) "
+            "plus its start-up"
+        )
     return Estimate(
         scenes=len(scenes),
         narration_seconds=round(sum(s.seconds for s in scenes), 2),
@@ -174,6 +190,15 @@ def estimate_job(
         profiles=rows,
         assumptions=assumptions,
     )
+
+
+def assembly_rate(path: Path = EPISODE_BENCH) -> float:
+    """Seconds of assembly per second of episode from the episode bench: its CPU seconds when
+    recorded (the bench machine is shared, so its wall time is inflated; CPU seconds are what
+    one vCPU would take), else its wall seconds."""
+    measured = json.loads(path.read_text("utf-8"))
+    seconds = measured.get("assembly_cpu_s", measured["assembly_s"])
+    return float(seconds) / float(measured["episode_s"])
 
 
 def makespan(render_seconds: Sequence[float], slots: int) -> float:

@@ -1,4 +1,5 @@
-"""``fetch``: copy a job's ``outputs/<job>/`` (MP4s, job.json, status.json) to a local folder.
+"""``fetch``: copy a job's ``outputs/<job>/`` (MP4s, job.json, status.json, the episode with its
+sidecars, ``posters/`` and the contact sheet) to a local folder.
 
 Where, as the earlier tools decided: the folder given, else ``RESULTS_DIR``, else
 ``./cloudburst_results/<job_id>/``.
@@ -16,6 +17,7 @@ from cloudburst.client.connection import Connection
 from cloudburst.client.uploads import ByteProgress, NoProgress
 
 RESULTS_ENV = "RESULTS_DIR"
+_FOLDERS = ("", "posters")  # outputs/<job>/ itself and its posters/
 DEFAULT_RESULTS = Path("cloudburst_results")
 
 
@@ -62,7 +64,8 @@ def fetch_job(
     for page in paginator.paginate(Bucket=connection.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             relative = obj["Key"][len(prefix) :]
-            if not relative or relative.endswith("/") or "/" in relative:
+            folder, _, name = relative.rpartition("/")
+            if not name or folder not in _FOLDERS:
                 continue
             if videos_only and not relative.endswith(".mp4"):
                 continue
@@ -76,6 +79,7 @@ def fetch_job(
     try:
         for key, _ in objects:
             target = directory / key[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
             connection.s3.download_file(
                 connection.bucket, key, str(target), Callback=progress.advance
             )

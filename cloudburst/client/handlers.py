@@ -14,6 +14,7 @@ from typing import Any
 
 from cloudburst.client import output
 from cloudburst.client.connection import connect
+from cloudburst.client.episode_flags import episode_overrides, with_episode
 from cloudburst.client.following import follow
 from cloudburst.client.output import Printer
 from cloudburst.client.progress import (
@@ -35,7 +36,7 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
     from cloudburst.client.submit import submit as submit_job
 
     source = load_source(args.path, language=args.language, keys=args.keys)
-    source = source.with_options(manifest_options(args))
+    source = with_episode(source.with_options(manifest_options(args)), episode_overrides(args))
     for skipped in source.skipped:
         printer.line(f"skipped {skipped}")
     connection = connect(args.stage)
@@ -147,11 +148,12 @@ def cancel(args: argparse.Namespace, printer: Printer) -> int:
 
 def estimate(args: argparse.Namespace, printer: Printer) -> int:
     from chalicelib.manifest import manifest_defaults
-    from cloudburst.client.estimate import RenderSpeeds, estimate_job, scene_work
+    from cloudburst.client.estimate import RenderSpeeds, assembly_rate, estimate_job, scene_work
     from cloudburst.client.source import load_source
     from cloudburst.client.submit import localize, manifest_body
 
     source = load_source(args.path, language=args.language).with_options(manifest_options(args))
+    source = with_episode(source, episode_overrides(args))
     manifest_body(localize(source, source.default_name)[0])  # the pipeline's rules, no upload
     document = {**manifest_defaults(), **source.document}
     region = args.region or _default_region()
@@ -165,6 +167,7 @@ def estimate(args: argparse.Namespace, printer: Printer) -> int:
         startup_seconds=args.startup_seconds,
         chosen_priority=document["config_priority"],
         chosen_spot=document["spot"] is True,
+        assembly_per_second=assembly_rate() if document.get("episode") is not None else None,
     )
     printer.document(result.as_dict())
     sizes = result.batch_sizes
@@ -172,6 +175,7 @@ def estimate(args: argparse.Namespace, printer: Printer) -> int:
         f"{result.scenes} scenes, {duration_text(result.narration_seconds)} of narration → "
         f"{len(sizes)} batch{'es' if len(sizes) != 1 else ''} "
         f"({' + '.join(str(s) for s in sizes)} scenes), one task each"
+        + (", then one assembly task for the episode" if document.get("episode") else "")
     )
     printer.line(f"{'profile':<30}{'capacity':<11}{'wall':>10}{'billed':>10}{'cost':>10}")
     for row in result.profiles:

@@ -35,6 +35,8 @@ def progress_line(status: JobView, now: datetime | None = None) -> str:
     if waiting:
         tasks += f", {waiting} batch{'es' if waiting != 1 else ''} waiting"
     parts.append(tasks)
+    if status.document.get("phase") == "assembling":  # the scenes are done; the episode is next
+        parts.insert(1, "assembling the episode")
     parts.append(duration_text(status.elapsed_seconds(now)))
     parts.append(cost_text(status.cost_usd))
     eta = eta_seconds(status, now)

@@ -75,6 +75,10 @@ class JobSource:
         watermark = self.document.get("watermark_path")
         if isinstance(watermark, str) and watermark:
             yield self.document, "watermark_path", watermark
+        episode = self.document.get("episode")
+        music = episode.get("music") if isinstance(episode, dict) else None
+        if isinstance(music, dict) and isinstance(music.get("path"), str) and music["path"]:
+            yield music, "path", music["path"]
         for scene in self.document.get("scenes") or []:
             if not isinstance(scene, dict):
                 continue

@@ -125,6 +125,8 @@ def localize(source: JobSource, name: str) -> tuple[dict[str, Any], list[LocalAs
 
 def _where(holder: dict[str, Any], field: str) -> str:
     scene = holder.get("scene_name")
+    if field == "path":  # the only asset path outside a scene that is not the watermark
+        return "episode.music.path"
     return f"scene {scene!r}: {field}" if field in ASSET_FIELDS and scene else field
 
 

@@ -3,7 +3,8 @@
 The task receives only ``BATCH_SPEC=s3://…`` and ``CLOUDBURST_ATTEMPT`` (RunTask overrides
 are capped at 8 KiB); endpoints come from the standard AWS variables, which boto3 reads by
 itself. Exit codes:
-0 every scene succeeded, 1 some scene failed, 2 the spec could not be read or validated.
+0 every scene succeeded (an assembly batch: the episode was assembled), 1 some scene failed
+(the episode was not assembled), 2 the spec could not be read or validated.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV  # noqa: E402
+from cloudburst_worker.assembly import run_assembly  # noqa: E402
 from cloudburst_worker.assets import S3Client  # noqa: E402
 from cloudburst_worker.batch import SpecError, clean_workdir, load_batch_spec, run_batch  # noqa: E402
 from cloudburst_worker.log import logger  # noqa: E402
@@ -88,6 +90,8 @@ def _run(env: Mapping[str, str], s3: S3Client | None) -> int:
         logger.append_keys(job_id=spec.job_id, batch_number=spec.batch_number, attempt=spec.attempt)
         workdir = Path(tempfile.mkdtemp(prefix="cloudburst-"))
         try:
+            if spec.kind == "assembly":
+                return run_assembly(spec, client, workdir)
             return run_batch(spec, client, workdir).exit_code
         finally:
             clean_workdir(workdir)

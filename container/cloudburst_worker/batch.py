@@ -31,6 +31,7 @@ from chalicelib.contracts import (
 )
 from cloudburst_worker.assets import TRANSFER_CONFIG, AssetCache, AssetError, S3Client
 from cloudburst_worker.log import logger
+from cloudburst_worker.pictures import ensure_poster, sheet_if_complete, upload_poster
 from cloudburst_worker.render import RenderResult, RenderSettings, SceneInput, render_scene
 
 RenderFunction = Callable[[SceneInput, RenderSettings, Path], RenderResult]
@@ -141,6 +142,8 @@ class _BatchRun:
             if reused is None:
                 todo.append(scene)
             else:
+                key = scene_output_key(self.spec, scene.scene_name)
+                ensure_poster(self.spec, self.s3, scene.scene_name, key, self.workdir / "reused")
                 self._record(reused)
         reused_count = sum(r.reused for r in self.results.values())
         if reused_count:
@@ -151,6 +154,7 @@ class _BatchRun:
         if todo:
             self._render_all(todo, workers)
         outcome = BatchRun([self.results[s.scene_name] for s in self.spec.scenes])
+        sheet_if_complete(self.spec, self.s3, self.workdir / "sheet")
         logger.info(
             "batch finished",
             extra={
@@ -283,6 +287,7 @@ class _BatchRun:
             audio=paths["audio"],
             subtitle=paths.get("subtitle"),
             effect=scene.effect,
+            keyframe_reach=scene.keyframe_reach,
         )
         rendered = self.render(scene_input, settings, output)
         if not rendered.ok or not output.is_file():
@@ -308,6 +313,7 @@ class _BatchRun:
                 render_seconds=rendered.render_seconds,
                 error=f"scene {name!r}: upload to s3://{self.spec.bucket}/{key} failed: {error}",
             )
+        upload_poster(self.spec, self.s3, name, output)  # before the record: the sheet needs it
         return self._result(
             scene,
             SceneStatus.SUCCEEDED,

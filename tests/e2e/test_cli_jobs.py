@@ -66,7 +66,11 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     assert "SUCCEEDED: 3/3 scenes · 2 tasks ·" in out
     fetched = tmp_path / "cloudburst_results" / job_id
     assert sorted(p.name for p in fetched.iterdir()) == [
-        "job.json", "scene_001.mp4", "scene_002.mp4", "scene_003.mp4", "status.json",
+        "contact_sheet.jpg", "job.json", "posters", "scene_001.mp4", "scene_002.mp4",
+        "scene_003.mp4", "status.json",
+    ]  # fmt: skip
+    assert sorted(p.name for p in (fetched / "posters").iterdir()) == [
+        "scene_001.jpg", "scene_002.jpg", "scene_003.jpg",
     ]  # fmt: skip
     assert json.loads((fetched / "job.json").read_text())["job_id"] == job_id
 
@@ -83,7 +87,8 @@ def test_submit_a_folder_waits_fetches_and_a_resubmit_sends_nothing(
     assert main(["jobs", "--json"]) == 0
     assert job_id in [j["job_id"] for j in json.loads(capsys.readouterr().out)]
     assert main(["fetch", job_id, str(tmp_path / "again"), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["files"]) == 5
+    # 3 MP4s, job.json, status.json, the contact sheet and 3 posters
+    assert len(json.loads(capsys.readouterr().out)["files"]) == 9
     assert main(["watch", again["job_id"], "--timeout", "120"]) == 0
 
 

@@ -29,13 +29,18 @@ def test_the_demo_submits_watches_fetches_verifies_and_runs_again(
         assert "$ cloudburst submit demo-" in text
         assert "--portrait" in text
         assert f"$ cloudburst watch {chinese.name} --fetch" in text
-        assert "SUCCEEDED: 2/2 scenes · 1 task ·" in text
+        assert "SUCCEEDED: 2/2 scenes · 1 task ·" in text  # English
+        assert "SUCCEEDED: 2/2 scenes · 2 tasks ·" in text  # Chinese: its batch, then its episode
         assert "signature verified" in text
         for results, scenes in ((chinese, 2), (english, 2)):
             assert results.parent == Path("cloudburst_results")
             names = sorted(p.name for p in results.iterdir())
             videos = [f"scene_{i:03d}.mp4" for i in range(1, scenes + 1)]
+            if results == chinese:  # the episode, its sidecars and poster come with it
+                videos = ["episode.mp4", *videos]
+                assert {"episode.srt", "episode.vtt", "episode.jpg"} <= set(names)
             assert [n for n in names if n.endswith(".mp4")] == videos
+            assert {"contact_sheet.jpg", "posters"} <= set(names)
             assert {"job.json", "webhook.json"} <= set(names)
             report = json.loads((results / "job.json").read_text())
             assert report["success"] is True

@@ -126,8 +126,10 @@ def test_a_four_scene_manifest_renders_end_to_end(
     assert outcomes == {("STOPPED", "EssentialContainerExited", 0)}
 
     results = download_prefix(s3, stack.bucket, f"outputs/{job['job_id']}/", tmp_path / "out")
-    assert sorted(p.name for p in results) == [
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in results) == [
+        "contact_sheet.jpg",
         "job.json",
+        *(f"posters/{scene.scene_name}.jpg" for scene in scenes),
         "scene_001.mp4",
         "scene_002.mp4",
         "scene_003.mp4",

@@ -82,7 +82,7 @@ def test_nothing_but_the_lambda_entry_point_imports_the_composition_root():
     assert set(importers) <= {"cloudburst/local/dispatcher.py", "cloudburst/local/stack.py"}
 
 
-def test_the_worker_takes_only_the_contracts_from_chalicelib():
+def test_the_worker_takes_only_the_contracts_and_the_episode_spec_from_chalicelib():
     taken = {
         module
         for path in python_files("container/cloudburst_worker")
@@ -91,7 +91,8 @@ def test_the_worker_takes_only_the_contracts_from_chalicelib():
     }
 
     assert {m.rsplit(".", 1)[0] if m.count(".") > 1 else m for m in taken} == {
-        "chalicelib.contracts"
+        "chalicelib.contracts",
+        "chalicelib.episode",  # pure: the timeline the assembler follows
     }
 
 

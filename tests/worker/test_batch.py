@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from cloudburst_worker.batch import BatchRun, run_batch
 from cloudburst_worker.render import RenderResult, RenderSettings, SceneInput, render_scene
 
-from chalicelib.contracts import SceneResult, SceneSpec, output_key, result_key
+from chalicelib.contracts import SceneResult, SceneSpec, output_key, poster_key, result_key
 
 from .conftest import (
     BUCKET,
@@ -118,6 +118,8 @@ def test_missing_asset_fails_only_its_scene_with_an_error_naming_it(
     assert "not found" in failed.error
     objects = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"outputs/{JOB_ID}/")["Contents"]
     assert sorted(o["Key"] for o in objects) == [
+        poster_key(JOB_ID, "scene_001"),  # a poster for each rendered scene
+        poster_key(JOB_ID, "scene_003"),
         output_key(JOB_ID, "scene_001"),
         output_key(JOB_ID, "scene_003"),
     ]

@@ -72,6 +72,7 @@ def encode_args(
     encoder: Encoder = SHIPPED_ENCODER,
     lossless: bool = False,
     gop: int | None = None,
+    keyframes: tuple[int, ...] = (),
 ) -> list[str]:
     """Raw yuv420p frames on stdin + raw PCM → the scene's MP4, in one encode.
 
@@ -80,6 +81,8 @@ def encode_args(
     file path relative to ffmpeg's working directory (keeps filtergraph escaping trivial).
     ``lossless`` is for the bench's VMAF reference only. ``gop`` puts an IDR exactly every
     ``gop`` frames; ``output=None`` writes NUT to stdout (see ``stillgop``) instead of the MP4.
+    ``keyframes`` are frame indices that must be IDRs (an episode's transition windows, see
+    :func:`forced_keyframes`), so the assembler can copy the scene up to and from them.
     """
     chain: list[str] = []
     if still:
@@ -95,9 +98,12 @@ def encode_args(
         graph = ["-filter_complex", f"[0:v]{','.join(chain)}[v]"]
         video_map = ["-map", "[v]"]
     quality = ["-qp", "0"] if lossless else ["-crf", str(encoder.crf)]
-    keyframes = []
+    gop_args: list[str] = []
     if gop is not None:
-        keyframes = ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
+        gop_args = ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
+    if forced := [k for k in keyframes if k > 0]:
+        expression = "+".join(f"eq(n,{k})" for k in forced)
+        gop_args += ["-force_key_frames", f"expr:{expression}", "-forced-idr", "1"]
     sink = ["-f", "nut", "pipe:1"] if output is None else [
         "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", "-y", str(output),
     ]  # fmt: skip
@@ -112,7 +118,7 @@ def encode_args(
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", str(pcm),
         *graph,
         *video_map, "-map", "1:a:0",
-        "-c:v", "libx264", "-preset", encoder.preset, *quality, *keyframes,
+        "-c:v", "libx264", "-preset", encoder.preset, *quality, *gop_args,
         "-pix_fmt", "yuv420p", "-threads", str(threads),
         "-c:a", "aac", "-b:a", encoder.audio_bitrate,
         "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS),
@@ -120,3 +126,10 @@ def encode_args(
         *([] if output is None else ["-frames:v", str(frame_count)]),
         *sink,
     ]  # fmt: skip
+
+
+def forced_keyframes(frame_count: int, head_reach: int, tail_reach: int) -> tuple[int, ...]:
+    """IDR frame indices for an episode's seams: ``head_reach`` frames after the start and
+    ``tail_reach`` before the end, each at most half the scene (chalicelib.episode's rule)."""
+    keys = {min(head_reach, frame_count // 2), frame_count - min(tail_reach, frame_count // 2)}
+    return tuple(sorted(k for k in keys if 0 < k < frame_count))

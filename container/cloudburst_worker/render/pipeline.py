@@ -25,6 +25,7 @@ from cloudburst_worker.render.commands import (
     Encoder,
     decode_audio_args,
     encode_args,
+    forced_keyframes,
 )
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
 from cloudburst_worker.render.scene import RenderResult, RenderSettings, SceneInput
@@ -108,6 +109,7 @@ def _render_into(
         picture = pool.submit(_prepare_picture, scene, settings, effect, width, height, remaining())
         audio_seconds = _decode_audio(scene.audio, pcm, remaining())
         frame_count = max(1, round(audio_seconds * FPS))
+        keyframes = forced_keyframes(frame_count, *scene.keyframe_reach)
         subtitles = fonts_dir = None
         if scene.subtitle is not None:
             subtitles, fonts_dir = _write_subtitles(
@@ -143,6 +145,7 @@ def _render_into(
                 encoder=encoder,
                 lossless=lossless,
                 gop=gop,
+                keyframes=keyframes,
             )
             run = run_ffmpeg(
                 args,
@@ -155,7 +158,7 @@ def _render_into(
 
         # Unchanging frames (a still without subtitles): encode one GOP, repeat it when muxing
         repeat = still and settings.repeat_still_gops and not (subtitles or lossless)
-        plan = stillgop.plan_still_gops(frame_count) if repeat else None
+        plan = stillgop.plan_still_gops(frame_count, keyframes) if repeat else None
         if plan is not None:
             encoded = encode(plan.encoded_frames, None, plan.gop)
             try:

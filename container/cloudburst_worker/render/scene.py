@@ -15,6 +15,9 @@ class SceneInput:
     audio: Path
     subtitle: Path | None = None
     effect: Effect | None = None  # None → from enable_zoom (deterministic per scene name)
+    # Frames an episode's transition windows reach into the scene's head and tail: the
+    # renderer puts IDRs there so the assembler copies the rest (commands.forced_keyframes).
+    keyframe_reach: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)

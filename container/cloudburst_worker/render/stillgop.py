@@ -56,16 +56,19 @@ def one_pass_gops(frame_count: int) -> int:
     return -(-frame_count // GOP_MAX)
 
 
-def plan_still_gops(frame_count: int) -> GopPlan | None:
+def plan_still_gops(frame_count: int, keyframes: tuple[int, ...] = ()) -> GopPlan | None:
     """The GOP length that leaves x264 the fewest frames; None when nothing would repeat.
 
-    At most one GOP more than one pass; ties go to the longer GOP (fewer IDRs).
+    At most one GOP more than one pass; ties go to the longer GOP (fewer IDRs). Every frame
+    in ``keyframes`` must start a GOP (None when no plan does: the caller encodes one pass).
     """
     best: GopPlan | None = None
     for gop in range(GOP_MAX, GOP_MIN - 1, -1):
         copies, remainder = divmod(frame_count, gop)
         plan = GopPlan(gop, copies, remainder)
         if copies < 2 or plan.gops > one_pass_gops(frame_count) + 1:
+            continue
+        if any(k % gop or k > copies * gop for k in keyframes):
             continue
         if best is None or plan.encoded_frames < best.encoded_frames:
             best = plan
