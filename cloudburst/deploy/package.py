@@ -12,12 +12,14 @@ out naming template resources — in another process's settings cache those name
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +71,32 @@ def package(stage: str, out_dir: Path) -> Path:
     merge = out_dir / "infra.json"
     merge.write_text(json.dumps(infra_template(stage, functions), indent=2) + "\n")
     chalice = Path(sys.executable).with_name("chalice")
-    done = subprocess.run(
-        [str(chalice), "package", "--stage", stage, "--merge-template", str(merge), str(build)],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with _bundle_cache_lock():
+        done = subprocess.run(
+            [str(chalice), "package", "--stage", stage, "--merge-template", str(merge), str(build)],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if done.returncode != 0:
         raise PackageError(f"chalice package failed:\n{done.stdout}{done.stderr}")
     (build / "sam.json").replace(out_dir / "template.json")
     (build / "deployment.zip").replace(out_dir / "deployment.zip")
     shutil.rmtree(build)
     return out_dir / "template.json"
+
+
+@contextlib.contextmanager
+def _bundle_cache_lock() -> Iterator[None]:
+    """One ``chalice package`` at a time per project: every stage's bundle is cached under the
+    same name in ``.chalice/deployments``, and a second packager reading it while the first
+    writes it ships an empty zip."""
+    cache = PROJECT_DIR / ".chalice" / "deployments"
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def app_functions() -> list[FunctionSpec]:
