@@ -47,11 +47,12 @@ from cloudburst_worker.render import SceneInput as RenderInput  # noqa: E402
 from cloudburst_worker.render.commands import SHIPPED_ENCODER  # noqa: E402
 from cloudburst_worker.render.ffmpeg import ffmpeg_exe  # noqa: E402
 
+from chalicelib.contracts import Effect  # noqa: E402
 from chalicelib.episode import Episode, keyframe_reach, parse_episode, seam_transitions  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "episode.json"
 SILENCE_S = 1.2  # inside every narration: the music comes back up there
-EFFECTS = ("zoom_in", "pan_left", "zoom_out", "pan_right")
+EFFECTS: tuple[Effect, ...] = ("zoom_in", "pan_left", "zoom_out", "pan_right")
 
 
 def main() -> int:
