@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from chalicelib.contracts import ATTEMPT_ENV, BATCH_SPEC_ENV
 from chalicelib.events import event_from_described_task, parse_started_by, started_by
 from chalicelib.ports import Launch, TaskRequest, TaskState
-from chalicelib.pricing import ComputeProfile, spot_available
+from chalicelib.pricing import spot_available
 from chalicelib.settings import Settings
 
 # Client errors that no retry will fix: the batch fails with the reason instead.
@@ -40,16 +40,7 @@ class EcsTasks:
     def launch(self, request: TaskRequest) -> Launch:
         return launch(
             self._ecs,
-            run_task_request(
-                self._settings,
-                job_id=request.job_id,
-                batch_number=request.batch_number,
-                attempt=request.attempt,
-                spec_uri=request.spec_uri,
-                profile=request.profile,
-                spot=request.spot,
-                language=request.language,
-            ),
+            run_task_request(self._settings, request),
         )
 
     def stop(self, task_arn: str, reason: str) -> None:
@@ -77,21 +68,11 @@ def client_token(job_id: str, batch_number: int, attempt: int) -> str:
     return hashlib.sha256(f"{job_id}/{batch_number}/{attempt}".encode()).hexdigest()[:64]
 
 
-def run_task_request(
-    settings: Settings,
-    *,
-    job_id: str,
-    batch_number: int,
-    attempt: int,
-    spec_uri: str,
-    profile: ComputeProfile,
-    spot: bool,
-    language: str,
-) -> dict[str, Any]:
+def run_task_request(settings: Settings, task: TaskRequest) -> dict[str, Any]:
     """The RunTask arguments for one batch (pure, so tests compare them)."""
     environment = [
-        {"name": BATCH_SPEC_ENV, "value": spec_uri},
-        {"name": ATTEMPT_ENV, "value": str(attempt)},
+        {"name": BATCH_SPEC_ENV, "value": task.spec_uri},
+        {"name": ATTEMPT_ENV, "value": str(task.attempt)},
     ]
     environment += [{"name": k, "value": v} for k, v in sorted(settings.worker_environment.items())]
     request: dict[str, Any] = {
@@ -106,23 +87,23 @@ def run_task_request(
             }
         },
         "overrides": {
-            "cpu": profile.cpu_units,
-            "memory": profile.memory_mib,
+            "cpu": task.profile.cpu_units,
+            "memory": task.profile.memory_mib,
             "containerOverrides": [{"name": settings.container_name, "environment": environment}],
         },
-        "startedBy": started_by(job_id, batch_number),
-        "group": f"cloudburst:{job_id}",
+        "startedBy": started_by(task.job_id, task.batch_number),
+        "group": f"cloudburst:{task.job_id}",
         "enableECSManagedTags": True,
         "tags": [
             {"key": "CreatedBy", "value": "cloudburst"},
             {"key": "Purpose", "value": "video-generation"},
-            {"key": "Job", "value": job_id},
-            {"key": "Batch", "value": str(batch_number)},
-            {"key": "Language", "value": language},
+            {"key": "Job", "value": task.job_id},
+            {"key": "Batch", "value": str(task.batch_number)},
+            {"key": "Language", "value": task.language},
         ],
-        "clientToken": client_token(job_id, batch_number, attempt),
+        "clientToken": client_token(task.job_id, task.batch_number, task.attempt),
     }
-    if spot and spot_available(settings.architecture):  # no Fargate Spot for arm64
+    if task.spot and spot_available(settings.architecture):  # no Fargate Spot for arm64
         request["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
     else:
         request["launchType"] = "FARGATE"

@@ -202,16 +202,7 @@ class Aws:
             shape: dict[str, Any] = {"taskDefinitionArn": TASK_DEFINITION}
             if task.request is not None:
                 request = task.request
-                shape = run_task_request(
-                    self.svc.settings,
-                    job_id=request.job_id,
-                    batch_number=request.batch_number,
-                    attempt=request.attempt,
-                    spec_uri=request.spec_uri,
-                    profile=request.profile,
-                    spot=request.spot,
-                    language=request.language,
-                )
+                shape = run_task_request(self.svc.settings, request)
                 shape["taskDefinitionArn"] = shape.pop("taskDefinition")
             shape.update(task.described(self.cluster.cluster_arn))
             shape.setdefault("group", "")

@@ -1,4 +1,5 @@
 from chalicelib.adapters.ecs import client_token, run_task_request
+from chalicelib.ports import TaskRequest
 from chalicelib.pricing import PROFILES
 from chalicelib.settings import settings_from_env
 
@@ -23,7 +24,7 @@ def request(**overrides):
         "language": "chinese",
     }
     arguments.update(overrides)
-    return run_task_request(SETTINGS, **arguments)
+    return run_task_request(SETTINGS, TaskRequest(**arguments))
 
 
 def test_the_task_gets_only_its_spec_uri_attempt_and_the_endpoints():
