@@ -8,10 +8,8 @@ tests themselves (tests/lambdas) run on the in-memory twins alone, with none of 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +19,14 @@ from moto import mock_aws
 from moto.moto_api import state_manager
 
 from chalicelib.bootstrap import in_memory_services, services_from_env
-from chalicelib.contracts import SceneResult, report_key, result_key, status_key
-from chalicelib.events import ObjectCreatedEvent, TaskStateChangeEvent
-from chalicelib.model import Batch, Job
 from chalicelib.ports import Services
-from chalicelib.usecases import reactions
 from cloudburst.local.bootstrap import bootstrap
 from cloudburst.local.receiver import WebhookReceiver, generate_secret
-
-BUCKET = "cloudburst-local"
-REGION = "us-east-1"
+from tests.pipeline_driver import BUCKET, REGION, PipelineDriver
 
 
 @dataclass
-class Aws:
+class Aws(PipelineDriver):
     """moto's S3 and ECS, the webhook receiver, and the services the use cases run on."""
 
     s3: Any
@@ -46,112 +38,13 @@ class Aws:
     load_event: Callable[..., dict[str, Any]]
     bucket: str = BUCKET
 
-    # -- users' side ------------------------------------------------------------------
+    @property
+    def webhook_url(self) -> str:
+        return self.receiver.url
 
-    def put_assets(self, names: list[str], folder: str = "inputs/ep1") -> None:
-        for name in names:
-            self.s3.put_object(Bucket=BUCKET, Key=f"{folder}/{name}.png", Body=b"png")
-            self.s3.put_object(Bucket=BUCKET, Key=f"{folder}/{name}.mp3", Body=b"mp3")
-
-    def upload_manifest(
-        self, names: list[str], key: str = "manifests/ep1.json", **options: Any
-    ) -> dict[str, Any]:
-        """Put a manifest and return the EventBridge event S3 sends for it."""
-        document = {
-            "version": 1,
-            "scenes": [
-                {
-                    "scene_name": name,
-                    "image_path": f"inputs/ep1/{name}.png",
-                    "audio_path": f"inputs/ep1/{name}.mp3",
-                }
-                for name in names
-            ],
-            "webhook_url": self.receiver.url,
-            **options,
-        }
-        return self.upload_raw(json.dumps(document).encode(), key)
-
-    def upload_raw(self, body: bytes, key: str = "manifests/ep1.json") -> dict[str, Any]:
+    def put(self, key: str, body: bytes | str) -> str:
         response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-        return self.load_event(
-            "s3_object_created",
-            id=str(uuid.uuid4()),
-            time=datetime.now(UTC).isoformat(),
-            resources=[f"arn:aws:s3:::{BUCKET}"],
-            detail={
-                "bucket": {"name": BUCKET},
-                "object": {
-                    "key": key,
-                    "size": len(body),
-                    "version-id": response.get("VersionId") or "null",
-                    "sequencer": uuid.uuid4().hex[:18].upper(),
-                },
-            },
-        )
-
-    def request_cancel(self, job_id: str, reason: str | None = None) -> None:
-        body = json.dumps({"reason": reason} if reason else {}).encode()
-        event = self.upload_raw(body, key=f"cancel/{job_id}.json")
-        reactions.cancel_requested(ObjectCreatedEvent.model_validate(event), self.svc)
-
-    # -- the pipeline's side ----------------------------------------------------------
-
-    def submit(self, names: list[str], **options: Any) -> str:
-        return self.deliver(self.upload_manifest(names, **options))
-
-    def deliver(self, event: dict[str, Any]) -> str:
-        return reactions.manifest_uploaded(ObjectCreatedEvent.model_validate(event), self.svc)
-
-    def stopped_event(
-        self,
-        task: dict[str, Any],
-        *,
-        version: int = 3,
-        exit_code: int | None = 0,
-        seconds: float = 95.5,
-        stop_code: str = "EssentialContainerExited",
-        cpu: str | None = "1024",
-        memory: str | None = "2048",
-        spot: bool = False,
-        reason: str = "Essential container in task exited",
-    ) -> TaskStateChangeEvent:
-        """The documented STOPPED Fargate event, for a task moto started."""
-        pulled = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-        stopped = pulled + timedelta(seconds=seconds)
-        container: dict[str, Any] = {"name": "worker", "taskArn": task["taskArn"]}
-        container["exitCode"] = exit_code
-        event = self.load_event(
-            "ecs_task_stopped_fargate",
-            time=stopped.isoformat(),
-            resources=[task["taskArn"]],
-            detail={
-                "clusterArn": task["clusterArn"],
-                "taskArn": task["taskArn"],
-                "taskDefinitionArn": task["taskDefinitionArn"],
-                "startedBy": task["startedBy"],
-                "group": task["group"],
-                "version": version,
-                "cpu": cpu,
-                "memory": memory,
-                "capacityProviderName": "FARGATE_SPOT" if spot else "FARGATE",
-                "pullStartedAt": pulled.isoformat(),
-                "stoppedAt": stopped.isoformat(),
-                "stopCode": stop_code,
-                "stoppedReason": reason,
-            },
-        )
-        [described] = event["detail"]["containers"]
-        event["detail"]["containers"] = [{**described, **container}]
-        if exit_code is None:
-            event["detail"]["containers"][0].pop("exitCode")
-        return TaskStateChangeEvent.model_validate(event)
-
-    def stop(self, task: dict[str, Any], **kwargs: Any) -> None:
-        reactions.task_stopped(self.stopped_event(task, **kwargs), self.svc)
-
-    def sweep(self, now: datetime | None = None) -> dict[str, int]:
-        return reactions.sweep(self.svc, now)
+        return str(response.get("VersionId") or "null")
 
     def tasks(self) -> list[dict[str, Any]]:
         arns = [
@@ -162,49 +55,6 @@ class Aws:
         if not arns:
             return []
         return self.ecs.describe_tasks(cluster="cloudburst", tasks=arns, include=["TAGS"])["tasks"]
-
-    def tasks_by_batch(self) -> dict[int, dict[str, Any]]:
-        return {int(t["startedBy"].rsplit("/", 1)[1]): t for t in self.tasks()}
-
-    def write_results(
-        self, job_id: str, outcomes: dict[str, str | None], batch_number: int = 1
-    ) -> None:
-        """Result records as the worker writes them: status per scene, None = no record."""
-        for name, status in outcomes.items():
-            if status is None:
-                continue
-            ok = status == "succeeded"
-            record = SceneResult(
-                job_id=job_id,
-                batch_number=batch_number,
-                attempt=1,
-                scene_name=name,
-                status=status,  # type: ignore[arg-type]
-                output_key=f"outputs/{job_id}/{name}.mp4" if ok else None,
-                bytes=1000 if ok else 0,
-                duration_seconds=3.0 if ok else 0.0,
-                render_seconds=2.0,
-                error=None if ok else f"audio for scene {name!r} could not be decoded",
-            )
-            self.s3.put_object(
-                Bucket=BUCKET, Key=result_key(job_id, name), Body=record.model_dump_json()
-            )
-
-    # -- reading what happened --------------------------------------------------------
-
-    def job(self, job_id: str) -> Job:
-        job = self.svc.jobs.get_job(job_id)
-        assert job is not None
-        return job
-
-    def batches(self, job_id: str) -> list[Batch]:
-        return self.svc.jobs.list_batches(job_id)
-
-    def report(self, job_id: str) -> dict[str, Any]:
-        return self._json(report_key(job_id))
-
-    def status(self, job_id: str) -> dict[str, Any]:
-        return self._json(status_key(job_id))
 
     def _json(self, key: str) -> dict[str, Any]:
         document: dict[str, Any] = json.loads(
@@ -300,8 +150,6 @@ def either(request: pytest.FixtureRequest) -> Aws:
 @pytest.fixture
 def with_settings() -> Callable[..., Services]:
     def change(aws: Aws, **settings: Any) -> Services:
-        """The services with some settings changed (e.g. a lower task cap)."""
-        aws.svc = replace(aws.svc, settings=aws.svc.settings.model_copy(update=settings))
-        return aws.svc
+        return aws.with_settings(**settings)
 
     return change
