@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,57 +108,14 @@ def _assemble(
     start: float,
 ) -> EpisodeResult:
     narrations = [work / f"narration{i}.pcm" for i in range(len(scenes))]
-    # short ffmpeg runs, one per scene or seam: keep every core busy with one each
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        samples = list(
-            pool.map(
-                lambda s, pcm: audio.decode_narration(s.narration, pcm, s.name, timeout),
-                scenes,
-                narrations,
-            )
-        )
-        frames = list(pool.map(_frame_count, scenes))
-        transitions = seam_transitions(spec, [s.transition for s in scenes])
-        timeline = plan_timeline(samples, transitions, spec.pause, frames)
-        seams = [seam for seam in timeline.seams if seam.reencoded]
-        seam_files = {seam.index: work / f"seam{seam.index}.mp4" for seam in seams}
-        runs = [
-            pool.submit(
-                run_ffmpeg,
-                commands.seam_args(
-                    video.seam_plan(timeline, seam),
-                    scenes[seam.index].video,
-                    scenes[seam.index + 1].video,
-                    seam_files[seam.index],
-                    threads=1,
-                ),
-                timeout=timeout,
-            )
-            for seam in seams
-        ]
-        for run in runs:
-            run.result()
-    segments: list[video.Segment] = []
-    for index, slot in enumerate(timeline.scenes):
-        scene = scenes[index]
-        last = slot.copy_to if slot.copy_to < slot.frames else None
-        segments.append(video.Segment(scene.video, slot.start, slot.copy_from, last, scene.name))
-        if index in seam_files:
-            start_at = timeline.seams[index].span[0]
-            segments.append(video.Segment(seam_files[index], start_at, 0, None, f"seam {index}"))
-    reencoded = len(seams)
-    log.info("episode %s: %d seams encoded at %.1f s", spec.name, reencoded, _since(start))
-    video_file = work / "video.mp4"
-    video.write_video(segments, timeline.samples, video_file)
-    for segment in segments:
-        if segment.path.parent == work:
-            segment.path.unlink()
-
-    log.info("episode %s: video track written at %.1f s", spec.name, _since(start))
     audio_file = work / "audio.m4a"
-    reading = audio.build_track(
-        timeline, narrations, spec.music, music_file, spec.loudness, work, audio_file, timeout
-    )
+    # The audio needs only the timeline and the narrations: it is built beside the video
+    # (seams, then the copied track), not after it; leaving this block waits for it.
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        timeline, reencoded, video_file, audio_run = _video_with_audio_beside(
+            spec, scenes, work, narrations, music_file, audio_file, threads, timeout, start, beside
+        )
+        reading = audio_run.result()
     log.info("episode %s: audio track encoded at %.1f s", spec.name, _since(start))
     names = [s.name for s in scenes]
     chapters_file = None
@@ -199,6 +156,81 @@ def _assemble(
             (c.title, c.start / SAMPLE_RATE, c.end / SAMPLE_RATE) for c in timeline.chapters(names)
         ),
     )
+
+
+def _video_with_audio_beside(
+    spec: Episode,
+    scenes: Sequence[SceneInput],
+    work: Path,
+    narrations: list[Path],
+    music_file: Path | None,
+    audio_file: Path,
+    threads: int,
+    timeout: float,
+    start: float,
+    beside: ThreadPoolExecutor,
+) -> tuple[Timeline, int, Path, Future[audio.LoudnessReading]]:
+    """The video track (copied scenes, re-encoded seams); the audio track's build is handed to
+    ``beside`` as soon as the timeline is known."""
+    # short ffmpeg runs, one per scene or seam: keep every core busy with one each
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        samples = list(
+            pool.map(
+                lambda s, pcm: audio.decode_narration(s.narration, pcm, s.name, timeout),
+                scenes,
+                narrations,
+            )
+        )
+        frames = list(pool.map(_frame_count, scenes))
+        transitions = seam_transitions(spec, [s.transition for s in scenes])
+        timeline = plan_timeline(samples, transitions, spec.pause, frames)
+        audio_run = beside.submit(
+            audio.build_track,
+            timeline,
+            narrations,
+            spec.music,
+            music_file,
+            spec.loudness,
+            work,
+            audio_file,
+            timeout,
+        )
+        seams = [seam for seam in timeline.seams if seam.reencoded]
+        seam_files = {seam.index: work / f"seam{seam.index}.mp4" for seam in seams}
+        runs = [
+            pool.submit(
+                run_ffmpeg,
+                commands.seam_args(
+                    video.seam_plan(timeline, seam),
+                    scenes[seam.index].video,
+                    scenes[seam.index + 1].video,
+                    seam_files[seam.index],
+                    threads=1,
+                ),
+                timeout=timeout,
+            )
+            for seam in seams
+        ]
+        for run in runs:
+            run.result()
+    segments: list[video.Segment] = []
+    for index, slot in enumerate(timeline.scenes):
+        scene = scenes[index]
+        last = slot.copy_to if slot.copy_to < slot.frames else None
+        segments.append(video.Segment(scene.video, slot.start, slot.copy_from, last, scene.name))
+        if index in seam_files:
+            start_at = timeline.seams[index].span[0]
+            segments.append(video.Segment(seam_files[index], start_at, 0, None, f"seam {index}"))
+    reencoded = len(seams)
+    log.info("episode %s: %d seams encoded at %.1f s", spec.name, reencoded, _since(start))
+    video_file = work / "video.mp4"
+    video.write_video(segments, timeline.samples, video_file)
+    for segment in segments:
+        if segment.path.parent == work:
+            segment.path.unlink()
+
+    log.info("episode %s: video track written at %.1f s", spec.name, _since(start))
+    return timeline, reencoded, video_file, audio_run
 
 
 def _since(start: float) -> float:
