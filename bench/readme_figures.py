@@ -169,7 +169,30 @@ Largest packages: {largest}.
 """  # noqa: E501
 
 
+def episode(d: dict[str, Any]) -> str:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "missed"
+
+    ratio, cpu_ratio = d["ratio_to_full_reencode"], d["cpu_ratio_to_full_reencode"]
+    frame_ms = 1000 / 30
+    return f"""| {d["scenes"]} scenes, {d["episode_s"]:.0f} s of 1080p, fades, music, −16 LUFS | wall s | CPU s |
+|---|---:|---:|
+| assembly | {d["assembly_s"]:.1f} | {d["assembly_cpu_s"]:.1f} |
+| copying the same scene files | {d["copy_s"]:.2f} | |
+| one full re-encode of the same timeline (renderer's x264) | {d["full_reencode_s"]:.1f} | {d["full_reencode_cpu_s"]:.1f} |
+
+- Assembly costs {ratio:.2f}× the full re-encode in wall time and {cpu_ratio:.2f}× in CPU (target
+  ≤ 0.2×: {verdict(ratio <= 0.2)} on the clock, {verdict(cpu_ratio <= 0.2)} in CPU), {d["ratio_to_copy"]:.0f}× a file copy: {d["reencoded_seconds"]:.1f} s of
+  {d["episode_s"]:.0f} s were re-encoded ({d["seams_reencoded"]} seams).
+- Largest inserted silence at a join {d["max_join_gap_ms"]:.2f} ms (target ≤ 1: {verdict(d["max_join_gap_ms"] <= 1)}); audio vs video at the
+  end {d["end_drift_ms"]:.2f} ms (≤ {frame_ms:.1f}, one frame: {verdict(d["end_drift_ms"] <= frame_ms)}); loudness error {d["loudness_error_lu"]:+.1f} LU (±1: {verdict(abs(d["loudness_error_lu"]) <= 1)}),
+  true peak {d["true_peak_db"]:.1f} dBTP (≤ −1.5: {verdict(d["true_peak_db"] <= -1.5)}); music {d["ducking_db"]:.1f} dB lower under narration than
+  in its silences (≥ 8: {verdict(d["ducking_db"] >= 8)}); peak RSS {d["peak_rss_mb"]:.0f} MB.
+"""  # noqa: E501
+
+
 BLOCKS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "episode": ("episode.json", episode),
     "image": ("image.json", image),
     "orchestration": ("orchestration.json", orchestration),
     "orchestration-load": ("orchestration_hog.json", orchestration_load),
