@@ -49,6 +49,7 @@ from cloudburst_worker.render.ffmpeg import ffmpeg_exe  # noqa: E402
 
 from chalicelib.contracts import Effect  # noqa: E402
 from chalicelib.episode import Episode, keyframe_reach, parse_episode, seam_transitions  # noqa: E402
+from tests.episode.episode_media import noise_level_db  # noqa: E402  (the probe the tests use)
 
 RESULTS = ROOT / "bench" / "results" / "episode.json"
 SILENCE_S = 1.2  # inside every narration: the music comes back up there
@@ -269,26 +270,10 @@ def ducking_db(episode: Path, chapters: list[tuple[str, float, float]], seconds:
     for index, (_, start, end) in enumerate(chapters[: min(8, len(chapters))]):
         tone = 220 + 17 * index
         middle = start + (end - start) / 2
-        under = _noise_db(episode, start + 0.6, middle - 0.6, tone)
-        quiet = _noise_db(episode, middle + 0.45, middle + SILENCE_S - 0.25, tone)
+        under = noise_level_db(episode, start + 0.6, middle - 0.6, tone)
+        quiet = noise_level_db(episode, middle + 0.45, middle + SILENCE_S - 0.25, tone)
         differences.append(quiet - under)
     return float(np.mean(differences))
-
-
-def _noise_db(episode: Path, start: float, end: float, tone: int) -> float:
-    pcm = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-ss", f"{start:.4f}", "-t", f"{end - start:.4f}",
-         "-i", str(episode), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
-    data = np.frombuffer(pcm, "<f4")
-    window = np.hanning(len(data))
-    spectrum = np.abs(np.fft.rfft(data * window)) ** 2
-    freqs = np.fft.rfftfreq(len(data), 1 / 48_000)
-    # the narration is a tone amplitude-modulated at 3 Hz: drop it and its sidebands
-    keep = (np.abs(freqs - tone) > 30) & (freqs > 20)
-    # mean power (Parseval, one-sided), independent of the window's length
-    return float(10 * np.log10(2 * spectrum[keep].sum() / (len(data) * np.sum(window**2)) + 1e-20))
 
 
 def _ffmpeg(*args: str) -> str:
