@@ -31,12 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "container")]
 
-from chalicelib.adapters.dynamodb import Table  # noqa: E402
 from chalicelib.adapters.jobs_dynamodb import DynamoJobStore  # noqa: E402
 from chalicelib.events import job_id_for_upload  # noqa: E402
 from chalicelib.manifest import Scene  # noqa: E402
@@ -85,22 +82,10 @@ def bench_cold_import(repeats: int = 7) -> float:
     return statistics.median(timings) * 1000
 
 
-def _store(stack: LocalStack) -> DynamoJobStore:
-    """The pipeline's own records (the bench reads launch times a user never sees)."""
-    resource = boto3.resource(
-        "dynamodb",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return DynamoJobStore(Table(stack.table, resource))
-
-
 def _warm_up(stack: LocalStack) -> None:
     """Reject one tiny manifest and touch ECS, so moto's backends and the handler's clients
     are loaded (a local-only first-call cost of ~0.5 s that AWS does not have)."""
-    store = _store(stack)
+    store = stack.job_store()
     stack.client("s3").put_object(Bucket=stack.bucket, Key="manifests/warm-up.json", Body=b"{}")
     stack.client("ecs").list_tasks(cluster=stack.cluster)
     _wait_job(store, stack, "manifests/warm-up.json", lambda j, _: j.is_final, timeout=30)
@@ -154,7 +139,7 @@ def bench_thousand_scene_launch(workdir: Path) -> dict[str, float]:
             "scenes_per_batch": 10,
             "max_parallel_tasks": 100,
         }
-        store = _store(stack)
+        store = stack.job_store()
         _warm_up(stack)
         uploaded_at = datetime.now(UTC)
         s3.put_object(Bucket=stack.bucket, Key="manifests/big.json", Body=json.dumps(manifest))
@@ -274,7 +259,7 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
             s3.put_object(
                 Bucket=stack.bucket, Key="manifests/ten-k.json", Body=json.dumps(manifest)
             )
-            store = _store(stack)
+            store = stack.job_store()
             job = _wait_job(store, stack, "manifests/ten-k.json", lambda j, _: j.is_final, 1800)
             wall = time.perf_counter() - uploaded
             batches = store.list_batches(job.job_id)
@@ -308,7 +293,7 @@ def bench_twenty_scene_job(workdir: Path) -> dict[str, Any]:
     scenes = make_scene_assets(workdir / "assets", 20, durations=[6.0], subtitles_every=10**6)
     with LocalStack(port=0, state_dir=workdir / "stack-20") as stack:
         s3 = stack.client("s3")
-        store = _store(stack)
+        store = stack.job_store()
         _warm_up(stack)
         options = {
             "scenes_per_batch": 10,

@@ -36,6 +36,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.adapters.dynamodb import Table
+from chalicelib.adapters.jobs_dynamodb import DynamoJobStore
 from chalicelib.clients import session_with_text_timestamps
 from chalicelib.settings import ENV
 from cloudburst.local.bootstrap import (
@@ -238,6 +240,18 @@ class LocalStack:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def job_store(self) -> DynamoJobStore:
+        """The pipeline's own job and batch records in this stack's table (tests and benches
+        read states and launch times a user never sees)."""
+        resource = self._session.resource(
+            "dynamodb",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=DUMMY_KEY,
+            aws_secret_access_key=DUMMY_KEY,
+        )
+        return DynamoJobStore(Table(self.table, resource))
 
     def client(self, service: str, *, text_timestamps: bool = False) -> Any:
         """A boto3 client for this stack, one per service (clients are thread-safe; making

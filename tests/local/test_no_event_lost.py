@@ -158,7 +158,7 @@ def test_every_batch_ends_by_its_event_while_moto_fails_at_random(
     jobs = [wait_for_final(stack, key, timeout=240) for key in keys]
 
     assert [job["status"] for job in jobs] == ["SUCCEEDED"] * JOBS
-    store = stack_store(stack)
+    store = stack.job_store()
     batches = [b for job in jobs for b in store.list_batches(job["job_id"])]
     assert len(batches) == JOBS * BATCHES_PER_JOB
     assert all(b.task_arn in handled for b in batches)  # each ended by its STOPPED event
@@ -180,27 +180,11 @@ def test_every_batch_ends_by_its_event_while_moto_fails_at_random(
     assert stack.fargate.outbox.retries >= owed_faults  # each one kept its work for later
 
 
-def stack_store(stack: LocalStack) -> Any:
-    import boto3
-
-    from chalicelib.adapters.dynamodb import Table
-    from chalicelib.adapters.jobs_dynamodb import DynamoJobStore
-
-    resource = boto3.resource(
-        "dynamodb",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return DynamoJobStore(Table(stack.table, resource))
-
-
 def wait_for_final(stack: LocalStack, key: str, timeout: float) -> dict[str, Any]:
     s3 = stack.client("s3")
     version = s3.head_object(Bucket=stack.bucket, Key=key)["VersionId"]
     job_id = job_id_for_upload(stack.bucket, key, f"v:{version}")
-    store = stack_store(stack)
+    store = stack.job_store()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = store.get_job(job_id)
