@@ -12,15 +12,14 @@ import json
 import random
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from local_helpers import wait_for_final
 
-from chalicelib.events import job_id_for_upload
 from chalicelib.usecases import reactions
 from cloudburst.local import LocalStack
 
@@ -178,17 +177,3 @@ def test_every_batch_ends_by_its_event_while_moto_fails_at_random(
     owed_faults = sum(n for kind, n in faults.counts.items() if "tasks" not in kind)
     assert stack.fargate is not None
     assert stack.fargate.outbox.retries >= owed_faults  # each one kept its work for later
-
-
-def wait_for_final(stack: LocalStack, key: str, timeout: float) -> dict[str, Any]:
-    s3 = stack.client("s3")
-    version = s3.head_object(Bucket=stack.bucket, Key=key)["VersionId"]
-    job_id = job_id_for_upload(stack.bucket, key, f"v:{version}")
-    store = stack.job_store()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = store.get_job(job_id)
-        if job is not None and job.is_final:
-            return {"job_id": job_id, "status": str(job.status)}
-        time.sleep(0.5)
-    pytest.fail(f"job of {key} not final within {timeout}s")

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_no_event_lost import stack_store, wait_for_final
+from local_helpers import wait_for_final
 
 from cloudburst.local import LocalStack
 
@@ -61,7 +61,7 @@ def test_concurrent_submits_start_one_task_per_batch(
     jobs = [wait_for_final(stack, key, timeout=180) for key in keys]
 
     assert [job["status"] for job in jobs] == ["SUCCEEDED"] * JOBS
-    store = stack_store(stack)
+    store = stack.job_store()
     batches = [b for job in jobs for b in store.list_batches(job["job_id"])]
     assert stack.fargate is not None
     started = list(stack.fargate.tasks)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_helpers import wait_for_final
 from standardwebhooks import Webhook
-from test_no_event_lost import stack_store, wait_for_final
 
 from cloudburst.local import LocalStack
 from cloudburst.local.stack import StackError, reset_state
@@ -63,7 +63,7 @@ def test_a_restarted_stack_keeps_jobs_objects_and_its_webhook_secret(
         assert second.webhook_secret == secret
         assert second.receiver.url == receiver_url  # old jobs' webhook URLs still answer
         assert keys(second) >= objects
-        job = stack_store(second).get_job(before["job_id"])
+        job = second.job_store().get_job(before["job_id"])
         assert job is not None
         assert str(job.status) == "SUCCEEDED"
 
@@ -83,4 +83,4 @@ def test_a_restarted_stack_keeps_jobs_objects_and_its_webhook_secret(
     with persistent(state_dir) as clean:
         assert not clean.resumed
         assert clean.webhook_secret != secret
-        assert stack_store(clean).get_job(before["job_id"]) is None
+        assert clean.job_store().get_job(before["job_id"]) is None
