@@ -14,7 +14,7 @@ import numpy as np
 from cloudburst_worker.episode import commands
 from cloudburst_worker.render.ffmpeg import run_ffmpeg
 from cloudburst_worker.render.fonts import subtitle_fonts
-from cloudburst_worker.render.pipeline import mp4_duration_seconds
+from cloudburst_worker.render.mp4 import mp4_duration_seconds
 
 TILE_WIDTH = 320
 MAX_COLUMNS = 8

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import tempfile
 import time
 import uuid
@@ -28,6 +27,7 @@ from cloudburst_worker.render.commands import (
     forced_keyframes,
 )
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
+from cloudburst_worker.render.mp4 import mp4_duration_seconds
 from cloudburst_worker.render.scene import RenderResult, RenderSettings, SceneInput
 from cloudburst_worker.render.subtitles import SubtitleError, build_ass
 
@@ -261,23 +261,3 @@ def _require_file(path: Path, role: str) -> None:
 
 def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
-
-
-def mp4_duration_seconds(path: Path) -> float:
-    """Movie duration from the ``mvhd`` box (faststart puts ``moov`` first: cheap read)."""
-    with open(path, "rb") as f:
-        while header := f.read(8):
-            size, kind = struct.unpack(">I4s", header)
-            if size == 1:
-                size = struct.unpack(">Q", f.read(8))[0] - 8
-            if kind == b"moov":
-                continue  # descend: mvhd is moov's first child
-            if kind == b"mvhd":
-                body = f.read(size - 8)
-                if body[0] == 1:
-                    timescale, duration = struct.unpack(">IQ", body[20:32])
-                else:
-                    timescale, duration = struct.unpack(">II", body[12:20])
-                return duration / timescale
-            f.seek(size - 8, os.SEEK_CUR)
-    raise ValueError(f"{path.name}: no mvhd box")
