@@ -57,6 +57,33 @@ def lost_data(lines: Iterable[str]) -> str | None:
     return None
 
 
+# libjpeg's warnings (jerror.h) that mean entropy-coded data was lost or skipped. A handful
+# of "extraneous bytes" before the end or a new scan is encoder slop seen in real camera
+# files; more, or any before a restart marker (a restart interval out of step), is damage.
+LIBJPEG_PREFIX = "Corrupt JPEG data: "
+LIBJPEG_LOST = ("premature end", "bad huffman code", "instead of rst")
+LIBJPEG_SLOP_BYTES = 8
+
+
+def is_libjpeg_warning(line: str) -> bool:
+    return line.startswith((LIBJPEG_PREFIX, "Premature end of JPEG file"))
+
+
+def libjpeg_damage(warnings: Iterable[str]) -> str | None:
+    """Why libjpeg's warnings mean pixels were lost, or None."""
+    for line in warnings:
+        reason = line.removeprefix(LIBJPEG_PREFIX).strip()
+        lowered = reason.lower()
+        extraneous = lowered.split(" extraneous bytes before marker 0x", 1)
+        if len(extraneous) == 2 and extraneous[0].isdigit():
+            before_restart = extraneous[1][:2] in {f"d{n}" for n in range(8)}
+            if before_restart or int(extraneous[0]) > LIBJPEG_SLOP_BYTES:
+                return f"the JPEG file is damaged ({reason})"
+        elif any(marker in lowered for marker in LIBJPEG_LOST) or "end of jpeg file" in lowered:
+            return f"the JPEG file is damaged ({reason})"
+    return None
+
+
 def picture_damage(data: bytes) -> str | None:
     """Why a PNG, JPEG or WebP file is not whole, or None (other formats: ffmpeg's word)."""
     if data.startswith(PNG_SIGNATURE):
@@ -144,6 +171,8 @@ def _jpeg_damage(data: bytes) -> str | None:
         pos = end if marker != 0xDA else _after_scan(data, end)
         if pos < 0:
             break
+    if pos >= 0 and data.endswith(b"\xff\xd9"):  # it does end: something inside is wrong
+        return f"the JPEG file is damaged (the segment at byte {pos} runs past the file's end)"
     return "the JPEG file is cut short (no end-of-image marker)"
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pyspng
 from numpy.typing import NDArray
 
-from cloudburst_worker.render import bigpng, damage
+from cloudburst_worker.render import bigpng, damage, native_stderr
 from cloudburst_worker.render.commands import MAX_DECODE_SIDE, decode_image_args
 from cloudburst_worker.render.ffmpeg import FfmpegError, explain, run_ffmpeg
 
@@ -104,7 +105,7 @@ def _decode_large(data: bytes, header: damage.PictureHeader) -> U8:
     if header.kind == "jpeg" and not header.progressive:
         reduction = max(header.width, header.height) / MAX_DECODE_SIDE
         flag = next((f for n, f in _JPEG_REDUCED if reduction >= n), cv2.IMREAD_REDUCED_COLOR_2)
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        decoded = _imdecode(np.frombuffer(data, np.uint8), flag)
         if decoded is None or decoded.size == 0:
             raise ValueError("the JPEG file could not be decoded")
         return np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
@@ -157,7 +158,7 @@ def _decode_with_opencv(data: U8) -> U8 | None:
     # JPEG has no alpha, so decode it as colour (which honours EXIF orientation).
     flags = cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED
     try:
-        decoded = cv2.imdecode(data, flags)
+        decoded = _imdecode(data, flags)
     except cv2.error:
         return None
     if decoded is None or decoded.size == 0:
@@ -170,6 +171,19 @@ def _decode_with_opencv(data: U8) -> U8 | None:
         return np.ascontiguousarray(np.repeat(decoded[:, :, None], 3, axis=2))
     code = cv2.COLOR_BGRA2RGBA if decoded.shape[2] == 4 else cv2.COLOR_BGR2RGB
     return np.asarray(cv2.cvtColor(decoded, code), dtype=np.uint8)
+
+
+def _imdecode(data: U8, flags: int) -> NDArray[Any] | None:
+    """cv2.imdecode, and for a JPEG a ValueError when libjpeg says it skipped lost data
+    (it decodes on as if nothing happened and says so only on stderr)."""
+    if data[:2].tobytes() != b"\xff\xd8":
+        return cv2.imdecode(data, flags)
+    with native_stderr.captured(damage.is_libjpeg_warning) as warnings:
+        decoded = cv2.imdecode(data, flags)
+    problem = damage.libjpeg_damage(warnings)
+    if problem:
+        raise ValueError(problem)
+    return decoded
 
 
 def _cap_size(picture: U8) -> U8:
