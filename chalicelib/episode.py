@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chalicelib.manifest import AssetPath, scene_name_problem
+from chalicelib.manifest_fields import AssetPath, scene_name_problem
 
 SAMPLE_RATE = 48_000
 FPS = 30

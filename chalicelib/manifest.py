@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from contextlib import suppress
 from typing import Annotated, Any, Literal
 
@@ -34,7 +33,13 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib.contracts import Effect, Look, split_s3_uri
+from chalicelib.contracts import Effect, Look
+from chalicelib.manifest_episode import episode_problems
+from chalicelib.manifest_fields import (
+    AssetPath,
+    check_asset_path,
+    scene_name_problem,
+)
 from chalicelib.manifest_json import (
     MAX_MANIFEST_BYTES,
     MAX_SCENES,
@@ -52,11 +57,6 @@ from chalicelib.manifest_json import (
 
 __all__ = ["MAX_MANIFEST_BYTES", "MAX_TOTAL_ASSET_PATH_BYTES", "Manifest", "ManifestError"]
 
-MAX_SCENE_NAME = 120
-# A scene name becomes the file ``.<name>.mp4.<8 hex>.partial`` in the worker (Linux allows
-# 255 bytes per file name) and part of S3 keys and DynamoDB attributes, all counted in bytes.
-MAX_SCENE_NAME_BYTES = 200
-MAX_ASSET_KEY_BYTES = 1024  # an S3 key's limit
 MAX_WEBHOOK_URL = 2048
 MAX_METADATA_BYTES = 2048  # serialized as compact JSON in UTF-8
 MAX_SAVING_DIR = 4096
@@ -82,21 +82,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _check_asset_path(path: str) -> str:
-    if "://" in path:
-        _, key = split_s3_uri(path)  # raises ValueError naming the bad URI
-    elif path.startswith("/"):
-        raise ValueError("asset paths are S3 keys in the manifest's bucket: drop the leading '/'")
-    else:
-        key = path
-    size = utf8_size(key)
-    if size > MAX_ASSET_KEY_BYTES:
-        raise ValueError(
-            f"the S3 key is {size} bytes in UTF-8; S3 keys hold at most {MAX_ASSET_KEY_BYTES}"
-        )
-    return path
-
-
 def _check_webhook_url(url: HttpUrl) -> HttpUrl:
     if url.username is not None or url.password is not None:
         raise ValueError(
@@ -115,7 +100,6 @@ def _check_metadata(metadata: dict[str, JsonValue]) -> dict[str, JsonValue]:
     return metadata
 
 
-AssetPath = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_check_asset_path)]
 WebhookUrl = Annotated[
     HttpUrl, UrlConstraints(max_length=MAX_WEBHOOK_URL), AfterValidator(_check_webhook_url)
 ]
@@ -190,8 +174,6 @@ def parse_manifest(body: bytes) -> Manifest:
     problems = limit_problems(document, text)
     if problems:
         raise ManifestError(_capped(problems))
-    from chalicelib.manifest_episode import episode_problems  # it imports this module
-
     episode_errors = episode_problems(document)
     try:
         manifest = Manifest.model_validate(document)
@@ -240,7 +222,7 @@ def asset_paths(document: dict[str, Any]) -> list[tuple[str, str]]:
     def add(where: str, path: Any) -> None:
         if isinstance(path, str) and path and not SURROGATE.search(path):
             with suppress(ValueError):  # a malformed path is already reported by validation
-                paths.append((where, _check_asset_path(path)))
+                paths.append((where, check_asset_path(path)))
 
     add("watermark_path", document.get("watermark_path"))
     episode = document.get("episode")
@@ -255,30 +237,6 @@ def asset_paths(document: dict[str, Any]) -> list[tuple[str, str]]:
         for field in ("image_path", "audio_path", "subtitle_path"):
             add(f"{where} {field}", scene.get(field))
     return paths
-
-
-def scene_name_problem(name: str) -> str | None:
-    """Why a scene name cannot become a file name, or None when it can."""
-    if not name or not name.strip():
-        return "scene_name must not be empty"
-    if SURROGATE.search(name):
-        return "scene_name must not contain unpaired surrogates (\\ud800-\\udfff escapes)"
-    if len(name) > MAX_SCENE_NAME:
-        return f"scene_name must be at most {MAX_SCENE_NAME} characters"
-    if utf8_size(name) > MAX_SCENE_NAME_BYTES:
-        return (
-            f"scene_name must be at most {MAX_SCENE_NAME_BYTES} bytes in UTF-8 "
-            f"(this one is {utf8_size(name)})"
-        )
-    if "/" in name or "\\" in name:
-        return "scene_name must not contain '/' or '\\'"
-    if ".." in name or name.startswith("."):
-        return "scene_name must not contain '..' or start with '.'"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        return "scene_name must not contain control characters"
-    if name != name.strip():
-        return "scene_name must not start or end with spaces"
-    return None
 
 
 # -- reasons -------------------------------------------------------------------------------

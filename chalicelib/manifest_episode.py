@@ -1,8 +1,8 @@
 """The manifest's episode fields checked against :mod:`chalicelib.episode`'s spec.
 
-Kept apart from :mod:`chalicelib.manifest` because the episode spec reuses the manifest's
-asset-path and name rules: each module imports the other's definitions, never the reverse
-at import time. Every problem is returned at once, each naming its field.
+Kept apart from :mod:`chalicelib.manifest` so the schema module stays one reader's worth;
+both take the shared path and name rules from :mod:`chalicelib.manifest_fields`. Every
+problem is returned at once, each naming its field.
 """
 
 from __future__ import annotations

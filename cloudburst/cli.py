@@ -19,6 +19,7 @@ from types import FrameType
 
 from cloudburst import __version__
 from cloudburst.client.arguments import register as register_job_commands
+from cloudburst.demo import DemoFailed, run_demo
 from cloudburst.deploy import cli as deploy_cli
 from cloudburst.local.console import route_output
 from cloudburst.local.fargate import SpotInterruptions
@@ -202,11 +203,11 @@ def _stop_within(stack: LocalStack, seconds: float) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cloudburst.demo import DemoFailed, run_demo
-
     _configure_logging(logging.INFO if args.verbose else logging.WARNING)
     try:
-        results = run_demo(results_root=args.results, timeout=args.timeout, quiet=not args.verbose)
+        results = run_demo(
+            main, results_root=args.results, timeout=args.timeout, quiet=not args.verbose
+        )
     except (DemoFailed, StackError) as exc:
         print(f"\ncloudburst demo FAILED: {exc}", file=sys.stderr)
         return 1

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,6 +186,7 @@ def download_prefix(s3: Any, bucket: str, prefix: str, destination: Path) -> lis
 
 
 def run_demo(
+    command: Callable[[list[str]], int],
     *,
     results_root: Path = RESULTS_ROOT,
     scenes: int = 3,
@@ -194,7 +195,10 @@ def run_demo(
     quiet: bool = True,
     out: TextIO = sys.stdout,
 ) -> list[Path]:
-    """Run both jobs; returns their results folders or raises :class:`DemoFailed`."""
+    """Run both jobs through ``command`` (the CLI's ``main``, passed in so this module does
+    not import the CLI that imports it); returns their results folders or raises
+    :class:`DemoFailed`."""
+    terminal = _Terminal(command, out)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     # The Lambdas' JSON logs and metric lines would break the progress line; -v shows them.
     quiet_env = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -212,21 +216,19 @@ def run_demo(
         music = make_music(root / "music.mp3", 6.0)
         # The stack exported what `cloudburst local up` prints; the CLI resolves it from there.
         common = ["--config-priority", "5", "--watermark", str(logo)]
-        chinese = cli(
-            out, "submit", str(folder), "--scenes-per-batch", "2", "--min-scenes-per-batch",
+        chinese = terminal.run(
+            "submit", str(folder), "--scenes-per-batch", "2", "--min-scenes-per-batch",
             "1", "--max-parallel-tasks", "2", *common,
             "--episode", "--transition", "fade:0.5", "--pause", "0.3", "--music", str(music),
         )  # fmt: skip
-        english = cli(out, "submit", str(manifest), "--portrait", *common)
+        english = terminal.run("submit", str(manifest), "--portrait", *common)
         results: list[Path] = []
         for submitted in (chinese, english):
             job_id = submitted.splitlines()[0].removeprefix("job ").strip()
             target = results_root / job_id
             if target.exists():
                 shutil.rmtree(target)
-            code = _cli_code(
-                out, "watch", job_id, "--fetch", str(target), "--timeout", str(timeout)
-            )
+            code = terminal.code("watch", job_id, "--fetch", str(target), "--timeout", str(timeout))
             hooks = stack.receiver.wait_for(1, timeout=webhook_timeout, job_id=job_id)
             if hooks and hooks[0].path is not None:
                 shutil.copyfile(hooks[0].path, target / "webhook.json")
@@ -300,25 +302,29 @@ def make_music(path: Path, seconds: float) -> Path:
     return path
 
 
-def cli(out: TextIO, *argv: str) -> str:
-    """Run one ``cloudburst`` command as the user would type it; returns what it printed."""
-    printed = io.StringIO()
-    code = _run_cli(out, printed, argv)
-    if code != 0:
-        raise DemoFailed(f"`cloudburst {' '.join(argv)}` exited {code}")
-    return printed.getvalue()
+@dataclass(frozen=True)
+class _Terminal:
+    """``cloudburst`` commands run as the user would type them, echoed to ``out``."""
 
+    command: Callable[[list[str]], int]
+    out: TextIO
 
-def _cli_code(out: TextIO, *argv: str) -> int:
-    return _run_cli(out, io.StringIO(), argv)
+    def run(self, *argv: str) -> str:
+        """What the command printed; DemoFailed if it exited non-zero."""
+        printed = io.StringIO()
+        code = self._run(printed, argv)
+        if code != 0:
+            raise DemoFailed(f"`cloudburst {' '.join(argv)}` exited {code}")
+        return printed.getvalue()
 
+    def code(self, *argv: str) -> int:
+        return self._run(io.StringIO(), argv)
 
-def _run_cli(out: TextIO, printed: io.StringIO, argv: Sequence[str]) -> int:
-    from cloudburst.cli import main
-
-    print(f"$ cloudburst {' '.join(_shorten(a) for a in argv)}", file=out, flush=True)
-    with contextlib.redirect_stdout(_Tee(out, printed)):
-        return main(list(argv))
+    def _run(self, printed: io.StringIO, argv: Sequence[str]) -> int:
+        shown = " ".join(_shorten(a) for a in argv)
+        print(f"$ cloudburst {shown}", file=self.out, flush=True)
+        with contextlib.redirect_stdout(_Tee(self.out, printed)):
+            return self.command(list(argv))
 
 
 def _shorten(argument: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import pytest
 
+from cloudburst.cli import main
 from cloudburst.demo import run_demo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -20,7 +21,7 @@ def test_the_demo_submits_watches_fetches_verifies_and_runs_again(
     monkeypatch.chdir(tmp_path)  # the demo writes ./cloudburst_results and ./.local-stack
     outputs = [io.StringIO(), io.StringIO()]
 
-    runs = [run_demo(scenes=2, timeout=150, out=out) for out in outputs]
+    runs = [run_demo(main, scenes=2, timeout=150, out=out) for out in outputs]
 
     assert runs[0] != runs[1]
     for (chinese, english), out in zip(runs, outputs, strict=True):

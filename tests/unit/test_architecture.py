@@ -5,6 +5,7 @@
 - One owner for each fact: an S3 key prefix, a final job status, a scene status or an
   environment variable name written as a literal anywhere but its owner fails here, so the
   second definition is caught when it is written, not when the two drift apart.
+- No import cycle among our modules, lazy imports included.
 """
 
 from __future__ import annotations
@@ -169,3 +170,46 @@ def test_each_key_prefix_status_and_environment_name_is_written_once_by_its_owne
                 restated.append(f"{where}:{line}: {fact} {text!r}")
 
     assert restated == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    parts = parts[1:] if parts[0] == "container" else parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Our modules and the ones of ours each imports (lazy imports count; a package's own
+    ``__init__`` seen from inside it does not)."""
+    files = {module_name(path): path for path in python_files(*SOURCES)}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        graph[name] = set()
+        for module in imported_modules(path):
+            while module and module not in files:
+                module = module.rpartition(".")[0]
+            if module and module != name and not name.startswith(f"{module}."):
+                graph[name].add(module)
+    return graph
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """A cycle, even through a lazy import, means two modules are one design."""
+    graph = import_graph()
+    cycles = []
+    for start in graph:
+        path, seen = [start], {start}
+        stack = [iter(sorted(graph[start]))]
+        while stack:  # depth-first, reporting each cycle back to ``start`` once
+            following = next(stack[-1], None)
+            if following is None:
+                stack.pop()
+                seen.discard(path.pop())
+            elif following == start and min(path) == start:
+                cycles.append(" → ".join([*path, start]))
+            elif following not in seen and following > start:
+                path.append(following)
+                seen.add(following)
+                stack.append(iter(sorted(graph[following])))
+    assert graph["chalicelib.manifest"]  # the graph is read, not empty
+    assert cycles == []

@@ -7,7 +7,6 @@ import pytest
 from chalicelib.manifest import (
     MAX_MANIFEST_BYTES,
     MAX_REPORTED_ERRORS,
-    MAX_SCENE_NAME_BYTES,
     MAX_SCENES,
     MAX_TOTAL_ASSET_PATH_BYTES,
     ManifestError,
@@ -15,6 +14,7 @@ from chalicelib.manifest import (
     parse_manifest,
     rejection_webhook_url,
 )
+from chalicelib.manifest_fields import MAX_SCENE_NAME_BYTES
 
 
 def scene(name="scene_001", **extra):

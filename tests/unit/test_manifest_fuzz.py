@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 
 from chalicelib.manifest import (
     MAX_REPORTED_ERRORS,
-    MAX_SCENE_NAME_BYTES,
     Manifest,
     ManifestError,
     listed_scene_count,
     parse_manifest,
     rejection_webhook_url,
 )
+from chalicelib.manifest_fields import MAX_SCENE_NAME_BYTES
 
 VALID_EXAMPLES = 300
 MUTATED_EXAMPLES = 1200
