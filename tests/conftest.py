@@ -21,6 +21,7 @@ LoadEvent = Callable[..., dict[str, Any]]
 LAYERS = {
     "unit": "unit",
     "render": "unit",
+    "episode": "unit",
     "lambdas": "usecase",
     "adapters": "adapter",
     "client": "adapter",
@@ -33,11 +34,14 @@ LAYERS = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets its folder's layer unless its module names one itself (a whole-stack
+    test among a folder's component tests); a folder with no layer stops the run."""
     for item in items:
         folder = item.path.relative_to(TESTS).parts[0]
-        layer = LAYERS.get(folder)
-        if layer is not None and item.get_closest_marker(layer) is None:
-            item.add_marker(getattr(pytest.mark, layer))
+        if folder not in LAYERS:
+            raise pytest.UsageError(f"tests/{folder} has no layer: add it to LAYERS")
+        if not any(item.get_closest_marker(name) for name in set(LAYERS.values())):
+            item.add_marker(getattr(pytest.mark, LAYERS[folder]))
 
 
 def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

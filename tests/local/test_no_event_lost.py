@@ -23,7 +23,7 @@ from local_helpers import wait_for_final
 from chalicelib.usecases import reactions
 from cloudburst.local import LocalStack
 
-pytestmark = pytest.mark.xdist_group("local-stack")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]  # the real app
 
 HERE = Path(__file__).parent
 WORKER = (sys.executable, str(HERE / "report_only_worker.py"))

@@ -19,7 +19,7 @@ from local_helpers import wait_for_final
 
 from cloudburst.local import LocalStack
 
-pytestmark = pytest.mark.xdist_group("local-stack")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]  # the real app
 
 WORKER = (sys.executable, str(Path(__file__).parent / "report_only_worker.py"))
 JOBS = 12

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from cloudburst.local import LocalStack
 from cloudburst.local.stack import StackError, reset_state
 
-pytestmark = pytest.mark.xdist_group("local-stack")
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]  # the real app
 
 WORKER = (sys.executable, str(Path(__file__).parent / "report_only_worker.py"))
 
