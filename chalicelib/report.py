@@ -114,8 +114,14 @@ def build_job_report(
             ),
             "cost_per_scene": round_usd(total_cost / (successful or 1)),
         },
-        "errors": [f"{e['scene_name']}: {e['error']}" for e in scenes if e["error"]],
+        "errors": [scene_reason(e["scene_name"], e["error"]) for e in scenes if e["error"]],
     }
+
+
+def scene_reason(name: str, error: str) -> str:
+    """A failed scene's reason as the job's errors list it, the scene named once (the
+    worker's reasons already begin ``scene 'name': …``)."""
+    return error if error.startswith((f"scene {name!r}", f"scene '{name}'")) else f"{name}: {error}"
 
 
 def build_rejection_report(job: Job, errors: Sequence[str], at: datetime) -> dict[str, Any]:

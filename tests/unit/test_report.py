@@ -19,6 +19,7 @@ from chalicelib.report import (
     build_rejection_report,
     build_status,
     scene_entry,
+    scene_reason,
     webhook_data,
 )
 
@@ -190,3 +191,31 @@ def test_the_webhook_says_when_its_report_link_expires():
     data = webhook_data(report, "https://example.com/x", "2026-12-06T05:00:00Z")
 
     assert data["report_url_expires_at"] == "2026-12-06T05:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "listed"),
+    [
+        # the worker's reasons name their scene: listed as they are, not named twice
+        (
+            "s2",
+            "scene 's2': render failed: the JPEG file is damaged",
+            "scene 's2': render failed: the JPEG file is damaged",
+        ),
+        (
+            'it"s',
+            "scene 'it\"s' took longer than its 600 s limit",
+            "scene 'it\"s' took longer than its 600 s limit",
+        ),
+        ("it's", 'scene "it\'s": unsafe scene name', 'scene "it\'s": unsafe scene name'),
+        # a reason that does not is prefixed with the scene it belongs to
+        (
+            "s3",
+            "the task stopped before it was rendered",
+            "s3: the task stopped before it was rendered",
+        ),
+        ("s4", "scene 's40': other scene", "s4: scene 's40': other scene"),
+    ],
+)
+def test_each_failed_scene_is_named_once_in_the_jobs_errors(name: str, error: str, listed: str):
+    assert scene_reason(name, error) == listed
