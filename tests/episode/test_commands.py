@@ -18,6 +18,7 @@ from cloudburst_worker.render.stillgop import GopPlan, plan_still_gops
 from episode_media import narration, picture
 
 Q = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+W = ["-hide_banner", "-nostdin", "-loglevel", "warning"]  # decodes read for lost data
 
 
 def test_seam_seeks_to_the_placed_keyframe_and_blends_with_xfade():
@@ -45,7 +46,7 @@ def test_music_is_looped_trimmed_and_faded():
     args = music_args(Path("m.mp3"), Path("m.pcm"), samples=96_000, volume=0.3,
                       fade_in=1.5, fade_out=4.0)  # fmt: skip
     assert args == [
-        *Q, "-stream_loop", "-1", "-i", "m.mp3", "-map", "0:a:0", "-vn", "-sn", "-dn",
+        *W, "-stream_loop", "-1", "-i", "m.mp3", "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-af", "aresample=48000,aformat=sample_fmts=flt:channel_layouts=stereo,"
         "atrim=end_sample=96000,apad=whole_len=96000,volume=0.300000,"
         "afade=t=in:st=0:d=1.000000,afade=t=out:st=1.000000:d=1.000000",

@@ -23,6 +23,7 @@ from chalicelib.episode import SAMPLE_RATE, Loudness, Music, Timeline
 from cloudburst_worker.episode import commands
 from cloudburst_worker.render.commands import CHANNELS, decode_audio_args
 from cloudburst_worker.render.ffmpeg import FfmpegError, run_ffmpeg
+from cloudburst_worker.render.pipeline import SceneError, decode_audio_checked
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,11 @@ def build_track(
             fade_out=music.fade_out,
         )
         try:
-            run_ffmpeg(args, timeout=timeout)
-        except FfmpegError as exc:
-            raise AudioError(f"music '{music_file.name}' could not be decoded: {exc.tail}") from exc
+            decode_audio_checked(music_file, "music", args, timeout)
+        except SceneError as exc:
+            raise AudioError(str(exc)) from exc
+        except FfmpegError as exc:  # timed out
+            raise AudioError(f"music '{music_file.name}' could not be decoded: {exc}") from exc
     gains = None
     if music is not None and music_pcm is not None:
         gains = ducking_gains(_bed(timeline, narrations), music.ducking_db)

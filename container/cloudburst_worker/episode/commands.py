@@ -12,6 +12,7 @@ from pathlib import Path
 from cloudburst_worker.render.commands import CHANNELS, FPS, SAMPLE_RATE, SHIPPED_ENCODER, Encoder
 
 _QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+_WARNINGS = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
 _COLOUR = [
     "-color_range", "tv", "-colorspace", "bt709",
     "-color_primaries", "bt709", "-color_trc", "bt709",
@@ -106,7 +107,7 @@ def music_args(
     if fade_out > 0:
         chain.append(f"afade=t=out:st={seconds - fade_out:.6f}:d={fade_out:.6f}")
     return [
-        *_QUIET,
+        *_WARNINGS,  # read for lost data, as a narration's decode is
         "-stream_loop", "-1", "-i", str(music),
         "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-af", ",".join(chain),

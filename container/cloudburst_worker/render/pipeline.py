@@ -215,24 +215,31 @@ def _over_time(scene: SceneInput, settings: RenderSettings) -> str:
 
 def _decode_audio(audio: Path, pcm: Path, timeout: float) -> float:
     _require_file(audio, "audio")
-    cut = damage.audio_damage(audio)
-    if cut:
-        raise SceneError(f"audio '{audio.name}' is damaged: {cut}")
-    try:
-        run = run_ffmpeg(decode_audio_args(audio, pcm), timeout=timeout)
-    except FfmpegError as exc:
-        if exc.timed_out:
-            raise
-        if exc.mentions("matches no streams"):
-            raise SceneError(f"audio '{audio.name}' has no audio stream") from exc
-        raise SceneError(f"audio '{audio.name}' could not be decoded: {exc.tail}") from exc
-    lost = damage.lost_data(run.stderr_tail)
-    if lost:  # ffmpeg exits 0 on a cut file: the narration would end early, silently
-        raise SceneError(f"audio '{audio.name}' is damaged or cut short: {lost}")
+    decode_audio_checked(audio, "audio", decode_audio_args(audio, pcm), timeout)
     seconds = pcm.stat().st_size / PCM_BYTES_PER_SECOND
     if seconds < 1 / FPS:
         raise SceneError(f"audio '{audio.name}' is empty (shorter than one video frame)")
     return seconds
+
+
+def decode_audio_checked(audio: Path, role: str, args: list[str], timeout: float) -> None:
+    """Run ffmpeg's decode of ``audio`` (``args`` log warnings); a SceneError naming the
+    file when it is cut, holds no audio or loses data — ffmpeg exits 0 on a cut file, and a
+    narration or music bed would end early, silently."""
+    cut = damage.audio_damage(audio)
+    if cut:
+        raise SceneError(f"{role} '{audio.name}' is damaged: {cut}")
+    try:
+        run = run_ffmpeg(args, timeout=timeout)
+    except FfmpegError as exc:
+        if exc.timed_out:
+            raise
+        if exc.mentions("matches no streams"):
+            raise SceneError(f"{role} '{audio.name}' has no audio stream") from exc
+        raise SceneError(f"{role} '{audio.name}' could not be decoded: {exc.tail}") from exc
+    lost = damage.lost_data(run.stderr_tail)
+    if lost:
+        raise SceneError(f"{role} '{audio.name}' is damaged or cut short: {lost}")
 
 
 def _decode_image(path: Path, role: str, timeout: float) -> frames.U8:
