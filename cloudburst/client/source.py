@@ -56,6 +56,8 @@ class JobSource:
             return None
         candidate = written if written.is_absolute() else self.base / written
         if candidate.is_file():
+            if candidate.stat().st_size == 0:  # the pipeline refuses it: say so before uploading
+                raise SourceError(f"{path!r} is empty ({candidate.resolve()})")
             return candidate.resolve()
         if candidate.exists():
             raise SourceError(f"{path!r} is not a file ({candidate})")
