@@ -9,12 +9,18 @@ control call answered, an event once PutEvents did not list it as failed — and
 delivery is tried again with exponential backoff. A retry may repeat an update or an event
 that had in fact landed; both are harmless (updates are absolute states, the pipeline
 ignores repeated and stale events).
+
+One delivery at a time: the poll thread delivers after each poll, and ``stop`` delivers
+what is left while a poll stuck on a slow moto may still be inside its own; two deliveries
+of one queue would each pop what the other sent (an IndexError, or an entry added meanwhile
+dropped unsent). A delivery that finds another under way returns False and is tried again.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -68,17 +74,30 @@ class Outbox:
         self._failures = 0
         self._next_try = 0.0
         self.retries = 0  # deliveries that failed and were kept (the fault test reads it)
+        self._queue_lock = threading.Lock()  # the two queues, held for a moment
+        self._delivering = threading.Lock()  # one delivery at a time, held over the calls
 
     def __len__(self) -> int:
-        return len(self._updates) + len(self._entries)
+        with self._queue_lock:
+            return len(self._updates) + len(self._entries)
 
     def add(self, update: dict[str, Any], entry: dict[str, Any]) -> None:
         """One transition: moto's task state, then its event."""
-        self._updates.append(update)
-        self._entries.append(entry)
+        with self._queue_lock:
+            self._updates.append(update)
+            self._entries.append(entry)
 
     def deliver(self, *, now: bool = False) -> bool:
-        """Send what is due (``now`` ignores the backoff); True once nothing is left."""
+        """Send what is due (``now`` ignores the backoff); True once nothing is left, False
+        while something is owed (or another thread is delivering it)."""
+        if not self._delivering.acquire(blocking=False):
+            return False
+        try:
+            return self._deliver(now)
+        finally:
+            self._delivering.release()
+
+    def _deliver(self, now: bool) -> bool:
         if not self:
             return True
         if not now and self._clock() < self._next_try:
@@ -102,29 +121,36 @@ class Outbox:
             return False
         self._failures = 0
         self._next_try = 0.0
-        return True
+        return not self  # an add() meanwhile is for the next delivery
 
     def _send_updates(self) -> None:
         if not self._updates:
             return
-        sending = list(self._updates)
+        with self._queue_lock:
+            sending = list(self._updates)
         self._control.update(self._cluster, sending)
-        for _ in sending:
-            self._updates.popleft()
+        with self._queue_lock:
+            for _ in sending:
+                self._updates.popleft()
 
     def _send_events(self) -> None:
-        if self._updates:  # an event never overtakes its task's state
-            return
+        with self._queue_lock:
+            if self._updates:  # an event never overtakes its task's state
+                return
         client = self._events()
-        while self._entries:
-            batch = [self._entries[i] for i in range(min(PUT_EVENTS_LIMIT, len(self._entries)))]
+        while batch := self._next_events():
             response = client.put_events(Entries=batch)
             failed = failed_entries(batch, response)
-            for _ in batch:
-                self._entries.popleft()
-            if failed:
+            with self._queue_lock:
+                for _ in batch:
+                    self._entries.popleft()
                 self._entries.extendleft(reversed(failed))  # first in line, in order
+            if failed:
                 raise PutEventsFailed(response, len(failed))
+
+    def _next_events(self) -> list[dict[str, Any]]:
+        with self._queue_lock:
+            return [self._entries[i] for i in range(min(PUT_EVENTS_LIMIT, len(self._entries)))]
 
 
 class PutEventsFailed(RuntimeError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -142,3 +144,45 @@ def test_unreachable_looks_at_what_caused_an_error() -> None:
     wrapped.__cause__ = ConnectionClosedError(endpoint_url="http://127.0.0.1:1")
 
     assert unreachable(wrapped)
+
+
+def test_deliveries_from_two_threads_send_everything_and_never_trip_over_each_other() -> None:
+    """``stop`` delivers while a poll stuck on a slow moto may still be delivering: the
+    second delivery waits its turn instead of popping what the first sent."""
+    class SlowControl(FlakyControl):
+        def update(self, cluster: str, updates: list[dict[str, Any]]) -> None:
+            time.sleep(0.002)  # long enough for the other thread to arrive meanwhile
+            super().update(cluster, updates)
+
+    control, events = SlowControl(0), RefusingEvents(set())
+    box = Outbox(control, lambda: events, "c", backoff=Backoff(first=0.001, jitter=0))
+    errors: list[BaseException] = []
+
+    def deliverer() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not finished.is_set():
+            try:
+                box.deliver(now=True)
+            except BaseException as exc:  # the race this test is about raised IndexError
+                errors.append(exc)
+                return
+
+    finished = threading.Event()
+    threads = [threading.Thread(target=deliverer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for n in range(300):  # the poll thread's adds, interleaved with both deliveries
+        box.add({"task_arn": f"t{n}"}, {"Detail": f"e{n}"})
+        if n % 7 == 0:
+            time.sleep(0.001)
+    deadline = time.monotonic() + 20
+    while len(box) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    finished.set()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(box) == 0
+    assert sorted(events.accepted, key=lambda d: int(d[1:])) == [f"e{n}" for n in range(300)]
+    assert [u["task_arn"] for u in control.written] == [f"t{n}" for n in range(300)]
