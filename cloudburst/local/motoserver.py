@@ -32,11 +32,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cloudburst.local import persistence
+from cloudburst.local.moto_patches import atomic_transactions, speed_up_moto_server
 
 CONTROL_PATH = "/_cloudburst/ecs"
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
     speed_up_moto_server()
+    atomic_transactions()
     unique_event_ids()
     idempotent_run_task()
     # Tasks stay where the Fargate stand-in puts them (moto would advance them per call).
@@ -225,29 +227,6 @@ def idempotent_run_task() -> None:
     EC2ContainerServiceResponse._cloudburst_client_token = True  # type: ignore[attr-defined]
 
 
-def speed_up_moto_server() -> None:
-    """Three per-request costs of moto's server that a busy local stack feels (measured with
-    py-spy on the 1,000-scene benchmark): it lists moto's package folder from disk on every
-    request to route it, it answers HTTP/1.0, so every request opens a new connection, and
-    its response serializer re-parses every stored ISO timestamp with dateutil (~0.1 ms
-    each: a third of a 1,000-key LIST page). The folder list cannot change while the
-    process runs; HTTP/1.1 keeps connections open; ``datetime.fromisoformat`` reads the ISO
-    text moto stores, anything else still goes to botocore's parser.
-    """
-    from moto import backends
-    from moto.core import serialize
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-    if not getattr(serialize, "_cloudburst_fast_timestamps", False):
-        serialize.parse_to_aware_datetime = aware_datetime(serialize.parse_to_aware_datetime)
-        serialize._cloudburst_fast_timestamps = True  # type: ignore[attr-defined]
-    if not getattr(backends, "_cloudburst_cached", False):
-        modules = tuple(backends.list_of_moto_modules())
-        backends.list_of_moto_modules = lambda: modules
-        backends._cloudburst_cached = True  # type: ignore[attr-defined]
-    MotoRequestHandler.protocol_version = "HTTP/1.1"
-
-
 def unique_event_ids() -> None:
     """Give every S3 event moto puts on the bus an id of its own, as EventBridge does.
 
@@ -264,21 +243,6 @@ def unique_event_ids() -> None:
     if not getattr(utils, "_cloudburst_fresh_ids", False):
         utils._BASE_EVENT_MESSAGE = FreshId(utils._BASE_EVENT_MESSAGE)  # type: ignore[assignment]
         utils._cloudburst_fresh_ids = True  # type: ignore[attr-defined]
-
-
-def aware_datetime(slow: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
-    """botocore's ``parse_to_aware_datetime`` with a fast path for ISO 8601 text."""
-
-    def parse(value: Any) -> datetime:
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                return slow(value)
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        return slow(value)
-
-    return parse
 
 
 if __name__ == "__main__":

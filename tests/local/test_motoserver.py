@@ -6,6 +6,7 @@ import http.client
 import json
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from moto import mock_aws
 
 from chalicelib.clients import session_with_text_timestamps
 from cloudburst.local.fargate import MotoControl
-from cloudburst.local.motoserver import CONTROL_PATH, aware_datetime
+from cloudburst.local.moto_patches import aware_datetime
+from cloudburst.local.motoserver import CONTROL_PATH
 
 fast = aware_datetime(parse_to_aware_datetime)
 WORKER_SLEEPS = (sys.executable, "-c", "import time; time.sleep(60)")
@@ -152,3 +154,71 @@ def test_run_task_with_one_client_token_starts_one_task(tmp_path: Path) -> None:
         assert len(arns) == 1
         listed = ecs.list_tasks(cluster=stack.resources.cluster)["taskArns"]
         assert sorted(listed) == sorted([*arns, other["tasks"][0]["taskArn"]])
+
+
+@pytest.mark.parametrize(
+    ("sent", "delayed", "received"), [(0, 0, 0), (7, 2, 3), (12, 12, 0), (9, 0, 9)]
+)
+def test_queue_counts_read_the_clock_once_and_answer_as_moto_did(
+    monkeypatch: pytest.MonkeyPatch, sent: int, delayed: int, received: int
+) -> None:
+    from moto.sqs.models import sqs_backends
+
+    from cloudburst.local.moto_patches import count_queues_with_one_clock_read
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    count_queues_with_one_clock_read()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for n in range(sent):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n), DelaySeconds=0)
+        for n in range(delayed):
+            sqs.send_message(QueueUrl=url, MessageBody=f"d{n}", DelaySeconds=900)
+        if received:
+            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=received, VisibilityTimeout=600)
+
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]  # fmt: skip
+        answered = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        messages = sqs_backends["123456789012"]["us-east-1"].queues["q"]._messages
+        # moto's own definitions, one clock read per message
+        expected = [
+            sum(1 for m in messages if m.visible and not m.delayed),
+            sum(1 for m in messages if not m.visible),
+            sum(1 for m in messages if m.delayed),
+        ]
+
+    assert [int(answered[name]) for name in names] == expected
+    assert expected == [sent - received, received, delayed]  # in flight; delayed apart
+
+
+def test_backend_lookups_skip_the_global_lock_once_the_account_exists() -> None:
+    from moto.core import base_backend
+    from moto.sqs.models import sqs_backends
+
+    from cloudburst.local.moto_patches import backends_without_the_global_lock_once_made
+
+    backends_without_the_global_lock_once_made()
+    made = sqs_backends["210987654321"]  # first lookup: moto's own code creates it
+    assert sqs_backends in base_backend.BackendDict._instances
+
+    # another thread holds moto's lock: a lookup of the existing account does not wait for it
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with base_backend.backend_lock:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    found: list[object] = []
+    reader = threading.Thread(target=lambda: found.append(sqs_backends["210987654321"]))
+    reader.start()
+    reader.join(2)
+    release.set()
+    holder.join()
+    assert found == [made]

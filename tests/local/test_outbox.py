@@ -149,6 +149,7 @@ def test_unreachable_looks_at_what_caused_an_error() -> None:
 def test_deliveries_from_two_threads_send_everything_and_never_trip_over_each_other() -> None:
     """``stop`` delivers while a poll stuck on a slow moto may still be delivering: the
     second delivery waits its turn instead of popping what the first sent."""
+
     class SlowControl(FlakyControl):
         def update(self, cluster: str, updates: list[dict[str, Any]]) -> None:
             time.sleep(0.002)  # long enough for the other thread to arrive meanwhile
