@@ -195,16 +195,21 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
         next(requests)
         return original_call(self, operation, params)
 
-    ended: list[dict[str, float]] = []
+    ended: list[dict[str, float] | None] = []  # None: ended by another path (the sweeper)
     original_stopped = reactions.task_stopped
     original_complete = completion.complete_job_if_done
 
     def complete(svc: Any, job_id: str) -> Any:
         finished = original_complete(svc, job_id)
         if finished is not None:  # this reaction ended the job: what did it cost so far?
-            started, first = getattr(calls, "started", (time.perf_counter(), 0))
+            since = getattr(calls, "started", None)
             ended.append(
-                {"requests": next(requests) - first, "seconds": time.perf_counter() - started}
+                None
+                if since is None
+                else {
+                    "requests": next(requests) - since[1],
+                    "seconds": time.perf_counter() - since[0],
+                }
             )
         return finished
 
@@ -268,12 +273,14 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
             report = s3.get_object(Bucket=stack.bucket, Key=f"outputs/{job.job_id}/job.json")
             if not ended:
                 raise RuntimeError(f"job ended {job.status} without a task's stop ending it")
+            reaction = ended[-1]  # None: no task's stop ended it, and there is no figure
             return {
                 "status": job.status,
                 "scenes": len(names),
                 "batches": job.batches_total,
-                "last_stop_reaction_requests": ended[-1]["requests"],
-                "last_stop_reaction_s": round(ended[-1]["seconds"], 3),
+                "job_ended_by": "the last task's stop" if reaction else "the sweeper",
+                "last_stop_reaction_requests": reaction and reaction["requests"],
+                "last_stop_reaction_s": reaction and round(reaction["seconds"], 3),
                 "webhook_body_bytes": len(webhook.raw.encode()),
                 "report_bytes": report["ContentLength"],
                 "batches_finished_by_event": len(by_event),
@@ -340,10 +347,16 @@ def bench_twenty_scene_job(workdir: Path) -> dict[str, Any]:
 
 def _completion(workdir: Path) -> dict[str, Any]:
     done = bench_ten_thousand_scene_completion(workdir)
+    reaction = (
+        f"last task's stop → job ended in {done['last_stop_reaction_s']:.2f} s, "
+        f"{done['last_stop_reaction_requests']} requests"
+        if done["last_stop_reaction_s"] is not None
+        else "job ended by the sweeper, not by a task's stop"
+    )
     print(
-        f"10,000 scenes: last task's stop → job ended in {done['last_stop_reaction_s']:.2f} s, "
-        f"{done['last_stop_reaction_requests']} requests; webhook {done['webhook_body_bytes']:,} "
-        f"bytes, job.json {done['report_bytes']:,} bytes"
+        f"10,000 scenes: {reaction}; {done['batches_finished_by_event']}/{done['batches']} "
+        f"batches ended by their event in {done['upload_to_job_end_s']:.0f} s; webhook "
+        f"{done['webhook_body_bytes']:,} bytes, job.json {done['report_bytes']:,} bytes"
     )
     return done
 

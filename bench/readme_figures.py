@@ -48,11 +48,24 @@ def orchestration(d: dict[str, Any]) -> str:
 def _completion(done: dict[str, Any] | None) -> str:
     if not done:
         return ""
+    if done.get("last_stop_reaction_s") is None:
+        reaction = "no task's stop ended the job: the sweeper did"
+    else:
+        reaction = (
+            f"the reaction to the last task's stop ends the job in "
+            f"{done['last_stop_reaction_s']:.2f} s with\n  "
+            f"{done['last_stop_reaction_requests']} requests (one summary per batch, not one "
+            "record per\n  scene)"
+        )
+    run = ""
+    if "upload_to_job_end_s" in done:
+        run = (
+            f"; upload → job end {done['upload_to_job_end_s']:.0f} s, "
+            f"{done['batches_finished_by_event']}/{done['batches']} batches ended by their event"
+        )
     return f"""- {done["scenes"]:,}-scene job ({done["batches"]} batches; workers only report their scenes):
-  the reaction to the last task's stop ends the job in {done["last_stop_reaction_s"]:.2f} s with
-  {done["last_stop_reaction_requests"]} requests (one summary per batch, not one record per
-  scene); the webhook body is {done["webhook_body_bytes"]:,} bytes, the whole `job.json`
-  {done["report_bytes"]:,} bytes (linked from the webhook). Measured in its own run
+  {reaction}; the webhook body is {done["webhook_body_bytes"]:,} bytes, the whole `job.json`
+  {done["report_bytes"]:,} bytes (linked from the webhook){run}. Measured in its own run
   (`bench/orchestration.py --only completion`).
 """  # noqa: E501
 
