@@ -60,13 +60,13 @@ def _completion(done: dict[str, Any] | None) -> str:
     run = ""
     if "upload_to_job_end_s" in done:
         run = (
-            f"; upload → job end {done['upload_to_job_end_s']:.0f} s, "
+            f";\n  upload → job end {done['upload_to_job_end_s']:.0f} s, "
             f"{done['batches_finished_by_event']}/{done['batches']} batches ended by their event"
         )
     return f"""- {done["scenes"]:,}-scene job ({done["batches"]} batches; workers only report their scenes):
   {reaction}; the webhook body is {done["webhook_body_bytes"]:,} bytes, the whole `job.json`
-  {done["report_bytes"]:,} bytes (linked from the webhook){run}. Measured in its own run
-  (`bench/orchestration.py --only completion`).
+  {done["report_bytes"]:,} bytes (linked from the webhook){run}. Measured again alone by
+  `bench/orchestration.py --only completion`.
 """  # noqa: E501
 
 
