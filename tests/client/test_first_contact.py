@@ -133,7 +133,6 @@ def test_a_manifest_naming_a_missing_local_file_exits_2_and_uploads_nothing(
     assert bucket_keys(s3) == []
 
 
-
 def test_an_empty_local_file_exits_2_and_uploads_nothing(
     s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,6 +147,7 @@ def test_an_empty_local_file_exits_2_and_uploads_nothing(
     (empty,) = [e for e in document["errors"] if "is empty" in e]
     assert "scene_002_chinese.png" in empty
     assert bucket_keys(s3) == []
+
 
 def test_with_keys_relative_paths_are_bucket_keys_and_s3_uris_always_are(
     s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
