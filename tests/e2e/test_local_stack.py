@@ -304,7 +304,7 @@ def test_a_failed_scenes_reason_reaches_status_json_and_the_cli_and_the_upload_f
     assert (job["scenes_succeeded"], job["scenes_failed"], job["total_scenes"]) == (1, 1, 2)
     assert job["errors_total"] == 1
     [reason] = job["errors"]
-    assert reason.startswith("scene_002: ")
+    assert reason.startswith("scene 'scene_002': ")  # named once
     assert "line 6: expected a timing line" in reason
     # and every result record reached the scene-reported handler as the worker wrote it
     assert stack.wait_until_quiet(timeout=20)
