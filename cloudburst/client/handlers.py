@@ -26,6 +26,7 @@ from cloudburst.client.progress import (
     scenes_text,
 )
 from cloudburst.client.status import parse_time
+from cloudburst.stage import StageError
 
 Handler = Callable[[argparse.Namespace, Printer], int]
 
@@ -33,13 +34,17 @@ Handler = Callable[[argparse.Namespace, Printer], int]
 def submit(args: argparse.Namespace, printer: Printer) -> int:
     from cloudburst.client.bars import RichBytes
     from cloudburst.client.source import load_source
+    from cloudburst.client.submit import SubmitError, problems_before_upload
     from cloudburst.client.submit import submit as submit_job
 
     source = load_source(args.path, language=args.language, keys=args.keys)
     source = with_episode(source.with_options(manifest_options(args)), episode_overrides(args))
     for skipped in source.skipped:
         printer.line(f"skipped {skipped}")
-    connection = connect(args.stage)
+    try:
+        connection = connect(args.stage)
+    except StageError as exc:  # the manifest's own problems, in the same round
+        raise SubmitError([*problems_before_upload(source, args.name), str(exc)]) from None
     bar = None if printer.as_json else RichBytes("uploading")
     submission = submit_job(connection, source, name=args.name, progress=bar)
     uploads = submission.uploads

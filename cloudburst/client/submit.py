@@ -179,6 +179,21 @@ def _unique(key: str, used: set[str]) -> str:
     return candidate
 
 
+def problems_before_upload(source: JobSource, name: str | None = None) -> list[str]:
+    """Every reason ``submit`` would refuse ``source`` that needs no deployment to know (the
+    name, local paths, the pipeline's manifest rules), so a user without a deployment yet
+    learns them in the same round."""
+    name = name or source.default_name
+    problem = name_problem(name)
+    if problem:
+        return [problem]
+    try:
+        document, _ = localize(source, name)
+    except SubmitError as exc:
+        return exc.errors
+    return manifest_problems(document)
+
+
 def manifest_body(document: dict[str, Any]) -> bytes:
     """The manifest as uploaded, checked by the pipeline's own rules first (SubmitError)."""
     body = _encoded(document)

@@ -149,6 +149,32 @@ def test_an_empty_local_file_exits_2_and_uploads_nothing(
     assert bucket_keys(s3) == []
 
 
+def test_without_a_deployment_the_manifests_own_problems_come_in_the_same_round(
+    aws_env: None,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given no deployment named anywhere, and a folder whose second picture is missing
+    monkeypatch.delenv("CLOUDBURST_BUCKET")
+    earlier_folder(tmp_path / "ep1", ["scene_001"])
+    (tmp_path / "ep1.json").write_text(
+        json.dumps({"scenes": [{"scene_name": "a", "image_path": "ep1/nope.png",
+                                "audio_path": "ep1/audio/scene_001_chinese.mp3"}],
+                    "scenes_per_batch": 0})
+    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+
+    code, document = run_json(capsys, "submit", "ep1.json")
+
+    # then exit 2 with every reason: the missing file, the manifest's rule, the deployment
+    assert code == 2
+    errors = document["errors"]
+    assert any("'ep1/nope.png': no such local file" in e for e in errors)
+    assert any("scenes_per_batch" in e for e in errors)
+    assert errors[-1].startswith("no deployment named")
+
+
 def test_with_keys_relative_paths_are_bucket_keys_and_s3_uris_always_are(
     s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
