@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.contracts import INPUTS_PREFIX, MANIFEST_SUFFIX, MANIFESTS_PREFIX
+from cloudburst.local.console import Tee
 from cloudburst.local.stack import LocalStack
 
 RESULTS_ROOT = Path("cloudburst_results")
@@ -323,7 +324,7 @@ class _Terminal:
     def _run(self, printed: io.StringIO, argv: Sequence[str]) -> int:
         shown = " ".join(_shorten(a) for a in argv)
         print(f"$ cloudburst {shown}", file=self.out, flush=True)
-        with contextlib.redirect_stdout(_Tee(self.out, printed)):
+        with contextlib.redirect_stdout(Tee(self.out, printed)):
             return self.command(list(argv))
 
 
@@ -331,23 +332,6 @@ def _shorten(argument: str) -> str:
     """Temporary paths shown by their last part, so the commands read like a user's."""
     path = Path(argument)
     return path.name if path.is_absolute() and len(argument) > 30 else argument
-
-
-class _Tee(io.TextIOBase):
-    def __init__(self, *targets: TextIO) -> None:
-        self.targets = targets
-
-    def write(self, text: str) -> int:
-        for target in self.targets:
-            target.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for target in self.targets:
-            target.flush()
-
-    def isatty(self) -> bool:
-        return self.targets[0].isatty()
 
 
 def _summary(job_id: str, results: Path, hooks: list[Any], out: TextIO) -> None:

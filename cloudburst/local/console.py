@@ -8,6 +8,7 @@ and puts :func:`job_event_line`'s one line per job event on the terminal instead
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -94,8 +95,10 @@ class JobEventLines(logging.Handler):
             self.handleError(record)
 
 
-class _Tee:
-    """A text stream writing to several (``--verbose``: the log file and the terminal)."""
+class Tee(io.TextIOBase):
+    """A text stream writing to several: the log file and the terminal (``--verbose``), or
+    the demo's terminal and what it keeps of a command's output. A terminal only if the
+    first one is, so progress bars appear only where the first stream is a terminal."""
 
     def __init__(self, *streams: IO[str]) -> None:
         self._streams = streams
@@ -110,7 +113,7 @@ class _Tee:
             stream.flush()
 
     def isatty(self) -> bool:
-        return False
+        return self._streams[0].isatty()
 
 
 @contextmanager
@@ -123,7 +126,7 @@ def route_output(log_path: Path, *, verbose: bool) -> Iterator[IO[str]]:
     terminal = sys.stdout
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8", buffering=1) as log_file:
-        out: IO[str] = _Tee(log_file, terminal) if verbose else log_file  # type: ignore[assignment]
+        out: IO[str] = Tee(log_file, terminal) if verbose else log_file  # type: ignore[assignment]
         lambda_log = logging.getLogger(LAMBDA_LOGGER)
         json_handler = lambda_logger.registered_handler
         assert isinstance(json_handler, logging.StreamHandler)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from manifest_helpers import errors_of
 
 from chalicelib.manifest import (
     MAX_MANIFEST_BYTES,
@@ -30,12 +31,6 @@ def manifest(**fields):
     document = {"version": 1, "scenes": [scene()]}
     document.update(fields)
     return json.dumps(document).encode()
-
-
-def errors_of(body: bytes) -> list[str]:
-    with pytest.raises(ManifestError) as caught:
-        parse_manifest(body)
-    return caught.value.errors
 
 
 def test_a_seed_scene_list_gets_the_seed_defaults():

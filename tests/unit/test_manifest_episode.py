@@ -3,9 +3,9 @@ reason at once naming the field; manifest v1 stays valid without them."""
 
 import json
 
-import pytest
+from manifest_helpers import errors_of
 
-from chalicelib.manifest import ManifestError, parse_manifest
+from chalicelib.manifest import parse_manifest
 
 
 def scene(name, **extra):
@@ -20,12 +20,6 @@ def scene(name, **extra):
 def body(scenes=None, **fields) -> bytes:
     document = {"version": 1, "scenes": scenes or [scene("a"), scene("b")], **fields}
     return json.dumps(document).encode()
-
-
-def errors_of(data: bytes) -> list[str]:
-    with pytest.raises(ManifestError) as caught:
-        parse_manifest(data)
-    return caught.value.errors
 
 
 def test_a_manifest_without_an_episode_is_read_as_before():
