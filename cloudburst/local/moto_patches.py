@@ -168,7 +168,7 @@ def _item_before(backend: Any, operation: dict[str, Any]) -> tuple[Any, Any, Any
         names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
         source = body["Item"] if "Item" in body else body["Key"]
         key = tuple(DynamoType(source[name]) for name in names)
-        found = table.get_item(*key) if len(key) == 2 else table.get_item(key[0], None)
+        found = table.get_item(*key)  # (hash) or (hash, range)
     except Exception:
         return None, None, None
     return table, key, copy.deepcopy(found)
