@@ -61,17 +61,9 @@ def submit(
 ) -> Submission:
     """Upload ``source``'s local files and its manifest; the job id comes back at once."""
     name = name or source.default_name
-    problem = name_problem(name)
-    if problem:
-        raise SubmitError([problem])
     refused = webhook_refusal(source.document.get("webhook_url"), connection.is_local_stack)
-    try:
-        document, assets = localize(source, name)
-    except SubmitError as exc:
-        raise SubmitError([*exc.errors, *refused]) from None
-    if refused:
-        raise SubmitError([*refused, *manifest_problems(document)])
-    body = manifest_body(document)
+    document, assets = _checked(source, name, refused)
+    body = _encoded(document)
     uploads = sync_assets(connection.s3, connection.bucket, assets, progress)
     key = keys.manifest_key(name)
     response = connection.s3.put_object(
@@ -183,15 +175,29 @@ def problems_before_upload(source: JobSource, name: str | None = None) -> list[s
     """Every reason ``submit`` would refuse ``source`` that needs no deployment to know (the
     name, local paths, the pipeline's manifest rules), so a user without a deployment yet
     learns them in the same round."""
-    name = name or source.default_name
-    problem = name_problem(name)
-    if problem:
-        return [problem]
     try:
-        document, _ = localize(source, name)
+        _checked(source, name or source.default_name, refused=[])
     except SubmitError as exc:
         return exc.errors
-    return manifest_problems(document)
+    return []
+
+
+def _checked(
+    source: JobSource, name: str, refused: list[str]
+) -> tuple[dict[str, Any], list[LocalAsset]]:
+    """The manifest to upload and its local files; SubmitError with every reason it cannot
+    go (a bad name alone, else the paths, ``refused`` and the pipeline's rules together)."""
+    problem = name_problem(name)
+    if problem:
+        raise SubmitError([problem])
+    try:
+        document, assets = localize(source, name)
+    except SubmitError as exc:
+        raise SubmitError([*exc.errors, *refused]) from None
+    problems = manifest_problems(document)
+    if refused or problems:
+        raise SubmitError([*refused, *problems])
+    return document, assets
 
 
 def manifest_body(document: dict[str, Any]) -> bytes:
