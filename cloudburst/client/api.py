@@ -8,6 +8,7 @@ being the argument, else ``RESULTS_DIR``, else ``./cloudburst_fargate_results/``
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import datetime
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from cloudburst.client.status import JobView
 
 DEFAULT_SAVING_DIR = Path("cloudburst_fargate_results")
+logger = logging.getLogger(__name__)
 
 
 def execute_parallel_batches(
@@ -126,12 +128,16 @@ def scan_and_test_folder(
     """Render a folder in the earlier layout (``images/scene_001_chinese.png`` …).
 
     The language comes from the file names unless ``language`` picks one; ``options`` are
-    :func:`execute_parallel_batches`' other keyword arguments.
+    :func:`execute_parallel_batches`' other keyword arguments. What the folder holds that is
+    not a scene (a picture without narration, a misnamed file …) is logged as a warning at
+    once and returned as ``skipped``, one reason each.
     """
     from cloudburst.client.folder import scan_folder
 
     scan = scan_folder(Path(folder_path), language)
-    return execute_parallel_batches(
+    for reason in scan.skipped:
+        logger.warning("skipped %s", reason)
+    result = execute_parallel_batches(
         [scene.as_scene() for scene in scan.scenes],
         language=scan.language or language or "chinese",
         enable_zoom=enable_zoom,
@@ -139,6 +145,7 @@ def scan_and_test_folder(
         saving_dir=saving_dir,
         **options,
     )
+    return {**result, "skipped": list(scan.skipped)}
 
 
 def list_running_tasks(

@@ -9,7 +9,6 @@ come back absolute: a folder named relative to the working directory is resolved
 
 from __future__ import annotations
 
-import glob
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,9 @@ LANGUAGES = ("chinese", "english")
 # when one scene has several.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 NARRATION_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".ogg", ".opus", ".flac")
-_IMAGE = re.compile(
-    r"^(?P<scene>scene_\d+)(?:_(?P<language>chinese|english))?"
-    rf"(?P<suffix>{'|'.join(re.escape(s) for s in PICTURE_SUFFIXES)})$",
-    re.IGNORECASE,
-)
+SUBTITLE_SUFFIX = ".srt"
+_NAME = re.compile(r"^(?P<scene>scene_\d+)(?:_(?P<language>chinese|english))?$", re.IGNORECASE)
+_LAYOUT = "scene_001_chinese (or _english, or no language) with"
 
 
 class FolderError(ValueError):
@@ -58,32 +55,43 @@ class FolderScan:
 
 
 def scan_folder(folder: Path, language: str | None = None) -> FolderScan:
-    """Every scene in ``folder``; ``language`` picks one when the folder holds both."""
+    """Every scene in ``folder``; ``language`` picks one when the folder holds both.
+
+    Nothing the folder holds is dropped in silence: a picture without narration, a narration
+    or subtitle without a picture, a second picture or narration for one scene (the first
+    in the suffixes' order is used) and a file not named as the layout asks each come back in
+    ``skipped`` with the reason. Hidden files (``.DS_Store``) and the other language's files
+    when ``language`` is given are not scenes and not reported."""
     root = folder.resolve()
     images_dir, audio_dir = root / "images", root / "audio"
     if not images_dir.is_dir() or not audio_dir.is_dir():
         raise FolderError(f"{folder}: expected images/ and audio/ folders (the earlier layout)")
     if language is not None and language not in LANGUAGES:
         raise FolderError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    found: dict[str | None, list[FolderScene]] = {}
     skipped: list[str] = []
-    for image in sorted(images_dir.iterdir()):
-        match = _IMAGE.match(image.name)
-        if not match or not image.is_file():
-            continue
-        tag = match["language"].lower() if match["language"] else None
-        if language is not None and tag not in (language, None):
-            continue
-        stem = image.name[: -len(match["suffix"])]
-        audio = _narration(audio_dir, stem)
-        if audio is None:
+    pictures = _by_stem(images_dir, PICTURE_SUFFIXES, language, skipped)
+    sounds = _by_stem(audio_dir, (*NARRATION_SUFFIXES, SUBTITLE_SUFFIX), language, skipped)
+    found: dict[str | None, list[FolderScene]] = {}
+    for stem, (scene, tag, images) in pictures.items():
+        heard = sounds[stem][2] if stem in sounds else []
+        narrations = [f for f in heard if f.suffix.lower() != SUBTITLE_SUFFIX]
+        if not narrations:
             others = ", ".join(NARRATION_SUFFIXES[1:])
-            skipped.append(f"{image.name}: no narration audio/{stem}.mp3 (or {others})")
+            skipped += [
+                f"images/{i.name}: no narration audio/{stem}.mp3 (or {others})" for i in images
+            ]
             continue
-        subtitle = audio_dir / f"{stem}.srt"
-        found.setdefault(tag, []).append(
-            FolderScene(match["scene"], image, audio, subtitle if subtitle.is_file() else None)
+        skipped += _not_used(images[1:], images[0], "images") + _not_used(
+            narrations[1:], narrations[0], "audio"
         )
+        subtitle = next((f for f in heard if f.suffix.lower() == SUBTITLE_SUFFIX), None)
+        found.setdefault(tag, []).append(FolderScene(scene, images[0], narrations[0], subtitle))
+    for stem, (_, _, files) in sounds.items():
+        if stem not in pictures:
+            skipped += [
+                f"audio/{file.name}: no picture images/{stem}.png (or .jpg, .webp …)"
+                for file in files
+            ]
     tags = sorted(found, key=str)
     if not found:
         detail = f" ({'; '.join(skipped)})" if skipped else ""
@@ -98,11 +106,31 @@ def scan_folder(folder: Path, language: str | None = None) -> FolderScan:
     return FolderScan(root, tag or language, tuple(found[tag]), tuple(skipped))
 
 
-def _narration(audio_dir: Path, stem: str) -> Path | None:
-    """The scene's narration in the first format present (case of the suffix ignored)."""
-    by_suffix = {
-        path.suffix.lower(): path
-        for path in audio_dir.glob(f"{glob.escape(stem)}.*")
-        if path.is_file() and path.name[: -len(path.suffix)] == stem
-    }
-    return next((by_suffix[s] for s in NARRATION_SUFFIXES if s in by_suffix), None)
+def _by_stem(
+    directory: Path, suffixes: tuple[str, ...], language: str | None, skipped: list[str]
+) -> dict[str, tuple[str, str | None, list[Path]]]:
+    """``directory``'s files named as the layout asks, by stem (``scene_001_chinese``): the
+    scene name, the language tag and the files in ``suffixes``' order. Files named otherwise
+    are added to ``skipped`` with the reason."""
+    by_stem: dict[str, tuple[str, str | None, list[Path]]] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        match = _NAME.match(path.name[: -len(path.suffix)] if path.suffix else path.name)
+        if suffix not in suffixes or not match:
+            wanted = ", ".join(suffixes)
+            skipped.append(f"{directory.name}/{path.name}: not named {_LAYOUT} {wanted}")
+            continue
+        tag = match["language"].lower() if match["language"] else None
+        if language is not None and tag not in (language, None):
+            continue
+        stem = path.name[: -len(path.suffix)]
+        by_stem.setdefault(stem, (match["scene"], tag, []))[2].append(path)
+    for _, _, files in by_stem.values():
+        files.sort(key=lambda f: suffixes.index(f.suffix.lower()))
+    return by_stem
+
+
+def _not_used(others: list[Path], used: Path, directory: str) -> list[str]:
+    return [f"{directory}/{o.name}: {directory}/{used.name} is used for the scene" for o in others]

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudburst.client import output
 from cloudburst.client.connection import connect
@@ -28,6 +28,9 @@ from cloudburst.client.progress import (
 from cloudburst.client.status import parse_time
 from cloudburst.stage import StageError
 
+if TYPE_CHECKING:
+    from cloudburst.client.source import JobSource
+
 Handler = Callable[[argparse.Namespace, Printer], int]
 
 
@@ -39,8 +42,7 @@ def submit(args: argparse.Namespace, printer: Printer) -> int:
 
     source = load_source(args.path, language=args.language, keys=args.keys)
     source = with_episode(source.with_options(manifest_options(args)), episode_overrides(args))
-    for skipped in source.skipped:
-        printer.line(f"skipped {skipped}")
+    report_skipped(source, printer)
     try:
         connection = connect(args.stage)
     except StageError as exc:  # the manifest's own problems, in the same round
@@ -151,6 +153,12 @@ def cancel(args: argparse.Namespace, printer: Printer) -> int:
     return output.JOB_FAILED if result.outcome == "already_ended" else output.OK
 
 
+def report_skipped(source: JobSource, printer: Printer) -> None:
+    """What a folder held that is not a scene, on stderr (``--json`` keeps stdout clean)."""
+    for skipped in source.skipped:
+        printer.note(f"skipped {skipped}")
+
+
 def estimate(args: argparse.Namespace, printer: Printer) -> int:
     from chalicelib.manifest import manifest_defaults
     from cloudburst.client.estimate import RenderSpeeds, assembly_rate, estimate_job, scene_work
@@ -159,6 +167,7 @@ def estimate(args: argparse.Namespace, printer: Printer) -> int:
 
     source = load_source(args.path, language=args.language).with_options(manifest_options(args))
     source = with_episode(source, episode_overrides(args))
+    report_skipped(source, printer)
     manifest_body(localize(source, source.default_name)[0])  # the pipeline's rules, no upload
     document = {**manifest_defaults(), **source.document}
     region = args.region or _default_region()

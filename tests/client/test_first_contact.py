@@ -91,6 +91,29 @@ def test_estimate_reads_a_relative_folder(
     assert document["scenes"] == 1
 
 
+@pytest.mark.parametrize("command", ["estimate", "submit"])
+def test_what_a_folder_holds_beside_its_scenes_is_named_on_stderr_even_with_json(
+    s3: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    # given a scene and a narration whose picture is missing
+    earlier_folder(tmp_path / "ep1", ["scene_001"])
+    stray = tmp_path / "ep1/audio/scene_002_chinese.mp3"
+    stray.write_bytes((tmp_path / "ep1/audio/scene_001_chinese.mp3").read_bytes())
+    monkeypatch.chdir(tmp_path)
+
+    # when the folder is estimated or submitted with --json
+    code = main([command, "ep1", "--json"])
+    out, err = capsys.readouterr()
+
+    # then stdout is still one document and the stray file is named on stderr
+    assert (code, json.loads(out)["scenes"]) == (0, 1)
+    assert "skipped audio/scene_002_chinese.mp3: no picture images/scene_002_chinese.png" in err
+
+
 def test_a_manifest_naming_a_missing_local_file_exits_2_and_uploads_nothing(
     s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

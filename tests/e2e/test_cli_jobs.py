@@ -153,9 +153,15 @@ def test_execute_parallel_batches_returns_the_earlier_result_and_files(
 
 
 def test_scan_and_test_folder_renders_a_folder_into_results_dir(
-    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # given two scenes and a narration whose picture was never exported
     folder = folder_of(tmp_path / "ep3", 2)
+    narration = folder / "audio/scene_002_chinese.mp3"
+    (folder / "audio/scene_009_chinese.mp3").write_bytes(narration.read_bytes())
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "env-results"))
 
     result = scan_and_test_folder(
@@ -165,6 +171,14 @@ def test_scan_and_test_folder_renders_a_folder_into_results_dir(
     assert result["success"] is True
     assert len(result["downloaded_files"]) == 2
     assert all(str(tmp_path / "env-results") in f for f in result["downloaded_files"])
+    # and the stray narration is named, in the result and in a warning, not dropped in silence
+    reason = (
+        "audio/scene_009_chinese.mp3: no picture images/scene_009_chinese.png (or .jpg, .webp …)"
+    )
+    assert result["skipped"] == [reason]
+    assert f"skipped {reason}" in [
+        r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+    ]
 
 
 def test_cleanup_of_one_job_stops_only_its_tasks(stack: LocalStack, tmp_path: Path) -> None:
