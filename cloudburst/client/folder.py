@@ -78,7 +78,8 @@ def scan_folder(folder: Path, language: str | None = None) -> FolderScan:
         if not narrations:
             others = ", ".join(NARRATION_SUFFIXES[1:])
             skipped += [
-                f"images/{i.name}: no narration audio/{stem}.mp3 (or {others})" for i in images
+                f"{f.parent.name}/{f.name}: no narration audio/{stem}.mp3 (or {others})"
+                for f in images + heard
             ]
             continue
         skipped += _not_used(images[1:], images[0], "images") + _not_used(
