@@ -1,9 +1,10 @@
 """Reading untrusted JSON within limits: the bounded reader behind the manifest.
 
 Any bytes end in a document or one reason meant for the user (:class:`Unreadable`): size,
-UTF-8, nesting (measured before parsing: the parser recurses once per level), integer length,
-``NaN``/``Infinity`` and repeated keys are each refused with their limit named. The lenient
-reader reads what it safely can of a document already refused, to report on it.
+encoding (UTF-8, or UTF-16/32 told apart as the json module does), nesting (measured before
+parsing: the parser recurses once per level), integer length, ``NaN``/``Infinity`` and
+repeated keys are each refused with their limit named. The lenient reader reads what it
+safely can of a document already refused, to report on it.
 """
 
 from __future__ import annotations
@@ -39,10 +40,7 @@ def read_strictly(body: bytes) -> tuple[Any, str]:
     """(JSON value, text) of ``body`` within every reading limit; raises Unreadable."""
     if len(body) > MAX_MANIFEST_BYTES:
         raise Unreadable(f"manifest is {len(body)} bytes; the limit is {MAX_MANIFEST_BYTES}")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Unreadable(f"manifest is not UTF-8 text (bad byte at offset {exc.start})") from None
+    text = manifest_text(body)
     if _deeper_than(text, MAX_NESTING):
         raise Unreadable(f"manifest nests JSON deeper than the limit of {MAX_NESTING} levels")
     repeated: list[str] = []
@@ -64,6 +62,28 @@ def read_strictly(body: bytes) -> tuple[Any, str]:
     return document, text
 
 
+def manifest_text(body: bytes) -> str:
+    """The manifest's text. JSON asks for UTF-8 (a BOM is allowed); UTF-16 and UTF-32, which
+    Windows editors write ("Unicode" in Notepad), are told apart as the json module tells
+    them, by a BOM or the zero bytes around the first two characters (ASCII in any JSON
+    text), and read too. Anything else (GBK, Latin-1 …) is refused, saying where it broke."""
+    encoding = _encoding(body)
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()
+        line = body[: exc.start].count(b"\n") + 1 if name == "UTF-8" else None
+        where = f"line {line}, byte offset {exc.start}" if line else f"byte offset {exc.start}"
+        raise Unreadable(
+            f"manifest is not {name} text (undecodable at {where}); save it as UTF-8"
+        ) from None
+
+
+def _encoding(body: bytes) -> str:
+    found = json.detect_encoding(body)
+    return "utf-8-sig" if found == "utf-8" else found
+
+
 def read_leniently(body: bytes) -> Any:
     """As much of ``body`` as can be read safely, for reporting on a rejected manifest.
 
@@ -72,7 +92,7 @@ def read_leniently(body: bytes) -> Any:
     """
     if len(body) > MAX_MANIFEST_BYTES:
         return None
-    text = body.decode("utf-8-sig", errors="replace")
+    text = body.decode(_encoding(body), errors="replace")
     if _deeper_than(text, _READABLE_NESTING):
         return None
     try:

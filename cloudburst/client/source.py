@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chalicelib.manifest_json import Unreadable, manifest_text
 from cloudburst.client.folder import scan_folder
 
 ASSET_FIELDS = ("image_path", "audio_path", "subtitle_path")
@@ -101,8 +102,10 @@ def load_source(path: Path, *, language: str | None = None, keys: bool = False) 
     if not path.is_file():
         raise SourceError(f"{path}: no such manifest file or folder")
     try:
-        document = json.loads(path.read_text("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(manifest_text(path.read_bytes()))
+    except Unreadable as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    except json.JSONDecodeError as exc:
         raise SourceError(f"{path}: not a JSON manifest ({exc})") from None
     if not isinstance(document, dict):
         raise SourceError(f"{path}: a manifest is a JSON object with a 'scenes' list")

@@ -114,6 +114,45 @@ def test_what_a_folder_holds_beside_its_scenes_is_named_on_stderr_even_with_json
     assert "skipped audio/scene_002_chinese.mp3: no picture images/scene_002_chinese.png" in err
 
 
+@pytest.mark.parametrize(
+    ("encoding", "accepted"), [("utf-16", True), ("utf-16-le", True), ("gbk", False)]
+)
+def test_a_manifest_saved_by_a_windows_editor_is_read_or_refused_with_what_to_do(
+    s3: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+    accepted: bool,
+) -> None:
+    # given a manifest with a Chinese scene name, saved as Notepad's "Unicode" or as GBK
+    earlier_folder(tmp_path / "media", ["scene_001"])
+    scene = {
+        "scene_name": "第一幕",
+        "image_path": "media/images/scene_001_chinese.png",
+        "audio_path": "media/audio/scene_001_chinese.mp3",
+    }
+    text = json.dumps({"version": 1, "scenes": [scene]}, ensure_ascii=False)
+    (tmp_path / "ep1.json").write_bytes(text.encode(encoding))
+    monkeypatch.chdir(tmp_path)
+
+    # when it is submitted
+    code, document = run_json(capsys, "submit", "ep1.json")
+
+    # then UTF-16 is read as the same manifest, and GBK is refused, saying what to do
+    if accepted:
+        assert code == 0, document
+        assert uploaded_manifest(s3, "ep1")["scenes"][0]["scene_name"] == "第一幕"
+    else:
+        assert code == 2
+        offset = text.index("第")  # every byte before it is ASCII
+        assert document["errors"] == [
+            f"ep1.json: manifest is not UTF-8 text (undecodable at line 1, byte offset {offset}); "
+            "save it as UTF-8"
+        ]
+        assert bucket_keys(s3) == []
+
+
 def test_a_manifest_naming_a_missing_local_file_exits_2_and_uploads_nothing(
     s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from manifest_helpers import errors_of
 
 from chalicelib.manifest import (
@@ -16,6 +18,7 @@ from chalicelib.manifest import (
     rejection_webhook_url,
 )
 from chalicelib.manifest_fields import MAX_SCENE_NAME_BYTES
+from chalicelib.manifest_json import manifest_text
 
 
 def scene(name="scene_001", **extra):
@@ -76,7 +79,8 @@ def test_every_option_is_read():
     ("body", "expected"),
     [
         (b"{not json", "manifest is not valid JSON"),
-        (b"\xff\xfe", "not UTF-8"),
+        (b'{"name": "\xd6\xd0\xce\xc4"}', "not UTF-8 text (undecodable at line 1, byte offset 10)"),
+        (b"\xff\xfe", "manifest is not valid JSON: Expecting value at line 1 column 1"),
         (b"[1, 2]", "must be a JSON object"),
         (manifest(scenes=[]), "scenes: List should have at least 1 item"),
         (manifest(colour="red"), "colour: unknown field"),
@@ -418,3 +422,39 @@ def test_the_webhook_url_read_for_a_rejection_is_the_one_an_accepted_manifest_wo
 )
 def test_listed_scene_count_is_what_the_manifest_listed(body, count):
     assert listed_scene_count(body) == count
+
+
+_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(
+        st.text(st.characters(codec="utf-8", categories=["L", "N"]), min_size=1, max_size=12),
+        min_size=1,
+        max_size=4,
+        unique=True,
+    ),
+    metadata=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+    encoding=st.sampled_from(_ENCODINGS),
+)
+def test_a_manifest_saved_as_utf_16_or_32_by_a_windows_editor_reads_as_its_utf_8_twin(
+    names, metadata, encoding
+):
+    # given any manifest, saved in an encoding Windows editors write (BOM or none)
+    text = json.dumps(
+        {"version": 1, "scenes": [scene(n) for n in names], "metadata": metadata},
+        ensure_ascii=False,
+    )
+    body = text.encode(encoding)
+
+    # when the pipeline reads it, then it gets what UTF-8 would have given
+    assert manifest_text(body) == text
+    assert parse_outcome(body) == parse_outcome(text.encode())
+
+
+def parse_outcome(body: bytes) -> object:
+    try:
+        return parse_manifest(body).model_dump()
+    except ManifestError as exc:
+        return errors_of(exc)
