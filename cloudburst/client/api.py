@@ -8,9 +8,9 @@ being the argument, else ``RESULTS_DIR``, else ``./cloudburst_fargate_results/``
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from cloudburst.client.status import JobView
 
 DEFAULT_SAVING_DIR = Path("cloudburst_fargate_results")
-logger = logging.getLogger(__name__)
 
 
 def execute_parallel_batches(
@@ -129,14 +128,15 @@ def scan_and_test_folder(
 
     The language comes from the file names unless ``language`` picks one; ``options`` are
     :func:`execute_parallel_batches`' other keyword arguments. What the folder holds that is
-    not a scene (a picture without narration, a misnamed file …) is logged as a warning at
-    once and returned as ``skipped``, one reason each.
+    not a scene (a picture without narration, a misnamed file …) is told at once, one
+    ``UserWarning`` per reason (Python shows them on stderr; a logger would reach the
+    Lambdas' JSON logger, which shares the ``cloudburst`` name), and returned as ``skipped``.
     """
     from cloudburst.client.folder import scan_folder
 
     scan = scan_folder(Path(folder_path), language)
     for reason in scan.skipped:
-        logger.warning("skipped %s", reason)
+        warnings.warn(f"skipped {reason}", UserWarning, stacklevel=2)
     result = execute_parallel_batches(
         [scene.as_scene() for scene in scan.scenes],
         language=scan.language or language or "chinese",

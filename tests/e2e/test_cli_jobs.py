@@ -153,10 +153,7 @@ def test_execute_parallel_batches_returns_the_earlier_result_and_files(
 
 
 def test_scan_and_test_folder_renders_a_folder_into_results_dir(
-    stack: LocalStack,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given two scenes and a narration whose picture was never exported
     folder = folder_of(tmp_path / "ep3", 2)
@@ -164,9 +161,10 @@ def test_scan_and_test_folder_renders_a_folder_into_results_dir(
     (folder / "audio/scene_009_chinese.mp3").write_bytes(narration.read_bytes())
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "env-results"))
 
-    result = scan_and_test_folder(
-        str(folder), enable_zoom=False, config_priority=5, min_scenes_per_batch=1, timeout=120
-    )
+    with pytest.warns(UserWarning, match="^skipped ") as told:
+        result = scan_and_test_folder(
+            str(folder), enable_zoom=False, config_priority=5, min_scenes_per_batch=1, timeout=120
+        )
 
     assert result["success"] is True
     assert len(result["downloaded_files"]) == 2
@@ -176,9 +174,7 @@ def test_scan_and_test_folder_renders_a_folder_into_results_dir(
         "audio/scene_009_chinese.mp3: no picture images/scene_009_chinese.png (or .jpg, .webp …)"
     )
     assert result["skipped"] == [reason]
-    assert f"skipped {reason}" in [
-        r.getMessage() for r in caplog.records if r.levelname == "WARNING"
-    ]
+    assert [str(w.message) for w in told] == [f"skipped {reason}"]
 
 
 def test_cleanup_of_one_job_stops_only_its_tasks(stack: LocalStack, tmp_path: Path) -> None:
