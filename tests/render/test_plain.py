@@ -114,3 +114,41 @@ def test_a_huge_photo_is_shrunk_while_decoding_and_fitted(tone: Path, tmp_path: 
     # then it renders at the normal size
     assert result.ok, result.error
     assert (probe(result.output).width, probe(result.output).height) == (1920, 1080)
+
+
+def audio_track_samples(path: Path) -> int:
+    """Where the MP4's audio track ends, in 48 kHz samples: the last packet's pts plus its
+    duration (the muxer trims the last AAC frame to the samples it carries)."""
+    import av
+
+    with av.open(str(path)) as c:
+        packets = [p for p in c.demux(audio=0) if p.pts is not None and p.duration]
+    last = max(packets, key=lambda p: p.pts)
+    return int(last.pts + last.duration)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "settings", "subtitled"),
+    [
+        (0.41, RenderSettings(enable_zoom=True), False),  # one pass, frames streamed
+        (1.013, RenderSettings(enable_zoom=False), True),  # one pass, a looped still + SRT
+        (12.345, RenderSettings(enable_zoom=False), False),  # one GOP repeated when muxing
+    ],
+)
+def test_the_audio_track_carries_the_whole_narration_in_every_kind_of_scene(
+    picture: Path, tmp_path: Path, seconds: float, settings: RenderSettings, subtitled: bool
+) -> None:
+    # given a narration that is not a whole number of frames long (WAV: no codec padding)
+    narration = make_tone(tmp_path / "n.wav", seconds, rate=48_000)
+    srt = tmp_path / "n.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,400\nhello\n", encoding="utf-8")
+    scene = SceneInput("n", picture, narration, srt if subtitled else None)
+
+    # when it is rendered
+    result = render_scene(scene, settings, tmp_path / "n.mp4")
+
+    # then the audio ends with the narration's last sample, not the video's last frame
+    # (which is the nearest whole frame): nothing of the narration is cut
+    assert result.ok, result.error
+    assert audio_track_samples(result.output) == round(seconds * 48_000)
+    assert probe(result.output).video_seconds == pytest.approx(round(seconds * 30) / 30)

@@ -109,7 +109,7 @@ def test_still_scenes_repeat_one_frame_in_the_graph_and_moving_ones_stream_every
     assert moving[moving.index("-map") + 1] == "0:v:0"
     for args in (still, moving):
         assert args[args.index("-c:v") + 1] == "libx264"
-        assert args[args.index("-frames:v") + 1] == "300"
+        assert "-frames:v" not in args  # it would end the output before the audio's end
         assert args[args.index("-movflags") + 1] == "+faststart"
         assert args[args.index("-b:a") + 1] == "128k"
         assert args[args.index("-threads") + 1] == "1"

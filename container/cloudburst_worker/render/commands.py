@@ -122,8 +122,9 @@ def encode_args(
         "-pix_fmt", "yuv420p", "-threads", str(threads),
         "-c:a", "aac", "-b:a", encoder.audio_bitrate,
         "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS),
-        # the repeated-GOP encode stops its video early but needs all of the audio
-        *([] if output is None else ["-frames:v", str(frame_count)]),
+        # No -frames:v: the frames on stdin (or the loop) are exactly frame_count already,
+        # and ffmpeg ends the whole output when a stream reaches its -frames limit, which
+        # dropped the AAC encoder's last packet and cut up to 35 ms of the narration's end.
         *sink,
     ]  # fmt: skip
 
