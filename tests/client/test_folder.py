@@ -52,18 +52,41 @@ def test_a_chinese_folder_gives_scenes_with_optional_subtitles(tmp_path: Path) -
     ]
 
 
-def test_an_image_without_narration_is_skipped_with_the_reason(tmp_path: Path) -> None:
+_NO_PICTURE = "no picture images/scene_002_english.png (or .jpg, .webp …)"
+
+
+@pytest.mark.parametrize(
+    ("halves", "reasons"),
+    [
+        (  # a picture whose narration was never recorded
+            ["images/scene_002_english.png"],
+            [
+                "images/scene_002_english.png: no narration audio/scene_002_english.mp3 "
+                "(or .m4a, .aac, .wav, .ogg, .opus, .flac)"
+            ],
+        ),
+        (  # a narration and a subtitle whose picture was never exported
+            ["audio/scene_002_english.ogg", "audio/scene_002_english.srt"],
+            [
+                f"audio/scene_002_english.ogg: {_NO_PICTURE}",
+                f"audio/scene_002_english.srt: {_NO_PICTURE}",
+            ],
+        ),
+    ],
+)
+def test_half_a_scene_is_skipped_with_the_reason_not_dropped(
+    tmp_path: Path, halves: list[str], reasons: list[str]
+) -> None:
+    # given one whole scene beside half of another
     touch(tmp_path / "images/scene_001_english.png")
-    touch(tmp_path / "images/scene_002_english.png")
     touch(tmp_path / "audio/scene_001_english.mp3")
+    for half in halves:
+        touch(tmp_path / half)
 
     scan = scan_folder(tmp_path)
 
     assert [s.scene_name for s in scan.scenes] == ["scene_001"]
-    assert scan.skipped == (
-        "images/scene_002_english.png: no narration audio/scene_002_english.mp3 "
-        "(or .m4a, .aac, .wav, .ogg, .opus, .flac)",
-    )
+    assert list(scan.skipped) == reasons
 
 
 def test_a_folder_in_two_languages_needs_one_chosen(tmp_path: Path) -> None:
@@ -97,22 +120,6 @@ def test_a_folder_without_the_layout_is_refused(tmp_path: Path) -> None:
     touch(tmp_path / "audio/readme.txt")
     with pytest.raises(FolderError, match="no scenes found"):
         scan_folder(tmp_path)
-
-
-def test_a_narration_or_subtitle_without_a_picture_is_reported_not_dropped(tmp_path: Path) -> None:
-    # given a scene, and a narration and a subtitle whose picture was never exported
-    touch(tmp_path / "images/scene_001_english.png")
-    touch(tmp_path / "audio/scene_001_english.mp3")
-    touch(tmp_path / "audio/scene_002_english.ogg")
-    touch(tmp_path / "audio/scene_002_english.srt")
-
-    scan = scan_folder(tmp_path)
-
-    assert [s.scene_name for s in scan.scenes] == ["scene_001"]
-    assert scan.skipped == (
-        "audio/scene_002_english.ogg: no picture images/scene_002_english.png (or .jpg, .webp …)",
-        "audio/scene_002_english.srt: no picture images/scene_002_english.png (or .jpg, .webp …)",
-    )
 
 
 def test_a_second_picture_or_narration_for_a_scene_is_reported_and_the_first_format_used(
