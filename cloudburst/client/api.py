@@ -35,9 +35,9 @@ def execute_parallel_batches(
     language: str = "chinese",
     enable_zoom: bool = True,
     config_priority: int = 1,
-    watermark_path: str | None = None,
+    watermark_path: str | os.PathLike[str] | None = None,
     is_portrait: bool = False,
-    saving_dir: str | None = None,
+    saving_dir: str | os.PathLike[str] | None = None,
     background_box: bool = True,
     background_opacity: float = 0.2,
     *,
@@ -49,8 +49,8 @@ def execute_parallel_batches(
     keys: bool = False,
     progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Render ``scenes`` (local paths, ``s3://`` URIs, or with ``keys=True`` relative paths
-    that are keys in the bucket) and download the MP4s.
+    """Render ``scenes`` (local paths, as strings or ``pathlib.Path``, ``s3://`` URIs, or with
+    ``keys=True`` relative paths that are keys in the bucket) and download the MP4s.
 
     Local paths are relative to the working directory; one that names no file raises
     ``SubmitError`` before anything is uploaded. ``episode`` (the manifest's object, e.g.
@@ -117,11 +117,11 @@ def follow_job(
 
 
 def scan_and_test_folder(
-    folder_path: str,
+    folder_path: str | os.PathLike[str],
     language: str | None = None,
     enable_zoom: bool = True,
     config_priority: int = 1,
-    saving_dir: str | None = None,
+    saving_dir: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Render a folder in the earlier layout (``images/scene_001_chinese.png`` …).
@@ -186,7 +186,7 @@ def _episode(report: dict[str, Any]) -> dict[str, Any]:
     return {"episode": report["episode"]} if "episode" in report else {}
 
 
-def saving_directory(saving_dir: str | None) -> Path:
+def saving_directory(saving_dir: str | os.PathLike[str] | None) -> Path:
     """The argument, else ``RESULTS_DIR``, else ``./cloudburst_fargate_results``."""
     if saving_dir:
         return Path(saving_dir)

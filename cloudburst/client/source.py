@@ -10,6 +10,7 @@ Anything else is an error before anything is uploaded: a typo must not become an
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -129,9 +130,21 @@ def source_from_scenes(
     base: Path,
     keys: bool = False,
 ) -> JobSource:
-    """The Python API's ``scenes`` list and options as a job source."""
-    document: dict[str, Any] = {"version": 1, "scenes": [dict(scene) for scene in scenes]}
-    document.update({k: v for k, v in options.items() if v is not None})
+    """The Python API's ``scenes`` list and options as a job source; paths may be given as
+    ``pathlib.Path`` (any ``os.PathLike``) wherever a string path goes."""
+    document: dict[str, Any] = {"version": 1, "scenes": [_plain(dict(scene)) for scene in scenes]}
+    document.update({k: _plain(v) for k, v in options.items() if v is not None})
     for field in CLIENT_ONLY_FIELDS:
         document.pop(field, None)
     return JobSource(document, base, name, keys=keys)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every path object a string, in the dicts and lists it holds too."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.events import job_id_for_upload
 from cloudburst.client.connection import Connection
-from cloudburst.client.source import load_source
+from cloudburst.client.source import load_source, source_from_scenes
 from cloudburst.client.submit import SubmitError, submit
 from tests.client.conftest import BUCKET
 from tests.client.media import earlier_folder
@@ -175,3 +175,36 @@ def test_an_unversioned_bucket_names_no_job_and_says_so(
 
     with pytest.raises(SubmitError, match="not versioned"):
         submit(plain, load_source(folder))
+
+
+def test_the_python_api_takes_path_objects_wherever_a_path_goes(
+    s3: Any, connection: Connection, tmp_path: Path
+) -> None:
+    # given scenes, a watermark and episode music named by pathlib.Path, as Python users do
+    folder = earlier_folder(tmp_path / "ep1", ["scene_001"])
+    scenes = [
+        {
+            "scene_name": "scene_001",
+            "image_path": folder / "images/scene_001_chinese.png",
+            "audio_path": folder / "audio/scene_001_chinese.mp3",
+        }
+    ]
+    options = {
+        "watermark_path": folder / "images/scene_001_chinese.png",
+        "episode": {"music": {"path": folder / "audio/scene_001_chinese.mp3"}},
+    }
+
+    # when they are submitted as execute_parallel_batches submits them
+    source = source_from_scenes(scenes, options, name="api", base=tmp_path)
+    submit(connection, source, name="api")
+
+    # then each was uploaded and the manifest names the keys (no TypeError from json)
+    manifest = manifest_in_bucket(s3, "manifests/api.json")
+    named = [
+        manifest["scenes"][0]["image_path"],
+        manifest["scenes"][0]["audio_path"],
+        manifest["watermark_path"],
+        manifest["episode"]["music"]["path"],
+    ]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert all(key.startswith("inputs/api/") and key in keys for key in named)
