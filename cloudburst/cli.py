@@ -45,8 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _interrupt_on_sigterm()
     try:
         return int(args.run(args))
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything stopped", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # an Interrupted says what goes on without the command
+        print(f"\n{str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `cloudburst jobs --json | head`: the reader has all it wants
         _discard_stdout()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.contracts import report_key
 from chalicelib.model import JobStatus
 from cloudburst.client.connection import connect
+from cloudburst.client.output import Interrupted
 from cloudburst.client.status import read_json
 
 if TYPE_CHECKING:
@@ -107,13 +108,16 @@ def follow_job(
     from cloudburst.client.bars import RichScenes
     from cloudburst.client.watch import wait_for_job
 
-    if not (sys.stderr.isatty() if progress is None else progress):
-        return wait_for_job(connection, job_id, timeout=timeout)
-    bar = RichScenes(job_id)
     try:
-        return wait_for_job(connection, job_id, timeout=timeout, on_update=bar.update)
-    finally:
-        bar.finish()
+        if not (sys.stderr.isatty() if progress is None else progress):
+            return wait_for_job(connection, job_id, timeout=timeout)
+        bar = RichScenes(job_id)
+        try:
+            return wait_for_job(connection, job_id, timeout=timeout, on_update=bar.update)
+        finally:
+            bar.finish()
+    except KeyboardInterrupt:
+        raise Interrupted.while_following(job_id) from None
 
 
 def scan_and_test_folder(

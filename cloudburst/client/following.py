@@ -12,7 +12,7 @@ from typing import Any
 
 from cloudburst.client import output
 from cloudburst.client.connection import Connection
-from cloudburst.client.output import Printer
+from cloudburst.client.output import Interrupted, Printer
 from cloudburst.client.progress import error_lines, outcome_line, progress_line
 from cloudburst.client.status import JobView
 
@@ -39,9 +39,13 @@ def follow(
             key = (current.status, current.scenes_done, current.tasks_running)
             printer.live(f"{job_id}: {progress_line(current)}", (*key, current.batches_waiting))
 
-    final = wait_for_job(
-        connection, job_id, timeout=args.timeout, interval=args.interval, on_update=show
-    )
+    try:
+        final = wait_for_job(
+            connection, job_id, timeout=args.timeout, interval=args.interval, on_update=show
+        )
+    except KeyboardInterrupt:
+        printer.end_live()
+        raise Interrupted.while_following(job_id) from None
     printer.end_live()
     printer.line(f"{final.status}: {outcome_line(final)}")
     for line in error_lines(final):

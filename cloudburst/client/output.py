@@ -19,6 +19,25 @@ JOB_FAILED = 1
 USAGE = 2
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) said in terms of the job: the pipeline is not the command, so
+    stopping a command that follows or downloads a job does not stop the job."""
+
+    @classmethod
+    def while_following(cls, job_id: str) -> Interrupted:
+        return cls(
+            f"stopped watching {job_id}; the job goes on in the pipeline: "
+            f"`cloudburst watch {job_id}` follows it again, `cloudburst cancel {job_id}` stops it"
+        )
+
+    @classmethod
+    def while_uploading(cls) -> Interrupted:
+        return cls(
+            "interrupted while uploading: no job was started (the files already sent are "
+            "kept, and submitting again does not send them twice)"
+        )
+
+
 def exit_code_for(status: str) -> int:
     """0 for a job that succeeded or is still going; 1 for any other end."""
     return OK if status in (JobStatus.SUCCEEDED, JobStatus.RUNNING) else JOB_FAILED

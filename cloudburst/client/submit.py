@@ -16,6 +16,7 @@ from typing import Any
 
 from cloudburst.client import keys
 from cloudburst.client.connection import Connection
+from cloudburst.client.output import Interrupted
 from cloudburst.client.source import ASSET_FIELDS, JobSource, SourceError
 from cloudburst.client.uploads import ByteProgress, LocalAsset, UploadSummary, sync_assets
 
@@ -64,7 +65,10 @@ def submit(
     refused = webhook_refusal(source.document.get("webhook_url"), connection.is_local_stack)
     document, assets = _checked(source, name, refused)
     body = _encoded(document)
-    uploads = sync_assets(connection.s3, connection.bucket, assets, progress)
+    try:
+        uploads = sync_assets(connection.s3, connection.bucket, assets, progress)
+    except KeyboardInterrupt:
+        raise Interrupted.while_uploading() from None
     key = keys.manifest_key(name)
     response = connection.s3.put_object(
         Bucket=connection.bucket, Key=key, Body=body, ContentType="application/json"

@@ -141,3 +141,20 @@ def test_the_api_follows_silently_off_a_terminal_and_with_a_bar_when_asked(
     assert (quiet.out, quiet.err) == ("", "")
     assert "2/2" in drawn.err
     assert drawn.out == ""
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_ctrl_c_in_a_script_says_the_job_goes_on(
+    connection, monkeypatch: pytest.MonkeyPatch, progress: bool
+) -> None:
+    from cloudburst.client.api import follow_job
+    from cloudburst.client.output import Interrupted
+
+    def pressed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cloudburst.client.watch.wait_for_job", pressed)
+
+    # a KeyboardInterrupt still (a script's own handler catches it), saying what goes on
+    with pytest.raises(Interrupted, match="the job goes on in the pipeline"):
+        follow_job(connection, "ep1-0123456789ab", None, progress=progress)

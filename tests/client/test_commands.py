@@ -220,3 +220,42 @@ def test_estimate_refuses_options_the_pipeline_would_refuse(
 
     assert code == 2
     assert "scenes_per_batch" in document["error"]
+
+
+def test_ctrl_c_while_watching_says_the_job_goes_on_and_how_to_follow_or_stop_it(
+    s3: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a running job, and a user who presses Ctrl-C while watching it
+    put_status(s3, "ep1-dddddddddddd", "RUNNING")
+
+    def pressed(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cloudburst.client.watch.wait_for_job", pressed)
+
+    code, _, err = run(capsys, "watch", "ep1-dddddddddddd")
+
+    # then only the command stopped, and it says so (not "everything stopped")
+    assert code == 130
+    assert err.strip() == (
+        "stopped watching ep1-dddddddddddd; the job goes on in the pipeline: "
+        "`cloudburst watch ep1-dddddddddddd` follows it again, "
+        "`cloudburst cancel ep1-dddddddddddd` stops it"
+    )
+
+
+def test_ctrl_c_while_uploading_says_no_job_was_started(
+    s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = earlier_folder(tmp_path / "ep1", ["scene_001"])
+
+    def pressed(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cloudburst.client.submit.sync_assets", pressed)
+
+    code, _, err = run(capsys, "submit", str(folder), "--wait")
+
+    assert code == 130
+    assert err.strip().startswith("interrupted while uploading: no job was started")
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="manifests/")
