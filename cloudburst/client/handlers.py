@@ -25,7 +25,7 @@ from cloudburst.client.progress import (
     progress_line,
     scenes_text,
 )
-from cloudburst.client.status import parse_time
+from cloudburst.client.status import parse_time, read_status
 from cloudburst.stage import StageError
 
 if TYPE_CHECKING:
@@ -131,8 +131,20 @@ def fetch(args: argparse.Namespace, printer: Printer) -> int:
     bar = None if printer.as_json else RichBytes("downloading")
     fetched = fetch_job(connection, args.job, directory, bar)
     printer.line(f"{len(fetched.files)} files ({fetched.bytes / 1e6:.1f} MB) in {directory}/")
+    view = read_status(connection.s3, connection.bucket, args.job)
+    if view is not None and not view.is_final:  # a partial download must not pass for whole
+        printer.note(
+            f"{args.job} is still {view.status} ({scenes_text(view.counts)}): these are its "
+            f"files so far; `cloudburst watch {args.job} --fetch` downloads all of them when "
+            "it ends"
+        )
     printer.document(
-        {"job_id": args.job, "directory": str(directory), "files": [str(p) for p in fetched.files]}
+        {
+            "job_id": args.job,
+            "status": view.status if view is not None else None,
+            "directory": str(directory),
+            "files": [str(p) for p in fetched.files],
+        }
     )
     return output.OK
 

@@ -259,3 +259,18 @@ def test_ctrl_c_while_uploading_says_no_job_was_started(
     assert code == 130
     assert err.strip().startswith("interrupted while uploading: no job was started")
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="manifests/")
+
+
+def test_fetch_of_a_running_job_says_the_download_is_partial(
+    s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # given a job still running, one scene of two already in S3
+    put_status(s3, "ep1-eeeeeeeeeeee", "RUNNING", scenes_succeeded=1, scenes_failed=0)
+    s3.put_object(Bucket=BUCKET, Key="outputs/ep1-eeeeeeeeeeee/scene_001.mp4", Body=b"mp4")
+
+    code, document, err = run(capsys, "fetch", "ep1-eeeeeeeeeeee", str(tmp_path), "--json")
+
+    # then what exists is downloaded, and the command says it is not everything
+    assert (code, document["status"]) == (0, "RUNNING")
+    assert (tmp_path / "scene_001.mp4").read_bytes() == b"mp4"
+    assert "ep1-eeeeeeeeeeee is still RUNNING (1/2 scenes): these are its files so far" in err
