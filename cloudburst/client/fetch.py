@@ -36,6 +36,12 @@ class Fetched:
     def videos(self) -> tuple[Path, ...]:
         return tuple(p for p in self.files if p.suffix == ".mp4")
 
+    def summary(self) -> str:
+        """``3 files (2.5 MB) in DIR/``, as ``fetch`` and ``watch --fetch`` print it."""
+        count = len(self.files)
+        noun = "file" if count == 1 else "files"
+        return f"{count} {noun} ({self.bytes / 1e6:.1f} MB) in {self.directory}/"
+
 
 def results_directory(
     job_id: str, directory: Path | None = None, environ: Mapping[str, str] | None = None

@@ -74,5 +74,5 @@ def download(
     except NothingToFetch as exc:
         printer.line(f"nothing to fetch: {exc}")
         return []
-    printer.line(f"{len(fetched.files)} files ({fetched.bytes / 1e6:.1f} MB) in {target}/")
+    printer.line(fetched.summary())
     return [str(p) for p in fetched.files]

@@ -130,7 +130,7 @@ def fetch(args: argparse.Namespace, printer: Printer) -> int:
     directory = results_directory(args.job, args.dir)
     bar = None if printer.as_json else RichBytes("downloading")
     fetched = fetch_job(connection, args.job, directory, bar)
-    printer.line(f"{len(fetched.files)} files ({fetched.bytes / 1e6:.1f} MB) in {directory}/")
+    printer.line(fetched.summary())
     view = read_status(connection.s3, connection.bucket, args.job)
     if view is not None and not view.is_final:  # a partial download must not pass for whole
         printer.note(
