@@ -94,6 +94,24 @@ class BatchSpec(_Frozen):
     # Every scene of the job in order, when it gets a contact sheet (at most
     # MAX_SHEET_SCENES): the batch that finds every scene reported makes the sheet.
     sheet_scenes: list[str] = Field(default_factory=list)
+    # s3:// URI → version id of each input as intake found it (none from a bucket that is
+    # not versioned): the worker reads that version, whatever the key holds by then.
+    asset_versions: dict[str, str] = Field(default_factory=dict)
+
+    def input_uris(self) -> list[str]:
+        """Every asset the batch reads: its scenes' files, the watermark, the music."""
+        uris = [self.options.watermark_uri] if self.options.watermark_uri else []
+        for scene in self.scenes:
+            uris += [scene.image_uri, scene.audio_uri]
+            uris += [scene.subtitle_uri] if scene.subtitle_uri else []
+        music = (self.episode or {}).get("music") or {}
+        uris += [music["path"]] if isinstance(music.get("path"), str) else []
+        return uris
+
+    def pinned_to(self, versions: dict[str, str]) -> BatchSpec:
+        """This spec reading ``versions`` of its inputs (those of ``versions`` it reads)."""
+        mine = {uri: versions[uri] for uri in self.input_uris() if uri in versions}
+        return self.model_copy(update={"asset_versions": mine})
 
 
 def render_slots(vcpu: float) -> int:

@@ -32,14 +32,25 @@ class UnreadableManifest(Exception):
     """The manifest object cannot be read by us; the message is for the user."""
 
 
+@dataclass(frozen=True)
+class AssetCheck:
+    """What intake found of a manifest's assets: an error for each absent or empty one, and
+    the version id each present one has now (s3:// URI → id; none where the bucket is not
+    versioned), which the job's tasks read, so a file uploaded again under the same key while
+    the job runs does not change what it renders."""
+
+    errors: list[str]
+    versions: dict[str, str]
+
+
 class Documents(Protocol):
     """JSON documents in the deployment's bucket, and the user's manifest and assets."""
 
     def read_manifest(self, bucket: str, key: str, limit: int, version_id: str | None) -> bytes:
         """At most ``limit`` bytes of that version; raises :class:`UnreadableManifest`."""
 
-    def missing_assets(self, assets: Sequence[tuple[str, str, str]]) -> list[str]:
-        """An error for each (where, bucket, key) that is absent or empty."""
+    def locate_assets(self, assets: Sequence[tuple[str, str, str]]) -> AssetCheck:
+        """Each (where, bucket, key): its current version, or an error if absent or empty."""
 
     def read_head(self, key: str, size: int) -> bytes | None:
         """The first ``size`` bytes of an object; None when it cannot be read."""

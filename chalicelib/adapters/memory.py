@@ -22,7 +22,14 @@ from pydantic import ValidationError
 
 from chalicelib.contracts import SceneResult, result_key
 from chalicelib.events import event_from_described_task, parse_started_by, started_by
-from chalicelib.ports import Launch, Message, TaskRequest, TaskState, UnreadableManifest
+from chalicelib.ports import (
+    AssetCheck,
+    Launch,
+    Message,
+    TaskRequest,
+    TaskState,
+    UnreadableManifest,
+)
 from chalicelib.webhooks import Delivery, message_id
 
 ACCOUNT = "123456789012"
@@ -35,6 +42,7 @@ class MemoryDocuments:
         self.bucket = bucket
         self._objects: dict[tuple[str, str], bytes] = {}
         self._versions: dict[tuple[str, str, str], bytes] = {}
+        self._latest: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     # -- what users and the worker do --------------------------------------------------
@@ -47,6 +55,7 @@ class MemoryDocuments:
         with self._lock:
             self._objects[(where, key)] = data
             self._versions[(where, key, version)] = data
+            self._latest[(where, key)] = version
         return version
 
     def read(self, key: str, bucket: str | None = None) -> bytes | None:
@@ -68,15 +77,23 @@ class MemoryDocuments:
             raise UnreadableManifest(f"manifest is {len(body)} bytes; the limit is {limit}")
         return body
 
-    def missing_assets(self, assets: Sequence[tuple[str, str, str]]) -> list[str]:
+    def locate_assets(self, assets: Sequence[tuple[str, str, str]]) -> AssetCheck:
         errors = []
+        versions = {}
         for where, bucket, key in assets:
             body = self._objects.get((bucket, key))
             if body is None:
                 errors.append(f"{where}: s3://{bucket}/{key} does not exist")
             elif not body:
                 errors.append(f"{where}: s3://{bucket}/{key} is empty")
-        return sorted(set(errors))
+            else:
+                versions[f"s3://{bucket}/{key}"] = self._latest[(bucket, key)]
+        return AssetCheck(sorted(set(errors)), versions)
+
+    def read_version(self, uri: str, version_id: str) -> bytes | None:
+        """That version of ``s3://bucket/key``, as a pinned read gets it."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return self._versions.get((bucket, key, version_id))
 
     def read_head(self, key: str, size: int) -> bytes | None:
         body = self.read(key)

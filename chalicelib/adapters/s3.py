@@ -11,6 +11,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from chalicelib.contracts import SceneResult, is_s3_not_found, result_key
-from chalicelib.ports import UnreadableManifest
+from chalicelib.ports import AssetCheck, UnreadableManifest
 from chalicelib.report import report_link_seconds
 
 # Above this many wanted keys under one folder, one LIST beats a HEAD per key.
@@ -40,8 +41,8 @@ class S3Documents:
     def read_manifest(self, bucket: str, key: str, limit: int, version_id: str | None) -> bytes:
         return read_manifest(self._s3, bucket, key, limit, version_id)
 
-    def missing_assets(self, assets: Sequence[tuple[str, str, str]]) -> list[str]:
-        return missing_assets(self._s3, assets)
+    def locate_assets(self, assets: Sequence[tuple[str, str, str]]) -> AssetCheck:
+        return locate_assets(self._s3, assets)
 
     def read_head(self, key: str, size: int) -> bytes | None:
         try:
@@ -94,12 +95,12 @@ def read_manifest(
     return body
 
 
-def missing_assets(s3: Any, assets: Sequence[tuple[str, str, str]]) -> list[str]:
-    """An error for each (where, bucket, key) that is absent or empty.
+def locate_assets(s3: Any, assets: Sequence[tuple[str, str, str]]) -> AssetCheck:
+    """Each (where, bucket, key)'s current version id, or an error if absent or empty.
 
-    Keys are grouped by folder: folders holding many wanted keys are LISTed (a page per
-    1,000 objects), the rest HEADed in parallel, so a 1,000-scene manifest costs a handful
-    of requests rather than 3,000.
+    Keys are grouped by folder: folders holding many wanted keys are LISTed by version (a page
+    per 1,000 versions), the rest HEADed in parallel, so a 1,000-scene manifest costs a
+    handful of requests rather than 3,000.
     """
     wanted: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for where, bucket, key in assets:
@@ -111,49 +112,72 @@ def missing_assets(s3: Any, assets: Sequence[tuple[str, str, str]]) -> list[str]
             listed.append((bucket, folder, entries))
         else:
             headed.extend((where, bucket, key) for where, key in entries)
-    errors: list[str] = []
+    found: list[_Found] = []
     with ThreadPoolExecutor(max_workers=_PARALLEL_REQUESTS) as pool:
-        listings = pool.map(lambda item: _sizes_under(s3, item[0], item[1]), listed)
-        for (bucket, _folder, entries), sizes in zip(listed, listings, strict=True):
+        listings = pool.map(lambda item: _latest_under(s3, item[0], item[1]), listed)
+        for (bucket, _folder, entries), latest in zip(listed, listings, strict=True):
             for where, key in entries:
-                if sizes is None:  # listing denied: fall back to HEAD
+                if latest is None:  # listing denied: fall back to HEAD
                     headed.append((where, bucket, key))
-                elif key not in sizes:
-                    errors.append(_missing(where, bucket, key))
-                elif sizes[key] == 0:
-                    errors.append(f"{where}: s3://{bucket}/{key} is empty")
-        errors.extend(problem for problem in pool.map(lambda a: _head(s3, *a), headed) if problem)
-    return sorted(set(errors))
+                else:
+                    found.append(_judged(where, bucket, key, latest.get(key)))
+        found.extend(pool.map(lambda a: _head(s3, *a), headed))
+    errors = sorted({f.error for f in found if f.error})
+    versions = {f.uri: f.version for f in found if f.version and f.version != "null"}
+    return AssetCheck(errors, versions)
 
 
-def _sizes_under(s3: Any, bucket: str, folder: str) -> dict[str, int] | None:
-    """{key: size} directly under one folder; None when listing is denied or fails."""
+@dataclass(frozen=True)
+class _Found:
+    uri: str
+    version: str | None = None
+    error: str | None = None
+
+
+def _judged(where: str, bucket: str, key: str, latest: tuple[int, str] | None) -> _Found:
+    """One asset, from its latest version's (size, version id) or None when it has none."""
+    uri = f"s3://{bucket}/{key}"
+    if latest is None:
+        return _Found(uri, error=_missing(where, bucket, key))
+    size, version = latest
+    if size == 0:
+        return _Found(uri, error=f"{where}: {uri} is empty")
+    return _Found(uri, version)
+
+
+def _latest_under(s3: Any, bucket: str, folder: str) -> dict[str, tuple[int, str]] | None:
+    """{key: (size, version id)} of each object's latest version directly under one folder
+    (a key whose latest version is a delete marker is absent); None when listing fails."""
     prefix = f"{folder}/" if folder else ""
-    sizes: dict[str, int] = {}
+    latest: dict[str, tuple[int, str]] = {}
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(
+        for page in s3.get_paginator("list_object_versions").paginate(
             Bucket=bucket, Prefix=prefix, Delimiter="/"
         ):
-            for obj in page.get("Contents", []):
-                sizes[obj["Key"]] = obj["Size"]
+            for version in page.get("Versions", []):
+                if version.get("IsLatest"):
+                    latest[version["Key"]] = (version["Size"], version["VersionId"])
     except ClientError:
         return None
-    return sizes
+    return latest
 
 
-def _head(s3: Any, where: str, bucket: str, key: str) -> str | None:
+def _head(s3: Any, where: str, bucket: str, key: str) -> _Found:
+    uri = f"s3://{bucket}/{key}"
     try:
         response = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if is_s3_not_found(code) or code == "NoSuchBucket":
-            return _missing(where, bucket, key)
+            return _Found(uri, error=_missing(where, bucket, key))
         if code in _DENIED:
-            return f"{where}: s3://{bucket}/{key} is not readable by CloudBurst (access denied)"
+            return _Found(
+                uri, error=f"{where}: {uri} is not readable by CloudBurst (access denied)"
+            )
         raise
-    if response.get("ContentLength", 0) == 0:
-        return f"{where}: s3://{bucket}/{key} is empty"
-    return None
+    return _judged(
+        where, bucket, key, (response.get("ContentLength", 0), response.get("VersionId"))
+    )
 
 
 def _missing(where: str, bucket: str, key: str) -> str:

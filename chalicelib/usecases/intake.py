@@ -48,7 +48,7 @@ from chalicelib.model import (
 )
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.planner import plan_batches
-from chalicelib.ports import Services, UnreadableManifest
+from chalicelib.ports import AssetCheck, Services, UnreadableManifest
 from chalicelib.report import build_rejection_report
 from chalicelib.usecases.assembling import assembly_spec, episode_of, scene_reaches
 
@@ -106,18 +106,18 @@ def _submit(upload: dict[str, str], svc: Services) -> dict[str, str]:
     try:
         body = svc.documents.read_manifest(bucket, key, MAX_MANIFEST_BYTES, upload["version_id"])
         manifest = parse_manifest(body)
-        problems = _missing_assets(svc, bucket, manifest.asset_paths())
-        if problems:
-            raise ManifestError(problems)
+        assets = _locate_assets(svc, bucket, manifest.asset_paths())
+        if assets.errors:
+            raise ManifestError(assets.errors)
     except UnreadableManifest as exc:
         _reject(svc, job_id, bucket, key, [str(exc)], body)
         return {"job_id": job_id, "status": JobStatus.REJECTED.value}
     except ManifestError as exc:
         # A schema-invalid manifest still gets its assets checked: every reason at once.
-        errors = exc.errors + _missing_assets(svc, bucket, exc.asset_paths)
+        errors = exc.errors + _locate_assets(svc, bucket, exc.asset_paths).errors
         _reject(svc, job_id, bucket, key, errors, body)
         return {"job_id": job_id, "status": JobStatus.REJECTED.value}
-    _accept(svc, job_id, bucket, key, manifest)
+    _accept(svc, job_id, bucket, key, manifest, assets.versions)
     return {"job_id": job_id, "status": JobStatus.RUNNING.value}
 
 
@@ -139,8 +139,8 @@ def _point_to_job(svc: Services, job_id: str, bucket: str, key: str, version_id:
     svc.documents.put_json(upload_pointer_key(key, version_id), pointer)
 
 
-def _missing_assets(svc: Services, bucket: str, paths: list[tuple[str, str]]) -> list[str]:
-    return svc.documents.missing_assets(
+def _locate_assets(svc: Services, bucket: str, paths: list[tuple[str, str]]) -> AssetCheck:
+    return svc.documents.locate_assets(
         [(where, *resolve_asset(path, bucket)) for where, path in paths]
     )
 
@@ -174,8 +174,16 @@ def _reject(
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
 
 
-def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifest) -> None:
-    """The job, its batch specs in S3 and its PENDING batches; safe to repeat."""
+def _accept(
+    svc: Services,
+    job_id: str,
+    bucket: str,
+    key: str,
+    manifest: Manifest,
+    versions: dict[str, str],
+) -> None:
+    """The job, its batch specs in S3 (each reading ``versions`` of its inputs) and its
+    PENDING batches; safe to repeat."""
     planned = plan_batches(
         manifest.scenes,
         manifest.scenes_per_batch,
@@ -234,13 +242,14 @@ def _accept(svc: Services, job_id: str, bucket: str, key: str, manifest: Manifes
             )
         )
         start += len(scenes)
+    specs = [spec.pinned_to(versions) for spec in specs]
     documents = [(batch_spec_key(job_id, s.batch_number), s.model_dump(mode="json")) for s in specs]
     if episode is not None:  # its batch is queued once every scene has rendered
         number = len(specs) + 1
         spec = assembly_spec(
             job_id, number, svc.settings.bucket, bucket, manifest, episode[0], scene_specs,
             options, profile.vcpu,
-        )  # fmt: skip
+        ).pinned_to(versions)  # fmt: skip
         documents.append((batch_spec_key(job_id, number), spec.model_dump(mode="json")))
     svc.documents.put_all_json(documents)
     batches = [

@@ -446,6 +446,7 @@ def check_worker_roles(clients: Clients, facts: StageFacts) -> Check:
         ],
         "taskRoleArn": [
             ("s3:GetObject", f"{names['bucket_arn']}/jobs/x/batches/0001.json"),
+            ("s3:GetObjectVersion", f"{names['bucket_arn']}/inputs/x/scene_001.png"),
             ("s3:PutObject", f"{names['bucket_arn']}/outputs/x/scene.mp4"),
             ("s3:ListBucket", names["bucket_arn"]),
         ],

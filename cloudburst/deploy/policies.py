@@ -76,7 +76,8 @@ def lambda_policy(stage: str) -> dict[str, Any]:
             {
                 "Sid": "JobBucketListing",
                 "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
+                # ListBucketVersions: intake pins each asset's version (ListObjectVersions)
+                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
                 "Resource": {"Fn::GetAtt": [BUCKET, "Arn"]},
             },
             {
@@ -157,7 +158,13 @@ def worker_task_policy() -> dict[str, Any]:
             {
                 "Sid": "ReadSpecsAndAssetsWriteVideosAndResults",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                # GetObjectVersion: assets are read at the version intake pinned
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                ],
                 "Resource": sub(f"${{{BUCKET}.Arn}}/*"),
             },
             {
@@ -232,6 +239,7 @@ LAMBDA_CALLS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("s3:GetObjectVersion", "{bucket_arn}/manifests/example.json", {}),
     ("s3:PutObject", "{bucket_arn}/jobs/example/batches/0001.json", {}),
     ("s3:ListBucket", "{bucket_arn}", {}),
+    ("s3:ListBucketVersions", "{bucket_arn}", {}),
     ("dynamodb:GetItem", "{table_arn}", {}),
     ("dynamodb:PutItem", "{table_arn}", {}),
     ("dynamodb:UpdateItem", "{table_arn}", {}),

@@ -73,7 +73,7 @@ def _assemble(spec: BatchSpec, s3: S3Client, workdir: Path) -> EpisodeRecord:
     music_uri = episode.music.path if episode.music is not None else None
     roles = [_roles(spec, scene, episode.subtitles) for scene in spec.scenes]
     uris = [uri for scene in roles for uri in scene.values()] + ([music_uri] if music_uri else [])
-    cache = AssetCache(s3, workdir / "assets", uris)
+    cache = AssetCache(s3, workdir / "assets", uris, spec.asset_versions)
     with ThreadPoolExecutor(4, thread_name_prefix="download") as pool:
         downloaded = list(pool.map(lambda r: _fetch(cache, r), roles))
         music = pool.submit(cache.acquire, music_uri).result() if music_uri else None

@@ -12,7 +12,7 @@ import hashlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,8 @@ class AssetCache:
     s3: S3Client
     directory: Path
     uses: Iterable[str]
+    # the version of each URI to read (the batch spec's ``asset_versions``); the rest: latest
+    versions: Mapping[str, str] = field(default_factory=dict)
     transfer_config: TransferConfig = TRANSFER_CONFIG
     _entries: dict[str, _Entry] = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
@@ -112,7 +114,14 @@ class AssetCache:
         target = self.directory / digest / name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.s3.download_file(bucket, key, str(target), Config=self.transfer_config)
+            version = self.versions.get(uri)
+            self.s3.download_file(
+                bucket,
+                key,
+                str(target),
+                ExtraArgs={"VersionId": version} if version else None,
+                Config=self.transfer_config,
+            )
         except ClientError as error:
             target.unlink(missing_ok=True)
             raise AssetError(f"{uri} could not be downloaded: {_describe(error)}") from None

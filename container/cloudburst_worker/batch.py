@@ -210,7 +210,9 @@ class _BatchRun:
 
     def _render_all(self, todo: list[SceneSpec], workers: int) -> None:
         """Downloads run ahead of the renders, bounded so disk holds only scenes in flight."""
-        cache = AssetCache(self.s3, self.workdir / "assets", self._uris(todo))
+        cache = AssetCache(
+            self.s3, self.workdir / "assets", self._uris(todo), self.spec.asset_versions
+        )
         (self.workdir / "out").mkdir(parents=True, exist_ok=True)
         in_flight = threading.BoundedSemaphore(2 * workers)
         with (

@@ -35,6 +35,7 @@ SWEEPER = FunctionSpec("sweeper", "Sweeper", "SweeperEvent", None, "rate(1 minut
 ACTIONS = {
     ("s3", "HeadObject"): ["s3:GetObject"],
     ("s3", "ListObjectsV2"): ["s3:ListBucket"],
+    ("s3", "ListObjectVersions"): ["s3:ListBucketVersions"],
     # a scene counted on its batch: its own item put, the batch's counters updated
     ("dynamodb", "TransactWriteItems"): ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     ("ecs", "RunTask"): ["ecs:RunTask", "ecs:TagResource", "iam:PassRole"],
@@ -128,7 +129,7 @@ def test_the_policy_allows_every_call_of_a_job_with_a_retry_a_sweep_and_a_webhoo
 
     needed = {a for call in calls for a in ACTIONS.get(call, [f"{call[0]}:{call[1]}"])}
     assert {"ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks", "dynamodb:Query"} <= needed
-    assert {"s3:ListBucket", "s3:GetObjectVersion", "sqs:ReceiveMessage"} <= needed
+    assert {"s3:ListBucketVersions", "s3:GetObjectVersion", "sqs:ReceiveMessage"} <= needed
     # `cloudburst doctor` simulates this list against the deployed roles: it must cover them
     assert sorted(needed - {action for action, _, _ in LAMBDA_CALLS}) == []
     for stage in STAGES:

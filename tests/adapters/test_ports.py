@@ -104,18 +104,33 @@ def test_a_manifest_is_read_by_its_version_and_refused_when_absent_or_too_large(
         world.documents.read_manifest(BUCKET, "manifests/a.json", 3, None)
 
 
-def test_absent_and_empty_assets_are_named(world: World):
-    world.put_object("inputs/a.png", b"png")
+@pytest.mark.parametrize("listed", [False, True], ids=["headed", "listed"])
+def test_assets_are_located_at_their_current_version_and_absent_or_empty_ones_named(
+    world: World, listed: bool
+):
+    # given assets uploaded twice, an empty one, a deleted one, and enough in one folder to
+    # be LISTed by version rather than HEADed one by one
+    first = world.put_object("inputs/a.png", b"png 1")
+    latest = world.put_object("inputs/a.png", b"png 2")
     world.put_object("inputs/empty.mp3", b"")
+    fillers = [f"inputs/f{i}.png" for i in range(8 if listed else 0)]
+    for key in fillers:
+        world.put_object(key, b"x")
+    wanted = [("a", "inputs/a.png"), ("b", "inputs/empty.mp3"), ("c", "x/y")]
+    wanted += [(key, key) for key in fillers]
 
-    problems = world.documents.missing_assets(
-        [("a", BUCKET, "inputs/a.png"), ("b", BUCKET, "inputs/empty.mp3"), ("c", BUCKET, "x/y")]
-    )
+    # when intake locates them
+    check = world.documents.locate_assets([(where, BUCKET, key) for where, key in wanted])
 
-    assert problems == [
+    # then each present one is pinned to the version it has now, and the others are named
+    assert check.errors == [
         f"b: s3://{BUCKET}/inputs/empty.mp3 is empty",
         f"c: s3://{BUCKET}/x/y does not exist",
     ]
+    assert check.versions[f"s3://{BUCKET}/inputs/a.png"] == latest != first
+    assert sorted(check.versions) == sorted(
+        f"s3://{BUCKET}/{k}" for k in ["inputs/a.png", *fillers]
+    )
 
 
 def test_documents_read_back_and_result_records_are_none_when_absent_or_unreadable(world: World):

@@ -52,6 +52,27 @@ def test_an_upload_becomes_a_job_with_one_task_per_batch(aws):
     }
 
 
+def test_each_spec_reads_its_assets_at_the_version_they_had_when_the_job_was_accepted(aws):
+    # given four scenes, the first picture uploaded twice before the job
+    aws.put_assets(SCENES)
+    picture = aws.put("inputs/ep1/scene_001.png", b"png, corrected")
+
+    job_id = aws.submit(SCENES, scenes_per_batch=2, max_parallel_tasks=2)
+    # and uploaded once more while the job runs
+    aws.put("inputs/ep1/scene_001.png", b"png, next week's")
+
+    # then each batch's spec pins exactly its own inputs, at the version intake saw
+    first, second = (
+        BatchSpec.model_validate(aws.documents.get_json(batch_spec_key(job_id, n))) for n in (1, 2)
+    )
+    uri = f"s3://{aws.bucket}/inputs/ep1/scene_001.png"
+    assert first.asset_versions[uri] == picture
+    assert aws.documents.read_version(uri, picture) == b"png, corrected"
+    assert sorted(first.asset_versions) == sorted(first.input_uris())
+    assert sorted(second.asset_versions) == sorted(second.input_uris())
+    assert uri not in second.asset_versions
+
+
 def test_an_accepted_job_has_a_status_document_at_once(aws):
     aws.put_assets(SCENES)
 

@@ -91,3 +91,27 @@ def test_local_file_names_keep_the_extension_and_cannot_escape_the_directory(
     path = AssetCache(SlowS3(), tmp_path, [uri]).acquire(uri)
     assert path.suffix == ".srt"
     assert path.resolve().is_relative_to(tmp_path.resolve())
+
+
+def test_a_pinned_asset_is_read_at_its_version_though_its_key_was_uploaded_again(
+    tmp_path: Path,
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        # given a versioned bucket whose picture was uploaded again after intake pinned it
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="jobs")
+        s3.put_bucket_versioning(Bucket="jobs", VersioningConfiguration={"Status": "Enabled"})
+        pinned = s3.put_object(Bucket="jobs", Key="inputs/ep/a.png", Body=b"first")["VersionId"]
+        s3.put_object(Bucket="jobs", Key="inputs/ep/a.png", Body=b"second")
+        uri, other = "s3://jobs/inputs/ep/a.png", "s3://jobs/inputs/ep/b.png"
+        s3.put_object(Bucket="jobs", Key="inputs/ep/b.png", Body=b"unpinned")
+
+        # when the worker's cache reads both, one pinned
+        cache = AssetCache(s3, tmp_path, [uri, other], versions={uri: pinned})
+
+        # then the pinned one is the version intake saw, the other the key's latest
+        assert cache.acquire(uri).read_bytes() == b"first"
+        assert cache.acquire(other).read_bytes() == b"unpinned"
