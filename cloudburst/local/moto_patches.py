@@ -122,10 +122,22 @@ class _CopyWhileListing:
 
 
 def _view(version: Any) -> Any:
-    """The same class and attributes (the bytes' buffer and lock shared), no pickling."""
-    view = object.__new__(type(version))
+    """The same attributes (the bytes' buffer and lock shared), no pickling; of a subclass
+    whose ``__del__`` does nothing, since a FakeKey's closes its buffer: the stored key's."""
+    kind = _VIEWS.get(type(version))
+    if kind is None:
+        kind = type(f"Listed{type(version).__name__}", (type(version),), {"__del__": _keep})
+        _VIEWS[type(version)] = kind
+    view: Any = object.__new__(kind)
     view.__dict__.update(version.__dict__)
     return view
+
+
+def _keep(self: Any) -> None:
+    """A view owns nothing: the stored version keeps its bytes."""
+
+
+_VIEWS: dict[type, type] = {}
 
 
 def count_queues_with_one_clock_read() -> None:

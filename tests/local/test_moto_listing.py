@@ -7,6 +7,7 @@ every job's outputs. The patch makes the copy cover the prefix only.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -127,3 +128,22 @@ def test_a_listing_copies_no_bytes_and_visits_only_the_keys_under_its_prefix(
     ]
     assert pickled == []
     assert len(copied) == 3 * 2
+
+
+def test_every_version_is_still_readable_after_listings_are_collected(s3: Any) -> None:
+    # given keys with two versions each, listed by version many times
+    first = {}
+    for index in range(5):
+        key = f"inputs/ep/{index}.png"
+        first[key] = s3.put_object(Bucket=BUCKET, Key=key, Body=b"old")["VersionId"]
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"new")
+    for _ in range(3):
+        listing(s3, "inputs/ep/", "/")
+
+    # when the listings' copies are garbage-collected (a FakeKey's __del__ closes its buffer)
+    gc.collect()
+
+    # then every version still reads back whole
+    for key, version in first.items():
+        assert s3.get_object(Bucket=BUCKET, Key=key, VersionId=version)["Body"].read() == b"old"
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"new"
