@@ -296,6 +296,8 @@ def bench_ten_thousand_scene_completion(workdir: Path) -> dict[str, Any]:
                 "batches_ended_by_sweeper": len(swept),
                 "upload_to_job_end_s": round(wall, 1),
                 "fargate_delivery_retries": stack.fargate.outbox.retries if stack.fargate else 0,
+                # why, when it is not SUCCEEDED: a figure of a job that failed is no figure
+                "first_errors": webhook.body["data"].get("errors", [])[:3],
             }
     finally:
         botocore.client.BaseClient._make_api_call = original_call

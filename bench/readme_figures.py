@@ -34,7 +34,7 @@ def orchestration(d: dict[str, Any]) -> str:
 | 20-scene job: (upload → verified webhook) − longest task | {small["e2e_overhead_s"]:.2f} s of {small["wall_s"]:.1f} s = {small["e2e_overhead_pct"]:.2f} % | < {t["e2e_overhead_pct"]:.0f} % | {ratio["e2e_overhead_pct"]:.2f} |
 
 - 1,000-scene launch breakdown: upload → job recorded {big["upload_to_job_item_s"]:.2f} s (event
-  delivery, read, validate, LIST the assets), → first task {big["job_item_to_first_task_s"]:.2f} s
+  delivery, read, validate, LIST the assets by version), → first task {big["job_item_to_first_task_s"]:.2f} s
   (batch specs to S3, batch items, the queue query), first → last task
   {big["first_to_last_task_s"]:.2f} s (RunTask + a conditional write per batch).
 - 20-scene job (2 tasks × 10 scenes of 6 s, 1 vCPU each): upload → first task
