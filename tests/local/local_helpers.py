@@ -36,3 +36,9 @@ def wait_for_final(stack: LocalStack, key: str, timeout: float) -> dict[str, Any
             return {"job_id": job_id, "status": str(job.status)}
         time.sleep(0.5)
     pytest.fail(f"job of {key} not final within {timeout}s")
+
+
+def use_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's in-process mock wants credentials; these never leave the process."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")

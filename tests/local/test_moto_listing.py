@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from cloudburst.local.moto_patches import list_versions_under_the_prefix_only
+from tests.local.local_helpers import use_test_credentials
 
 BUCKET = "listing"
 KEYS = ["a/1.png", "a/2.png", "a/b/3.png", "b/4.png", "top.png", "ab.png"]
@@ -27,8 +28,7 @@ PREFIXES = ["", "a/", "a/b/", "b/", "a", "zzz/"]
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
+    use_test_credentials(monkeypatch)
     list_versions_under_the_prefix_only()
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")

@@ -18,14 +18,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from cloudburst.local.moto_patches import atomic_transactions
+from tests.local.local_helpers import use_test_credentials
 
 TABLE = "t"
 
 
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
+    use_test_credentials(monkeypatch)
     atomic_transactions()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
