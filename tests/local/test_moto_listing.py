@@ -16,10 +16,10 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local_helpers import use_test_credentials
 from moto import mock_aws
 
 from cloudburst.local.moto_patches import list_versions_under_the_prefix_only
-from tests.local.local_helpers import use_test_credentials
 
 BUCKET = "listing"
 KEYS = ["a/1.png", "a/2.png", "a/b/3.png", "b/4.png", "top.png", "ab.png"]

@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from local_helpers import use_test_credentials
 from moto import mock_aws
 
 from cloudburst.local.moto_patches import atomic_transactions
-from tests.local.local_helpers import use_test_credentials
 
 TABLE = "t"
 
