@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -209,8 +209,9 @@ def makespan(render_seconds: Sequence[float], slots: int) -> float:
     return max(free)
 
 
-def scene_work(source: JobSource) -> list[SceneWork]:
-    """Each scene's narration length (read locally) and render mode; every audio must be local."""
+def scene_work(source: JobSource, remote: Mapping[str, Path] | None = None) -> list[SceneWork]:
+    """Each scene's narration length (read locally) and render mode; an ``s3://`` narration
+    is read from ``remote`` ({uri: downloaded copy}, :func:`remote_narrations`)."""
     document = source.document
     scenes = document.get("scenes")
     if not isinstance(scenes, list) or not scenes:
@@ -227,6 +228,8 @@ def scene_work(source: JobSource) -> list[SceneWork]:
         except SourceError as exc:
             errors.append(f"scene {name!r}: audio_path {exc}")
             continue
+        if local is None and isinstance(audio, str):
+            local = (remote or {}).get(audio)
         if local is None:
             errors.append(f"scene {name!r}: audio_path {audio!r} is not a local file")
             continue
@@ -243,6 +246,17 @@ def scene_work(source: JobSource) -> list[SceneWork]:
     if errors:
         raise EstimateError(errors)
     return work
+
+
+def remote_narrations(source: JobSource) -> list[str]:
+    """The ``s3://`` narrations of ``source``, which ``estimate`` downloads to read."""
+    scenes = source.document.get("scenes")
+    audio = (
+        [s.get("audio_path") for s in scenes if isinstance(s, dict)]
+        if isinstance(scenes, list)
+        else []
+    )
+    return [a for a in audio if isinstance(a, str) and a.startswith("s3://")]
 
 
 class EstimateError(ValueError):

@@ -7,6 +7,7 @@ exit code (:mod:`cloudburst.client.output`).
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,6 +172,30 @@ def report_skipped(source: JobSource, printer: Printer) -> None:
         printer.note(f"skipped {skipped}")
 
 
+def _narrations_in_s3(
+    args: argparse.Namespace, source: JobSource, directory: Path, printer: Printer
+) -> dict[str, Path]:
+    """The job's ``s3://`` narrations, downloaded into ``directory`` so their length can be
+    read; raises EstimateError naming each one that cannot be."""
+    from cloudburst.client.estimate import EstimateError, remote_narrations
+    from cloudburst.client.narration import download_narrations
+
+    uris = remote_narrations(source)
+    if not uris:
+        return {}
+    try:
+        connection = connect(args.stage)
+    except StageError as exc:
+        raise EstimateError(
+            [f"{len(uris)} narration(s) are in S3, from {uris[0]}: {exc}"]
+        ) from None
+    printer.note(f"reading {len(set(uris))} narration(s) from S3 for their length…")
+    paths, errors = download_narrations(connection.s3, uris, directory)
+    if errors:
+        raise EstimateError(errors)
+    return paths
+
+
 def estimate(args: argparse.Namespace, printer: Printer) -> int:
     from chalicelib.manifest import manifest_defaults
     from cloudburst.client.estimate import RenderSpeeds, assembly_rate, estimate_job, scene_work
@@ -183,8 +208,10 @@ def estimate(args: argparse.Namespace, printer: Printer) -> int:
     manifest_body(localize(source, source.default_name)[0])  # the pipeline's rules, no upload
     document = {**manifest_defaults(), **source.document}
     region = args.region or _default_region()
+    with tempfile.TemporaryDirectory(prefix="cloudburst-estimate-") as downloads:
+        work = scene_work(source, _narrations_in_s3(args, source, Path(downloads), printer))
     result = estimate_job(
-        scene_work(source),
+        work,
         scenes_per_batch=document["scenes_per_batch"],
         max_parallel_tasks=document["max_parallel_tasks"],
         min_scenes_per_batch=document["min_scenes_per_batch"],

@@ -387,3 +387,50 @@ def test_json_into_a_closed_pipe_exits_quietly(tmp_path: Path, argv: list[str]) 
     assert done.returncode == EXIT_BROKEN_PIPE
     assert b"Traceback" not in done.stderr
     assert b"BrokenPipeError" not in done.stderr
+
+
+def test_estimate_reads_narrations_already_in_s3_and_names_a_missing_one(
+    s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given narrations of 1 s and 2 s already in the bucket, named by s3:// URIs
+    earlier_folder(tmp_path / "ep1", ["scene_001", "scene_002"])
+    for name in ("scene_001", "scene_002"):
+        s3.upload_file(str(tmp_path / f"ep1/audio/{name}_chinese.mp3"), BUCKET, f"in/{name}.mp3")
+
+    def manifest(*audio: str) -> Path:
+        scenes = [
+            {"scene_name": f"s{i}", "image_path": f"s3://{BUCKET}/in/p.png", "audio_path": a}
+            for i, a in enumerate(audio)
+        ]
+        path = tmp_path / "m.json"
+        path.write_text(json.dumps({"version": 1, "scenes": scenes}))
+        return path
+
+    uris = [f"s3://{BUCKET}/in/scene_001.mp3", f"s3://{BUCKET}/in/scene_002.mp3"]
+
+    # when it is estimated, then their lengths are read from S3
+    code, document = run_json(capsys, "estimate", str(manifest(*uris)))
+    assert code == 0, document
+    assert document["narration_seconds"] == pytest.approx(3.0, abs=0.1)
+
+    # and a narration that is not there is named, exit 2
+    code, document = run_json(capsys, "estimate", str(manifest(uris[0], uris[1] + "x")))
+    assert code == 2
+    assert document["errors"] == [f"{uris[1]}x does not exist"]
+
+
+def test_estimate_of_narrations_in_s3_without_a_deployment_says_what_is_missing(
+    aws_env: None,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CLOUDBURST_BUCKET")
+    scene = {"scene_name": "a", "image_path": "s3://b/p.png", "audio_path": "s3://b/a.mp3"}
+    (tmp_path / "m.json").write_text(json.dumps({"version": 1, "scenes": [scene]}))
+
+    code, document = run_json(capsys, "estimate", str(tmp_path / "m.json"))
+
+    assert code == 2
+    [reason] = document["errors"]
+    assert reason.startswith("1 narration(s) are in S3, from s3://b/a.mp3: ")
