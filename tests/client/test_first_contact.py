@@ -211,14 +211,19 @@ def test_an_empty_local_file_exits_2_and_uploads_nothing(
     assert bucket_keys(s3) == []
 
 
+@pytest.fixture
+def no_deployment(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and a region, but no bucket or stage named anywhere."""
+    monkeypatch.delenv("CLOUDBURST_BUCKET")
+
+
 def test_without_a_deployment_the_manifests_own_problems_come_in_the_same_round(
-    aws_env: None,
+    no_deployment: None,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given no deployment named anywhere, and a folder whose second picture is missing
-    monkeypatch.delenv("CLOUDBURST_BUCKET")
     earlier_folder(tmp_path / "ep1", ["scene_001"])
     (tmp_path / "ep1.json").write_text(
         json.dumps({"scenes": [{"scene_name": "a", "image_path": "ep1/nope.png",
@@ -420,12 +425,8 @@ def test_estimate_reads_narrations_already_in_s3_and_names_a_missing_one(
 
 
 def test_estimate_of_narrations_in_s3_without_a_deployment_says_what_is_missing(
-    aws_env: None,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    no_deployment: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("CLOUDBURST_BUCKET")
     scene = {"scene_name": "a", "image_path": "s3://b/p.png", "audio_path": "s3://b/a.mp3"}
     (tmp_path / "m.json").write_text(json.dumps({"version": 1, "scenes": [scene]}))
 
