@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.contracts import SceneResult, result_key
+from chalicelib.contracts import SceneResult, result_key, split_s3_uri
 from chalicelib.events import event_from_described_task, parse_started_by, started_by
 from chalicelib.ports import (
     AssetCheck,
@@ -92,8 +92,7 @@ class MemoryDocuments:
 
     def read_version(self, uri: str, version_id: str) -> bytes | None:
         """That version of ``s3://bucket/key``, as a pinned read gets it."""
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return self._versions.get((bucket, key, version_id))
+        return self._versions.get((*split_s3_uri(uri), version_id))
 
     def read_head(self, key: str, size: int) -> bytes | None:
         body = self.read(key)

@@ -249,14 +249,14 @@ def scene_work(source: JobSource, remote: Mapping[str, Path] | None = None) -> l
 
 
 def remote_narrations(source: JobSource) -> list[str]:
-    """The ``s3://`` narrations of ``source``, which ``estimate`` downloads to read."""
-    scenes = source.document.get("scenes")
-    audio = (
-        [s.get("audio_path") for s in scenes if isinstance(s, dict)]
-        if isinstance(scenes, list)
-        else []
+    """The ``s3://`` narrations of ``source``, each once, which ``estimate`` downloads to read."""
+    return list(
+        dict.fromkeys(
+            path
+            for _, field, path in source.asset_references()
+            if field == "audio_path" and path.startswith("s3://")
+        )
     )
-    return [a for a in audio if isinstance(a, str) and a.startswith("s3://")]
 
 
 class EstimateError(ValueError):

@@ -189,7 +189,7 @@ def _narrations_in_s3(
         raise EstimateError(
             [f"{len(uris)} narration(s) are in S3, from {uris[0]}: {exc}"]
         ) from None
-    printer.note(f"reading {len(set(uris))} narration(s) from S3 for their length…")
+    printer.note(f"reading {len(uris)} narration(s) from S3 for their length…")
     paths, errors = download_narrations(connection.s3, uris, directory)
     if errors:
         raise EstimateError(errors)
