@@ -9,10 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloudburst_worker.render.commands import CHANNELS, FPS, SAMPLE_RATE, SHIPPED_ENCODER, Encoder
+from cloudburst_worker.render.commands import (
+    CHANNELS,
+    DECODE_LOG,
+    FPS,
+    QUIET,
+    SAMPLE_RATE,
+    SHIPPED_ENCODER,
+    Encoder,
+)
 
-_QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
-_WARNINGS = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
 _COLOUR = [
     "-color_range", "tv", "-colorspace", "bt709",
     "-color_primaries", "bt709", "-color_trc", "bt709",
@@ -74,7 +80,7 @@ def seam_args(
         ]
     )
     return [
-        *_QUIET,
+        *QUIET,
         "-filter_complex_threads", str(threads),
         *seek, "-an", "-i", str(outgoing),
         # read no more of the incoming scene than the seam uses
@@ -107,7 +113,7 @@ def music_args(
     if fade_out > 0:
         chain.append(f"afade=t=out:st={seconds - fade_out:.6f}:d={fade_out:.6f}")
     return [
-        *_WARNINGS,  # read for lost data, as a narration's decode is
+        *DECODE_LOG,  # read for lost data, as a narration's decode is
         "-stream_loop", "-1", "-i", str(music),
         "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-af", ",".join(chain),
@@ -155,7 +161,7 @@ def encode_audio_args(
         chain.append(f"alimiter=limit={limit:.6f}:attack=1:release=50:level=false:latency=true")
     chain += [f"apad=whole_len={samples}", f"atrim=end_sample={samples}"]
     return [
-        *_QUIET,
+        *QUIET,
         *_raw_float(mix),
         "-af", ",".join(chain),
         "-c:a", "aac", "-b:a", encoder.audio_bitrate,
@@ -172,7 +178,7 @@ def mux_args(video: Path, audio: Path, chapters: Path | None, output: Path) -> l
         "-map_metadata", "-1", "-map_chapters", "-1",
     ]  # fmt: skip
     return [
-        *_QUIET,
+        *QUIET,
         "-i", str(video), "-i", str(audio), *chapter_input,
         "-map", "0:v:0", "-map", "1:a:0", *chapter_map,
         "-c", "copy", "-movflags", "+faststart", "-f", "mp4", "-y", str(output),
@@ -182,7 +188,7 @@ def mux_args(video: Path, audio: Path, chapters: Path | None, output: Path) -> l
 def poster_args(scene: Path, seconds: float, output: Path) -> list[str]:
     """One frame at ``seconds`` (input seek: decodes from the nearest IDR only) → JPEG."""
     return [
-        *_QUIET,
+        *QUIET,
         "-ss", f"{seconds:.3f}", "-i", str(scene),
         "-map", "0:v:0", "-frames:v", "1", "-q:v", "3",
         "-f", "image2", "-update", "1", "-y", str(output),
@@ -207,7 +213,7 @@ def label_args(
         f"fontsize={size}:x=(w-text_w)/2:y={height}+({band}-{size})/2"
     )
     return [
-        *_QUIET,
+        *QUIET,
         "-i", str(poster), "-vf", graph, "-frames:v", "1",
         "-f", "image2", "-update", "1", "-y", str(output),
     ]  # fmt: skip

@@ -25,15 +25,15 @@ class Encoder:
 
 SHIPPED_ENCODER = Encoder()
 
-_QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
 # Decoding keeps warnings: "partial file", "corrupt", … mean the input lost data (damage.py).
-_DECODE_LOG = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
+DECODE_LOG = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
 
 
 def decode_audio_args(audio: Path, pcm_out: Path) -> list[str]:
     """First audio stream → raw s16le 48 kHz stereo: exact length, any input format/rate."""
     return [
-        *_DECODE_LOG,
+        *DECODE_LOG,
         "-i", str(audio),
         "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE),
@@ -49,7 +49,7 @@ def decode_image_args(image: Path) -> list[str]:
     """
     side = MAX_DECODE_SIDE
     return [
-        *_DECODE_LOG,
+        *DECODE_LOG,
         "-i", str(image),
         "-map", "0:v:0", "-frames:v", "1",
         "-vf", f"scale='min(iw,{side})':'min(ih,{side})':force_original_aspect_ratio=decrease",
@@ -108,7 +108,7 @@ def encode_args(
         "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", "-y", str(output),
     ]  # fmt: skip
     return [
-        *_QUIET,
+        *QUIET,
         "-filter_complex_threads", str(threads),
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", f"{width}x{height}",
         "-framerate", str(FPS),
