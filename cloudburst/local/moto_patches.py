@@ -24,8 +24,9 @@ def speed_up_moto_server() -> None:
     its response serializer re-parses every stored ISO timestamp with dateutil (~0.1 ms
     each: a third of a 1,000-key LIST page). The folder list cannot change while the
     process runs; HTTP/1.1 keeps connections open; ``datetime.fromisoformat`` reads the ISO
-    text moto stores, anything else still goes to botocore's parser. Two costs the
-    10,000-scene job met later are patched with them (the functions below).
+    text moto stores, anything else still goes to botocore's parser. The costs found later
+    (the 10,000-scene job's, intake's versioned listing) are patched with them: the
+    functions below.
     """
     from moto import backends
     from moto.core import serialize
